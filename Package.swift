@@ -1,0 +1,51 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Hot-path modules are built with existentials as errors: an `any P` in the decoder or the
+// interpreter would mean dynamic dispatch in the loop (see ../shared/STYLE.md part B §4).
+let hotPathSettings: [SwiftSetting] = [
+    .treatWarning("ExistentialType", as: .error),
+]
+
+let package = Package(
+    name: "x86v",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "x86v", targets: ["x86v"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // bytes → DecodedInstruction, and the one opcode table. No dependencies.
+        .target(name: "X86Decode", swiftSettings: hotPathSettings),
+        // 32-bit ELF reader shared by `disasm` and (later) the guest loader.
+        .target(name: "ELF"),
+        // Capstone 4 as a system library: the decoder's reference oracle.
+        .systemLibrary(
+            name: "CCapstone",
+            pkgConfig: "capstone",
+            providers: [.apt(["libcapstone-dev"])]
+        ),
+        // A small Swift wrapper over Capstone used by tests, `disasm --check` and the benchmark.
+        .target(name: "CapstoneOracle", dependencies: ["CCapstone", "X86Decode"]),
+        .executableTarget(
+            name: "x86v",
+            dependencies: [
+                "X86Decode", "ELF", "CapstoneOracle",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "x86v-bench",
+            dependencies: ["X86Decode", "ELF", "CapstoneOracle"],
+            path: "Benchmarks/x86v-bench"
+        ),
+        // Counts malloc calls so tests can prove the decoder does not allocate.
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        .testTarget(
+            name: "X86DecodeTests",
+            dependencies: ["X86Decode", "ELF", "CapstoneOracle", "CMallocCounter"]
+        ),
+    ]
+)
