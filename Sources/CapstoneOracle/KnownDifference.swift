@@ -28,6 +28,12 @@ public struct KnownDifference: Sendable {
         case byte(ClosedRange<UInt8>)
         case reg([UInt8]), modIs3, modNot3, mode(CodeMode)
         case oursValid(Bool), theirsValid(Bool)
+        /// A prefix byte occurs before any of the others: `[66<F2|F3]`, `[66<seg]`.
+        case prefixBefore(UInt8, [UInt8])
+        /// LOCK on an instruction that is not lockable or has no memory destination.
+        case lockMisuse
+        /// x86v decodes a memory operand that is a bare 32-bit displacement (no base, no index).
+        case absolute32
 
         init(_ text: String) {
             func hexByte(_ s: Substring) -> UInt8 {
@@ -42,12 +48,21 @@ public struct KnownDifference: Sendable {
             case "mod!=3": self = .modNot3
             case "mode16": self = .mode(.bits16)
             case "mode32": self = .mode(.bits32)
+            case "lock-misuse": self = .lockMisuse
+            case "absolute32": self = .absolute32
             case "ours=invalid": self = .oursValid(false)
             case "ours=valid": self = .oursValid(true)
             case "theirs=invalid": self = .theirsValid(false)
             case "theirs=valid": self = .theirsValid(true)
             default:
-                if text.hasPrefix("[!") {
+                if text.hasPrefix("["), let less = text.firstIndex(of: "<") {
+                    let first = hexByte(text[text.index(after: text.startIndex)..<less])
+                    let rest = text[text.index(after: less)...].dropLast()
+                    let others = rest.split(separator: "|").flatMap {
+                        $0 == "seg" ? Array(KnownDifference.segmentBytes) : [hexByte($0)]
+                    }
+                    self = .prefixBefore(first, others)
+                } else if text.hasPrefix("[!") {
                     self = .prefixAbsent(hexByte(text.dropFirst(2).dropLast()))
                 } else if text.hasPrefix("[") {
                     self = .prefixPresent(text.dropFirst().dropLast().split(separator: "|").map(hexByte))
@@ -61,6 +76,36 @@ public struct KnownDifference: Sendable {
                 }
             }
         }
+    }
+
+    private static let decoder = Decoder()
+
+    /// Decodes the bytes without their LOCK prefixes: true when the instruction is valid then
+    /// but LOCK is not allowed on it (not lockable, or a register destination).
+    static func isLockMisuse(_ view: EncodingView) -> Bool {
+        var stripped: [UInt8] = []
+        var index = 0
+        var sawLock = false
+        while index < view.bytes.count && prefixBytes.contains(view.bytes[index]) {
+            if view.bytes[index] == 0xF0 { sawLock = true } else { stripped.append(view.bytes[index]) }
+            index += 1
+        }
+        guard sawLock else { return false }
+        stripped += view.bytes[index...]
+        var instruction = DecodedInstruction()
+        let status = stripped.withUnsafeBufferPointer {
+            decoder.decode($0.baseAddress!, count: $0.count, mode: view.mode, into: &instruction)
+        }
+        guard status == .ok else { return false }
+        let lockable = decoder.attributes(of: instruction).contains(.lockable)
+        return !lockable || !instruction.hasModRM || instruction.mod == 3
+    }
+
+    static func hasAbsolute32(_ view: EncodingView) -> Bool {
+        var instruction = DecodedInstruction()
+        guard decoder.decode(view.bytes.baseAddress!, count: view.bytes.count, mode: view.mode, into: &instruction) == .ok,
+              instruction.hasModRM, instruction.addressSize32, instruction.mod == 0 else { return false }
+        return instruction.rm == 5 || (instruction.rm == 4 && instruction.sib & 7 == 5)
     }
 
     static let prefixBytes: Set<UInt8> = [0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65]
@@ -95,6 +140,13 @@ public struct KnownDifference: Sendable {
                 guard cursor < view.bytes.count, view.bytes[cursor] < 0xC0 else { return false }
             case .mode(let m):
                 if view.mode != m { return false }
+            case .prefixBefore(let first, let others):
+                guard let at = prefixes.firstIndex(of: first),
+                      prefixes[at...].contains(where: { others.contains($0) }) else { return false }
+            case .lockMisuse:
+                if !Self.isLockMisuse(view) { return false }
+            case .absolute32:
+                if !Self.hasAbsolute32(view) { return false }
             case .oursValid(let valid):
                 if (view.ours != nil) != valid { return false }
             case .theirsValid(let valid):

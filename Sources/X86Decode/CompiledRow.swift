@@ -90,6 +90,7 @@ extension OpcodeTable {
         for spec in specs {
             switch (spec.kind, spec.width) {
             case (.immediate, .byte): immediates.append(.byte)
+            case (.immediateSigned, .word): immediates.append(.word)
             case (.immediateSigned, _), (.relative, .byte): immediates.append(.byteSigned)
             case (.immediate, .word): immediates.append(.word)
             case (.immediate, _): immediates.append(.operandSize)

@@ -119,6 +119,8 @@ public final class Disassembler {
             immediateIndex += 1
             if attributes.contains(.unsignedImmediate) {
                 w.appendNumber(wide ? value : value & 0xFFFF)
+            } else if spec.width == .word {
+                w.appendSigned(Int32(Int16(truncatingIfNeeded: value)))
             } else {
                 w.appendSigned(Int32(bitPattern: value))
             }
@@ -183,7 +185,9 @@ public final class Disassembler {
             }
         } else {
             if i.mod == 0 && i.rm == 6 {
-                w.appendNumber(displacement & 0xFFFF)
+                // Capstone shows a 16-bit absolute displacement sign-extended to 32 bits when
+                // 67 selected 16-bit addressing in 32-bit code, and as 16 bits in 16-bit code.
+                w.appendNumber(i.prefixes.contains(.addressSizeOverride) ? displacement : displacement & 0xFFFF)
             } else {
                 w.appendBase16(i.rm)
                 if i.mod != 0 { w.appendDisplacement(Int32(bitPattern: displacement)) }

@@ -58,7 +58,7 @@ extension OpcodeTable {
         OpcodeRow("C4", "les", "Gv, Mp", [], .behavesDifferently),
         OpcodeRow("C5", "lds", "Gv, Mp", [], .behavesDifferently),
         OpcodeRow("C6 /0", "mov", "Eb, Ib"), OpcodeRow("C7 /0", "mov", "Ev, Iz"),
-        OpcodeRow("C8", "enter", "Iw, Ib"), OpcodeRow("C9", "leave"),
+        OpcodeRow("C8", "enter", "sIw, sIb"), OpcodeRow("C9", "leave"),
         OpcodeRow("CA", "retf", "Iw", [.controlFlow], .protectionCheck),
         OpcodeRow("CB", "retf", "", [.controlFlow], .protectionCheck),
         OpcodeRow("CC", "int3", "", [.controlFlow]), OpcodeRow("CD", "int", "Ib", [.controlFlow]),

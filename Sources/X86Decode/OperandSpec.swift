@@ -133,7 +133,7 @@ public struct OperandSpec: Sendable, Equatable {
             "Mtb": .init(.memory, .tbyte), "Mdq": .init(.memory, .xmmword), "Mv": .init(.memory, .operandSize),
             "Ma": .init(.memory, .boundPair), "Mp": .init(.memory, .pointerLabel),
             "Ib": .init(.immediate, .byte), "Iw": .init(.immediate, .word), "Iz": .init(.immediate, .immediateSize),
-            "sIb": .init(.immediateSigned, .byte),
+            "sIb": .init(.immediateSigned, .byte), "sIw": .init(.immediateSigned, .word),
             "Jb": .init(.relative, .byte), "Jz": .init(.relative, .immediateSize),
             "Ap": .init(.farPointer, .immediateSize),
             "Ob": .init(.memoryOffset, .byte), "Ov": .init(.memoryOffset, .operandSize),
