@@ -12,13 +12,15 @@ public final class Capstone {
         public let description: String
     }
 
-    public init(mode: CodeMode) throws(OpenError) {
+    /// - Parameter detail: turn on CS_OPT_DETAIL (operand details), as the benchmark's reference does.
+    public init(mode: CodeMode, detail: Bool = false) throws(OpenError) {
         self.mode = mode
         let csMode = mode == .bits32 ? CS_MODE_32 : CS_MODE_16
         let status = cs_open(CS_ARCH_X86, csMode, &handle)
         guard status == CS_ERR_OK else {
             throw OpenError(description: "capstone: cs_open failed (\(status.rawValue))")
         }
+        if detail { cs_option(handle, CS_OPT_DETAIL, Int(CS_OPT_ON.rawValue)) }
         instruction = cs_malloc(handle)
     }
 

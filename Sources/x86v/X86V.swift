@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
+/// The `x86v` command. Exit status: 0 success, 1 a check found mismatches, 2 bad input
+/// (bad flag, unreadable or malformed file, address out of range); see docs/formats.md.
 @main
 struct X86V: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -7,4 +12,29 @@ struct X86V: ParsableCommand {
         abstract: "A pure-software x86 system virtualizer (decoder and disassembler stage).",
         subcommands: [Disasm.self, DecoderCheck.self]
     )
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let exit as ExitCode {
+            Glibc.exit(exit.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            // One line on stderr, status 2: the contract for every kind of bad input.
+            let line = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            writeAll(2, Array("x86v: \(line)\n".utf8))
+            Glibc.exit(2)
+        }
+    }
+}
+
+/// A user-facing error: printed as one line, exit status 2.
+struct InputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# CLI contract checks for `x86v disasm`, run by `make test`:
+#  1. every test guest and the compiled C corpus disassemble with 0 unexplained Capstone mismatches;
+#  2. freshly compiled gcc output (gcc -m32 -O2 -c, several -march) also does;
+#  3. bad input gets exactly one line on stderr and exit status 2, never a crash.
+set -uo pipefail
+x86v=${1:-.build/release/x86v}
+failures=0
+pass() { echo "ok - $*"; }
+fail() { echo "not ok - $*"; failures=$((failures + 1)); }
+
+# 1. Test guests.
+for elf in testguests/build/*.elf; do
+    summary=$("$x86v" disasm "$elf" --check | tail -n 1)
+    status=$?
+    if [ $status -eq 0 ] && [[ "$summary" == *", 0 unexplained" ]]; then pass "disasm --check $elf: $summary"
+    else fail "disasm --check $elf (status $status): $summary"; fi
+done
+
+# 2. gcc output compiled here, as objects (linked with ld -m elf_i386 into an executable).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for flags in "-O2 -march=i686" "-O0 -march=i686" "-Os -march=pentium3" "-O3 -march=pentium4 -msse2 -mfpmath=sse"; do
+    name=$(echo "$flags" | tr -c 'a-zA-Z0-9' '_')
+    objects=()
+    for src in testguests/corpus/*.c; do
+        obj="$tmp/$(basename "$src" .c)_$name.o"
+        gcc -m32 -ffreestanding -fno-pie -fno-stack-protector -fcf-protection=none -Itestguests/runtime $flags -c "$src" -o "$obj" 2>/dev/null && objects+=("$obj")
+    done
+    ld -m elf_i386 -e 0 --unresolved-symbols=ignore-all -o "$tmp/prog_$name.elf" "${objects[@]}" 2>/dev/null
+    summary=$("$x86v" disasm "$tmp/prog_$name.elf" --check | tail -n 1)
+    status=$?
+    if [ $status -eq 0 ] && [[ "$summary" == *", 0 unexplained" ]]; then pass "gcc $flags (${#objects[@]} objects): $summary"
+    else fail "gcc $flags: status $status: $summary"; fi
+done
+
+# 3. Bad input: one line on stderr, status 2.
+head -c 40 testguests/build/hello.elf > "$tmp/truncated.elf"
+head -c 200 /bin/true > "$tmp/elf64"
+head -c 4096 /dev/urandom > "$tmp/garbage"
+printf '\177ELF\001\001\001' > "$tmp/tiny.elf"
+check_bad() {
+    local description=$1; shift
+    "$x86v" "$@" > /dev/null 2> "$tmp/err"
+    local status=$?
+    local lines
+    lines=$(wc -l < "$tmp/err")
+    if [ $status -eq 2 ] && [ "$lines" -eq 1 ]; then pass "$description: $(cat "$tmp/err")"
+    else fail "$description: status $status, $lines stderr lines: $(head -c 300 "$tmp/err")"; fi
+}
+check_bad "missing file" disasm "$tmp/does-not-exist.elf"
+check_bad "truncated ELF" disasm "$tmp/truncated.elf"
+check_bad "tiny ELF" disasm "$tmp/tiny.elf"
+check_bad "64-bit ELF" disasm "$tmp/elf64"
+check_bad "garbage file" disasm "$tmp/garbage"
+check_bad "directory" disasm /
+check_bad "start past the end" disasm testguests/build/hello.elf --start 0xfffffff0
+check_bad "bad start address" disasm testguests/build/hello.elf --start zz
+check_bad "bad mode" disasm testguests/build/hello.elf --mode 64
+check_bad "unknown flag" disasm testguests/build/hello.elf --frobnicate
+check_bad "unknown subcommand" frobnicate
+check_bad "missing argument" disasm
+
+# A raw binary of random bytes disassembles (with --check) without crashing.
+"$x86v" disasm --raw --base 0x1000 "$tmp/garbage" --check > "$tmp/raw.out"
+status=$?
+if [ $status -le 1 ] && tail -n 1 "$tmp/raw.out" | grep -q "instructions,"; then pass "raw random bytes: $(tail -n 1 "$tmp/raw.out")"
+else fail "raw random bytes: status $status"; fi
+
+echo "CLI checks: $failures failed"
+[ $failures -eq 0 ]
