@@ -135,6 +135,22 @@ public enum KnownDifferences {
                         sdm: "Vol. 2A §2.1.5 Table 2-2: mod 00 r/m 101 is disp32 with 32-bit addressing"),
         // MARK: integer and system (end)
         // MARK: x87 (begin)
+        KnownDifference("fisttp-m32", pattern: "DB /1 mod!=3 ours=invalid",
+                        x86v: "invalid: FISTTP is SSE3 (#UD on an i686)", capstone: "`fisttp dword ptr …`",
+                        sdm: "Vol. 2A FISTTP: CPUID.01H:ECX.SSE3; Vol. 2D Table A-13 (DB /1 reserved before SSE3)"),
+        KnownDifference("fisttp-m64", pattern: "DD /1 mod!=3 ours=invalid",
+                        x86v: "invalid: FISTTP is SSE3 (#UD on an i686)", capstone: "`fisttp qword ptr …`",
+                        sdm: "Vol. 2A FISTTP: CPUID.01H:ECX.SSE3; Vol. 2D Table A-17"),
+        KnownDifference("fisttp-m16", pattern: "DF /1 mod!=3 ours=invalid",
+                        x86v: "invalid: FISTTP is SSE3 (#UD on an i686)", capstone: "`fisttp word ptr …`",
+                        sdm: "Vol. 2A FISTTP: CPUID.01H:ECX.SSE3; Vol. 2D Table A-21"),
+        KnownDifference("fnstsw-m2byte", pattern: "DD /7 mod!=3 ours=valid",
+                        x86v: "`fnstsw word ptr …` (the status word is 16 bits)", capstone: "`fnstsw dword ptr …`",
+                        sdm: "Vol. 2A FSTSW/FNSTSW: DD /7 FNSTSW m2byte"),
+        KnownDifference("fsave-state-image", pattern: "DD /4,6 mod!=3 ours=valid",
+                        x86v: "`frstor […]`/`fnsave […]` with no size (a 94/108-byte state image)",
+                        capstone: "`frstor dword ptr …`/`fnsave dword ptr …`",
+                        sdm: "Vol. 2A FRSTOR (DD /4 m94/108byte) and FSAVE/FNSAVE (DD /6 m94/108byte)"),
         // MARK: x87 (end)
         // MARK: SIMD (begin)
         // MARK: SIMD (end)
