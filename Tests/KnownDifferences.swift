@@ -133,6 +133,9 @@ public enum KnownDifferences {
         KnownDifference("absolute-disp32-in-16-bit-code", pattern: "[67] mode16 absolute32",
                         x86v: "the full 32-bit displacement (`[0x9f4572ca]`)", capstone: "only its low 16 bits (`[0x72ca]`)",
                         sdm: "Vol. 2A §2.1.5 Table 2-2: mod 00 r/m 101 is disp32 with 32-bit addressing"),
+        KnownDifference("ud0", pattern: "0F FF ours=invalid",
+                        x86v: "invalid: 0F FF is a reserved opcode on an i686 (raises #UD)", capstone: "`ud0`, two bytes",
+                        sdm: "Vol. 2B UD—Undefined Instruction (UD0 is 0F FF /r on later processors); Vol. 2D Table A-3"),
         // MARK: integer and system (end)
         // MARK: x87 (begin)
         KnownDifference("fisttp-m32", pattern: "DB /1 mod!=3 ours=invalid",

@@ -6,9 +6,11 @@ public struct Decoder: @unchecked Sendable {
     let level1: UnsafeMutablePointer<UInt32>
     let blocks: UnsafeMutablePointer<UInt16>
     let rows: UnsafeMutablePointer<CompiledRow>
+    let prefixKinds: UnsafeMutablePointer<UInt8>
 
     public init() {
         let table = OpcodeTable.shared
+        prefixKinds = table.prefixKinds
         level1 = table.level1
         blocks = table.blocks
         rows = table.compiled
@@ -32,27 +34,19 @@ public struct Decoder: @unchecked Sendable {
             if position >= 15 { return .tooLong }
             if position >= count { return .truncated }
             byte = bytes[position]
-            switch byte {
-            case 0xF0: prefixes |= Prefixes.lock.rawValue
+            // One table load tells prefix from opcode (0 = not a prefix).
+            let kind = prefixKinds[Int(byte)]
+            if kind == 0 { break }
+            switch kind {
+            case PrefixKind.lock: prefixes |= Prefixes.lock.rawValue
             // The last of F2/F3 wins, so at most one of the two bits is ever set.
-            case 0xF2: prefixes = (prefixes & ~Prefixes.rep.rawValue) | Prefixes.repne.rawValue; prefixClassFromRep = 3
-            case 0xF3: prefixes = (prefixes & ~Prefixes.repne.rawValue) | Prefixes.rep.rawValue; prefixClassFromRep = 2
-            case 0x66: prefixes |= Prefixes.operandSizeOverride.rawValue
-            case 0x67: prefixes |= Prefixes.addressSizeOverride.rawValue
-            case 0x26: segment = 1
-            case 0x2E: segment = 2
-            case 0x36: segment = 3
-            case 0x3E: segment = 4
-            case 0x64: segment = 5
-            case 0x65: segment = 6
-            default: break
+            case PrefixKind.repne: prefixes = (prefixes & ~Prefixes.rep.rawValue) | Prefixes.repne.rawValue; prefixClassFromRep = 3
+            case PrefixKind.rep: prefixes = (prefixes & ~Prefixes.repne.rawValue) | Prefixes.rep.rawValue; prefixClassFromRep = 2
+            case PrefixKind.operandSize: prefixes |= Prefixes.operandSizeOverride.rawValue
+            case PrefixKind.addressSize: prefixes |= Prefixes.addressSizeOverride.rawValue
+            default: segment = kind &- PrefixKind.segmentBase
             }
-            if byte == 0xF0 || byte == 0xF2 || byte == 0xF3 || byte == 0x66 || byte == 0x67
-                || byte == 0x26 || byte == 0x2E || byte == 0x36 || byte == 0x3E || byte == 0x64 || byte == 0x65 {
-                position &+= 1
-                continue
-            }
-            break
+            position &+= 1
         }
 
         // Opcode: one byte, or 0F and a second byte.
@@ -169,7 +163,7 @@ public struct Decoder: @unchecked Sendable {
         out.row = UInt16(truncatingIfNeeded: rowIndex)
         out.length = UInt8(truncatingIfNeeded: position)
         out.prefixes = Prefixes(rawValue: prefixes)
-        out.segment = SegmentOverride(rawValue: segment) ?? .none
+        out.segment = SegmentOverride(rawValue: segment) ?? .none  // segment is 0…6 by construction
         out.modrm = modrm
         out.sib = sib
         out.form = Form(rawValue: form)
@@ -211,4 +205,15 @@ func readLittleEndian(_ p: UnsafePointer<UInt8>, size: Int, signed: Bool) -> UIn
     default:
         return UInt32(p[0]) | UInt32(p[1]) << 8 | UInt32(p[2]) << 16 | UInt32(p[3]) << 24
     }
+}
+
+/// Values of `OpcodeTable.prefixKinds`: what a byte means in prefix position.
+enum PrefixKind {
+    static let lock: UInt8 = 1
+    static let repne: UInt8 = 2
+    static let rep: UInt8 = 3
+    static let operandSize: UInt8 = 4
+    static let addressSize: UInt8 = 5
+    /// Segment overrides are `segmentBase + SegmentOverride.rawValue` (ES = 1 … GS = 6).
+    static let segmentBase: UInt8 = 10
 }

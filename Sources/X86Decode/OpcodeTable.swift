@@ -21,6 +21,8 @@ public final class OpcodeTable: @unchecked Sendable {
     let blocks: UnsafeMutablePointer<UInt16>
     /// All mnemonic bytes, referenced by `CompiledRow.mnemonic16/32`.
     let mnemonicPool: UnsafeMutablePointer<UInt8>
+    /// 256 entries: `PrefixKind` of each byte in prefix position, 0 for anything else.
+    let prefixKinds: UnsafeMutablePointer<UInt8>
 
     private init() {
         let source = OpcodeTable.rows
@@ -84,6 +86,17 @@ public final class OpcodeTable: @unchecked Sendable {
         self.level1 = level1
         self.blocks = blocks
         self.mnemonicPool = mnemonicPool
+        let prefixKinds = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        prefixKinds.initialize(repeating: 0, count: 256)
+        prefixKinds[0xF0] = PrefixKind.lock
+        prefixKinds[0xF2] = PrefixKind.repne
+        prefixKinds[0xF3] = PrefixKind.rep
+        prefixKinds[0x66] = PrefixKind.operandSize
+        prefixKinds[0x67] = PrefixKind.addressSize
+        for (n, byte) in [0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65].enumerated() {
+            prefixKinds[byte] = PrefixKind.segmentBase + UInt8(n + 1)
+        }
+        self.prefixKinds = prefixKinds
     }
 
     /// Picks the row for one (opcode, prefix class, ModRM) combination: a row with the
