@@ -36,13 +36,19 @@ public final class Disassembler {
             }
         }
         let wideMnemonic = attributes.contains(.mnemonicByAddressSize) ? instruction.addressSize32 : instruction.operandSize32
-        if wideMnemonic {
+        var count = Int(row.pointee.operandCount)
+        if attributes.contains(.comparePredicate) && instruction.immediate < 8 {
+            // "cmp" + predicate + the rest of the row's mnemonic ("ps", "sd", …), no imm8 operand.
+            w.append("cmp")
+            w.appendComparePredicate(UInt8(instruction.immediate))
+            w.append(pool + Int(row.pointee.mnemonic32Offset) + 3, count: Int(row.pointee.mnemonic32Length) - 3)
+            count -= 1
+        } else if wideMnemonic {
             w.append(pool + Int(row.pointee.mnemonic32Offset), count: Int(row.pointee.mnemonic32Length))
         } else {
             w.append(pool + Int(row.pointee.mnemonic16Offset), count: Int(row.pointee.mnemonic16Length))
         }
         let mnemonicLength = w.count
-        let count = Int(row.pointee.operandCount)
         if count == 0 { return (mnemonicLength, mnemonicLength) }
         // AAM/AAD with the default base print no operand.
         if attributes.contains(.omitTen) && instruction.immediate == 10 { return (mnemonicLength, mnemonicLength) }
@@ -308,6 +314,20 @@ struct TextWriter {
         case .operandSize, .immediateSize: append(wide ? "dword ptr " : "word ptr ")
         case .boundPair: append(wide ? "qword ptr " : "dword ptr ")
         case .pointerLabel: append("ptr ")
+        }
+    }
+
+    /// SDM Vol. 2A CMPPS Table 3-7: the eight SSE comparison predicates.
+    mutating func appendComparePredicate(_ predicate: UInt8) {
+        switch predicate & 7 {
+        case 0: append("eq")
+        case 1: append("lt")
+        case 2: append("le")
+        case 3: append("unord")
+        case 4: append("neq")
+        case 5: append("nlt")
+        case 6: append("nle")
+        default: append("ord")
         }
     }
 

@@ -70,6 +70,9 @@ public struct Attributes: OptionSet, Sendable {
     public static let modIgnored = Attributes(rawValue: 1 << 12)
     /// AAM/AAD: Capstone omits the immediate when it is the default base 10.
     public static let omitTen = Attributes(rawValue: 1 << 13)
+    /// CMPPS/CMPPD/CMPSS/CMPSD: an imm8 predicate below 8 is written into the mnemonic
+    /// (`cmpltps xmm0, xmm1`) and not printed as an operand (Capstone and the SDM's pseudo-ops).
+    public static let comparePredicate = Attributes(rawValue: 1 << 14)
 }
 
 /// Popek–Goldberg classification of an instruction when the guest kernel runs deprivileged

@@ -84,8 +84,8 @@ extension OpcodeTable {
             OpcodeRow("66 0F 2F", "comisd", "Vsd, Wsd", [.sse], flags: ">oszapc"),
             OpcodeRow("0F 50", "movmskps", "Gd, Ups", [.sse]), OpcodeRow("66 0F 50", "movmskpd", "Gd, Upd", [.sse]),
             // CMPccPS/PD/SS/SD: the predicate is imm8[2:0].
-            OpcodeRow("0F C2", "cmpps", "Vps, Wps, Ib", [.sse]), OpcodeRow("66 0F C2", "cmppd", "Vpd, Wpd, Ib", [.sse]),
-            OpcodeRow("F3 0F C2", "cmpss", "Vss, Wss, Ib", [.sse]), OpcodeRow("F2 0F C2", "cmpsd", "Vsd, Wsd, Ib", [.sse]),
+            OpcodeRow("0F C2", "cmpps", "Vps, Wps, Ib", [.sse, .comparePredicate]), OpcodeRow("66 0F C2", "cmppd", "Vpd, Wpd, Ib", [.sse, .comparePredicate]),
+            OpcodeRow("F3 0F C2", "cmpss", "Vss, Wss, Ib", [.sse, .comparePredicate]), OpcodeRow("F2 0F C2", "cmpsd", "Vsd, Wsd, Ib", [.sse, .comparePredicate]),
             OpcodeRow("0F C6", "shufps", "Vps, Wps, Ib", [.sse]), OpcodeRow("66 0F C6", "shufpd", "Vpd, Wpd, Ib", [.sse]),
         ]
 
@@ -147,7 +147,7 @@ extension OpcodeTable {
             OpcodeRow("0F D7", "pmovmskb", "Gd, Nq", [.mmx]), OpcodeRow("66 0F D7", "pmovmskb", "Gd, Udq", [.sse]),
         ]
 
-    /// Group 15 (0F AE): FXSAVE/FXRSTOR, MXCSR, CLFLUSH and the fences; UD0.
+    /// Group 15 (0F AE): FXSAVE/FXRSTOR, MXCSR, CLFLUSH and the fences.
     private static let simdMiscellaneousRows: [OpcodeRow] = [
         // FXSAVE/FXRSTOR are checked like x87 instructions (#NM if CR0.TS or CR0.EM).
         OpcodeRow("0F AE /0", "fxsave", "M", [.x87]), OpcodeRow("0F AE /1", "fxrstor", "M", [.x87]),
@@ -155,6 +155,5 @@ extension OpcodeTable {
         OpcodeRow("0F AE /7", "clflush", "Mb"),
         // mod = 11B: the fences are selected by ModRM.reg alone (SDM Vol. 2D Table A-6, group 15).
         OpcodeRow("0F AE E8+i", "lfence"), OpcodeRow("0F AE F0+i", "mfence"), OpcodeRow("0F AE F8+i", "sfence"),
-        OpcodeRow("NP 0F FF", "ud0", "", [.controlFlow]),
     ]
 }
