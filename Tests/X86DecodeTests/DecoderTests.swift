@@ -44,6 +44,17 @@ let decodeCases: [DecodeCase] = [
     DecodeCase([0xD4, 0x0A], 2, "aam"),
     DecodeCase([0xD5, 0x08], 2, "aad 8"),
     DecodeCase([0x0F, 0x0B], 2, "ud2"),
+    // x87, MMX, SSE, SSE2.
+    DecodeCase([0xD9, 0xE8], 2, "fld1"),
+    DecodeCase([0xDD, 0x00], 2, "fld qword ptr [eax]"),
+    DecodeCase([0xDF, 0xE0], 2, "fnstsw ax"),
+    DecodeCase([0x0F, 0xFE, 0xC1], 3, "paddd mm0, mm1"),
+    DecodeCase([0x66, 0x0F, 0xFE, 0xC1], 4, "paddd xmm0, xmm1"),
+    DecodeCase([0xF2, 0x0F, 0x58, 0x00], 4, "addsd xmm0, qword ptr [eax]"),
+    DecodeCase([0x0F, 0xC2, 0xC1, 0x01], 4, "cmpltps xmm0, xmm1"),
+    DecodeCase([0x0F, 0xC2, 0xC1, 0x08], 4, "cmpps xmm0, xmm1, 8"),
+    DecodeCase([0x0F, 0xAE, 0xF8], 3, "sfence"),
+    DecodeCase([0x0F, 0xAE, 0x00], 3, "fxsave [eax]"),
 ]
 
 @Test(arguments: decodeCases)
