@@ -163,7 +163,8 @@ public struct Decoder: @unchecked Sendable {
         out.row = UInt16(truncatingIfNeeded: rowIndex)
         out.length = UInt8(truncatingIfNeeded: position)
         out.prefixes = Prefixes(rawValue: prefixes)
-        out.segment = SegmentOverride(rawValue: segment) ?? .none  // segment is 0…6 by construction
+        // `segment` is 0…6 by construction (the prefix table), so the bit cast is always a valid case.
+        out.segment = unsafeBitCast(segment, to: SegmentOverride.self)
         out.modrm = modrm
         out.sib = sib
         out.form = Form(rawValue: form)
