@@ -14,18 +14,20 @@ struct DecoderCheck: ParsableCommand {
     @Option(help: "Number of random byte strings after the systematic sweep.") var random: Int = 200_000
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Unexplained mismatches to print (one per opcode).") var show: Int = 40
+    @Option(help: "Address of each encoding (relative branch targets depend on it).") var address: String = "0x1000"
 
     func run() throws {
         guard let codeMode = CodeMode(rawValue: UInt8(clamping: mode)), mode == 16 || mode == 32 else {
             throw ValidationError("--mode must be 16 or 32")
         }
         let checker = try DifferentialChecker(mode: codeMode)
+        guard let at = parseAddress(address) else { throw InputError("bad --address '\(address)'") }
         var shownKeys = Set<String>()
         var perKey: [String: Int] = [:]
         var keyOrder: [String] = []
         var examples: [String: String] = [:]
         EncodingCorpus.forEach(seed: seed, randomCount: random) { bytes, count in
-            if checker.compare(bytes, count: count, address: 0x1000) == .unexplained {
+            if checker.compare(bytes, count: count, address: at) == .unexplained {
                 let buffer = UnsafeBufferPointer(start: bytes, count: 16)
                 var i = 0
                 while i < 15 && [0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65].contains(buffer[i]) { i += 1 }
