@@ -1,6 +1,6 @@
 /// Decodes i686 instructions (with MMX, SSE, SSE2 and x87) from bytes.
 ///
-/// A `Decoder` is four raw pointers into the compiled `OpcodeTable`: copying it is free, and
+/// A `Decoder` is a few raw pointers into the compiled `OpcodeTable`: copying it is free, and
 /// `decode` never allocates, retains or dispatches dynamically (a test counts mallocs).
 public struct Decoder: @unchecked Sendable {
     let level1: UnsafeMutablePointer<UInt32>
