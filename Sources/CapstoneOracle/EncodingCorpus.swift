@@ -105,7 +105,7 @@ public struct EncodingCorpus {
 
         // 3. Seeded random byte strings, a third of them led by a random run of prefixes
         //    (repetition included, sometimes past the 15-byte limit).
-        let prefixPool: [UInt8] = [0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65]
+        let prefixPool = legacyPrefixBytes
         for _ in 0..<randomCount {
             for i in 0..<capacity { buffer[i] = random.byte() }
             if random.next() % 3 == 0 {

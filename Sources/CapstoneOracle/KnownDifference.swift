@@ -108,7 +108,7 @@ public struct KnownDifference: Sendable {
         return instruction.rm == 5 || (instruction.rm == 4 && instruction.sib & 7 == 5)
     }
 
-    static let prefixBytes: Set<UInt8> = [0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65]
+    static let prefixBytes = Set(legacyPrefixBytes)
     static let segmentBytes: Set<UInt8> = [0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65]
 
     /// True when this entry covers `view`.

@@ -58,6 +58,11 @@ public struct Prefixes: OptionSet, Sendable {
     public static let addressSizeOverride = Prefixes(rawValue: 1 << 4)
 }
 
+/// Every legacy prefix byte (SDM Vol. 2A §2.1.1): LOCK, REPNE, REP, 66, 67 and the six
+/// segment overrides. The decoder classifies them through `OpcodeTable.prefixKinds`; tools and
+/// tests that walk raw bytes use this list.
+public let legacyPrefixBytes: [UInt8] = [0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65]
+
 /// The segment override prefix in effect (the last one wins, as on Intel hardware).
 public enum SegmentOverride: UInt8, Sendable {
     case none = 0, es, cs, ss, ds, fs, gs

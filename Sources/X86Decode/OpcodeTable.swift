@@ -14,7 +14,6 @@ public final class OpcodeTable: @unchecked Sendable {
 
     /// Compiled rows, parallel to `rows`.
     let compiled: UnsafeMutablePointer<CompiledRow>
-    let rowCount: Int
     /// Level 1: one entry per (map, opcode byte) = 512 entries; see `LookupEntry`.
     let level1: UnsafeMutablePointer<UInt32>
     /// Level 2 blocks: 64 row indices per ModRM/prefix-selected opcode, 72 per x87 escape.
@@ -26,7 +25,6 @@ public final class OpcodeTable: @unchecked Sendable {
 
     private init() {
         let source = OpcodeTable.rows
-        rowCount = source.count
         let compiled = UnsafeMutablePointer<CompiledRow>.allocate(capacity: source.count)
         var pool: [UInt8] = []
         var keys: [RowKey] = []

@@ -30,7 +30,7 @@ struct DecoderCheck: ParsableCommand {
             if checker.compare(bytes, count: count, address: at) == .unexplained {
                 let buffer = UnsafeBufferPointer(start: bytes, count: 16)
                 var i = 0
-                while i < 15 && [0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65].contains(buffer[i]) { i += 1 }
+                while i < 15 && legacyPrefixBytes.contains(buffer[i]) { i += 1 }
                 let key = buffer[i] == 0x0F ? "0F " + hexByte(buffer[i + 1]) : hexByte(buffer[i])
                 if perKey[key] == nil { keyOrder.append(key) }
                 perKey[key, default: 0] += 1
