@@ -29,6 +29,16 @@ let package = Package(
         ),
         // A small Swift wrapper over Capstone used by tests, `disasm --check` and the benchmark.
         .target(name: "CapstoneOracle", dependencies: ["CCapstone", "X86Decode"]),
+        // The "hardware": a 32-bit protected-mode i686 interpreter with a paging MMU. It knows
+        // nothing of shadows or VMM policy; it runs until an event its owner asked to see.
+        .target(name: "X86Core", dependencies: ["X86Decode"], swiftSettings: hotPathSettings),
+        // Differential checker: seeded random user-mode sequences run natively (Tools/native-harness)
+        // and on X86Core; also the random-code robustness fuzzer (`make fuzz-cpu`).
+        .executableTarget(
+            name: "cpu-diff",
+            dependencies: ["X86Core", "X86Decode"],
+            path: "Tools/cpu-diff"
+        ),
         .executableTarget(
             name: "x86v",
             dependencies: [
@@ -38,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "x86v-bench",
-            dependencies: ["X86Decode", "ELF", "CapstoneOracle"],
+            dependencies: ["X86Decode", "X86Core", "ELF", "CapstoneOracle"],
             path: "Benchmarks/x86v-bench"
         ),
         // Counts malloc calls so tests can prove the decoder does not allocate.
@@ -46,6 +56,10 @@ let package = Package(
         .testTarget(
             name: "X86DecodeTests",
             dependencies: ["X86Decode", "ELF", "CapstoneOracle", "CMallocCounter"]
+        ),
+        .testTarget(
+            name: "X86CoreTests",
+            dependencies: ["X86Core", "X86Decode", "ELF", "CMallocCounter"]
         ),
     ]
 )

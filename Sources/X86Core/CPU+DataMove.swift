@@ -1,0 +1,79 @@
+import X86Decode
+
+/// XCHG, CMPXCHG, CMPXCHG8B, XADD, MOV moffs, POP Ev (SDM Vol. 2).
+extension CPU {
+    func xchgEG(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+        let g = reg(Int(d.reg), size: sz)
+        let (old, _) = try modifyE(d, size: sz) { _ in g }
+        setReg(Int(d.reg), size: sz, old)
+    }
+
+    /// CMPXCHG: compare the accumulator with the destination; the destination is always written
+    /// (with its old value when unequal), as the SDM's locked-cycle description says.
+    func cmpxchg(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+        let acc = reg(0, size: sz)
+        let src = reg(Int(d.reg), size: sz)
+        let (old, _) = try modifyE(d, size: sz) { v in v == acc ? src : v }
+        let (_, l) = aluCompute(7, acc, old, sz: sz)
+        s.pointee.lazy = l
+        if old != acc { setReg(0, size: sz, old) }
+    }
+
+    func xadd(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+        let src = reg(Int(d.reg), size: sz)
+        let (old, new) = try modifyE(d, size: sz) { $0 &+ src }
+        setReg(Int(d.reg), size: sz, old)
+        setLazy(.add, size: sz, result: new, dst: old, src: src)
+    }
+
+    func cmpxchg8b(_ d: DecodedInstruction) throws(Fault) {
+        let (seg, off) = effectiveAddress(d)
+        let lin = try writeAddress(seg, off, size: 8)
+        try probeWrite(lin, size: 4, user: userMode)
+        try probeWrite(lin &+ 4, size: 4, user: userMode)
+        let lo = try readLinear(lin, size: 4, user: userMode)
+        let hi = try readLinear(lin &+ 4, size: 4, user: userMode)
+        let equal = lo == gpr[0] && hi == gpr[2]
+        if equal {
+            try writeLinear(lin, size: 4, value: gpr[3], user: userMode)
+            try writeLinear(lin &+ 4, size: 4, value: gpr[1], user: userMode)
+        } else {
+            try writeLinear(lin, size: 4, value: lo, user: userMode)
+            try writeLinear(lin &+ 4, size: 4, value: hi, user: userMode)
+            gpr[0] = lo
+            gpr[2] = hi
+        }
+        setFlags(equal ? EFLAGS.zf : 0, mask: EFLAGS.zf)
+    }
+
+    func movMoffs(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+        let w = d.opcode & 1 == 0 ? 1 : sz
+        let seg = dataSegment(d)
+        let off = d.immediate
+        if d.opcode < 0xA2 {
+            setReg(0, size: w, try read(seg, off, size: w))
+        } else {
+            try write(seg, off, size: w, reg(0, size: w))
+        }
+    }
+
+    /// POP Ev: ESP is incremented before the destination address is computed (SDM Vol. 2B POP),
+    /// but a fault leaves ESP unchanged.
+    func popEv(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+        let v = try peekStack(size: sz)
+        if d.modrm >= 0xC0 {
+            adjustStack(UInt32(sz))
+            setReg(Int(d.modrm & 7), size: sz, v)
+            return
+        }
+        let savedESP = gpr[4]
+        adjustStack(UInt32(sz))
+        let (seg, off) = effectiveAddress(d)
+        do throws(Fault) {
+            try write(seg, off, size: sz, v)
+        } catch {
+            gpr[4] = savedESP
+            throw error
+        }
+    }
+}

@@ -1,0 +1,168 @@
+/// Linear and segmented memory access. The fast path is one TLB compare and a load from RAM;
+/// page crossings, TLB misses, MMIO and unusual segments take `@inline(never)` slow paths that
+/// raise the exact fault before any byte is written.
+extension CPU {
+    @inline(__always) var userMode: Bool { s.pointee.cpl == 3 }
+
+    // MARK: Linear
+
+    @inline(__always)
+    func readLinear(_ lin: UInt32, size: Int, user: Bool) throws(Fault) -> UInt32 {
+        let slot = tlbSlots[SoftTLB.index(lin, user: user)]
+        if Int(lin & 0xFFF) <= 0x1000 - size && slot.readTag == lin & 0xFFFF_F000 {
+            let p = Int(slot.physPage | (lin & 0xFFF))
+            switch size {
+            case 1: return UInt32(ram.load(fromByteOffset: p, as: UInt8.self))
+            case 2: return UInt32(ram.loadUnaligned(fromByteOffset: p, as: UInt16.self))
+            default: return ram.loadUnaligned(fromByteOffset: p, as: UInt32.self)
+            }
+        }
+        return try readLinearSlow(lin, size: size, user: user)
+    }
+
+    @inline(__always)
+    func writeLinear(_ lin: UInt32, size: Int, value: UInt32, user: Bool) throws(Fault) {
+        let slot = tlbSlots[SoftTLB.index(lin, user: user)]
+        if Int(lin & 0xFFF) <= 0x1000 - size && slot.writeTag == lin & 0xFFFF_F000 {
+            let p = Int(slot.physPage | (lin & 0xFFF))
+            switch size {
+            case 1: ram.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: p, as: UInt8.self)
+            case 2: ram.storeBytes(of: UInt16(truncatingIfNeeded: value), toByteOffset: p, as: UInt16.self)
+            default: ram.storeBytes(of: value, toByteOffset: p, as: UInt32.self)
+            }
+            return
+        }
+        try writeLinearSlow(lin, size: size, value: value, user: user)
+    }
+
+    @inline(never)
+    func readLinearSlow(_ lin: UInt32, size: Int, user: Bool) throws(Fault) -> UInt32 {
+        let inPage = 0x1000 - Int(lin & 0xFFF)
+        if size <= inPage {
+            let p = try translate(lin, write: false, user: user)
+            return memory.read(p, size: size)
+        }
+        // Crosses a page: translate both before reading.
+        let p1 = try translate(lin, write: false, user: user)
+        let p2 = try translate(lin &+ UInt32(inPage), write: false, user: user)
+        var v: UInt32 = 0
+        for i in 0..<size {
+            let b = i < inPage ? memory.read8(p1 &+ UInt32(i)) : memory.read8(p2 &+ UInt32(i - inPage))
+            v |= UInt32(b) << (8 * i)
+        }
+        return v
+    }
+
+    @inline(never)
+    func writeLinearSlow(_ lin: UInt32, size: Int, value: UInt32, user: Bool) throws(Fault) {
+        let inPage = 0x1000 - Int(lin & 0xFFF)
+        if size <= inPage {
+            let p = try translate(lin, write: true, user: user)
+            memory.write(p, size: size, value: value)
+            return
+        }
+        // Both pages must be writable before any byte is (no partial writes on a fault).
+        let p1 = try translate(lin, write: true, user: user)
+        let p2 = try translate(lin &+ UInt32(inPage), write: true, user: user)
+        for i in 0..<size {
+            let b = UInt8(truncatingIfNeeded: value >> (8 * i))
+            if i < inPage { memory.write8(p1 &+ UInt32(i), b) } else { memory.write8(p2 &+ UInt32(i - inPage), b) }
+        }
+    }
+
+    /// Makes sure `size` bytes at `lin` are writable (translating with write intent, so D is
+    /// set) without writing: used before multi-part stores so that none is partial.
+    @inline(__always)
+    func probeWrite(_ lin: UInt32, size: Int, user: Bool) throws(Fault) {
+        let slot = tlbSlots[SoftTLB.index(lin, user: user)]
+        if Int(lin & 0xFFF) <= 0x1000 - size && slot.writeTag == lin & 0xFFFF_F000 { return }
+        let inPage = 0x1000 - Int(lin & 0xFFF)
+        _ = try translate(lin, write: true, user: user)
+        if size > inPage { _ = try translate(lin &+ UInt32(inPage), write: true, user: user) }
+    }
+
+    // MARK: System accesses (descriptor tables, TSS, interrupt stacks are supervisor accesses)
+
+    func readSystem(_ lin: UInt32, size: Int) throws(Fault) -> UInt32 {
+        try readLinear(lin, size: size, user: false)
+    }
+    func writeSystem(_ lin: UInt32, size: Int, value: UInt32) throws(Fault) {
+        try writeLinear(lin, size: size, value: value, user: false)
+    }
+
+    // MARK: Segmented
+
+    /// Linear address of `size` bytes at `offset` in segment `seg` for a read, or the exact
+    /// #GP/#SS when the segment does not allow it (SDM Vol. 3A §5.3, §5.4).
+    @inline(__always)
+    func readAddress(_ seg: Int, _ offset: UInt32, size: Int) throws(Fault) -> UInt32 {
+        let sc = s.pointee.segments[seg]
+        let last = offset &+ UInt32(size - 1)
+        if sc.access & SegmentAccess.read == 0 || last > sc.limit || last < offset {
+            try segmentCheckSlow(seg, offset, size: size, write: false)
+        }
+        return sc.base &+ offset
+    }
+
+    @inline(__always)
+    func writeAddress(_ seg: Int, _ offset: UInt32, size: Int) throws(Fault) -> UInt32 {
+        let sc = s.pointee.segments[seg]
+        let last = offset &+ UInt32(size - 1)
+        if sc.access & SegmentAccess.write == 0 || last > sc.limit || last < offset {
+            try segmentCheckSlow(seg, offset, size: size, write: true)
+        }
+        return sc.base &+ offset
+    }
+
+    @inline(never)
+    func segmentCheckSlow(_ seg: Int, _ offset: UInt32, size: Int, write: Bool) throws(Fault) {
+        let sc = s.pointee.segments[seg]
+        let isStack = seg == SegmentRegister.ss.rawValue
+        let fault: Fault = isStack ? .ss(0) : .gp(0)
+        if s.pointee.cr0 & CR0.pe == 0 {
+            // Real mode: only the limit applies.
+            let last = UInt64(offset) + UInt64(size - 1)
+            if last > UInt64(sc.limit) { throw fault }
+            return
+        }
+        // A null selector in a data segment register faults on use (SDM Vol. 3A §5.4.1).
+        if sc.selector & 0xFFFC == 0 && !isStack && sc.attributes & 0x80 == 0 { throw Fault.gp(0) }
+        if sc.attributes & 0x80 == 0 { throw fault }
+        let type = sc.type
+        if type & 8 != 0 {
+            // Code segment: never writable, readable only if R.
+            if write || type & 2 == 0 { throw fault }
+        } else if write && type & 2 == 0 {
+            throw fault
+        }
+        let last = UInt64(offset) + UInt64(size - 1)
+        if type & 8 == 0 && type & 4 != 0 {
+            // Expand-down: valid offsets are limit+1 … 0xFFFF or 0xFFFFFFFF (by the B bit).
+            let upper: UInt64 = sc.big ? 0xFFFF_FFFF : 0xFFFF
+            if UInt64(offset) <= UInt64(sc.limit) || last > upper { throw fault }
+        } else if last > UInt64(sc.limit) {
+            throw fault
+        }
+    }
+
+    @inline(__always)
+    func read8(_ seg: Int, _ offset: UInt32) throws(Fault) -> UInt32 {
+        try readLinear(try readAddress(seg, offset, size: 1), size: 1, user: userMode)
+    }
+    @inline(__always)
+    func read16(_ seg: Int, _ offset: UInt32) throws(Fault) -> UInt32 {
+        try readLinear(try readAddress(seg, offset, size: 2), size: 2, user: userMode)
+    }
+    @inline(__always)
+    func read32(_ seg: Int, _ offset: UInt32) throws(Fault) -> UInt32 {
+        try readLinear(try readAddress(seg, offset, size: 4), size: 4, user: userMode)
+    }
+    @inline(__always)
+    func read(_ seg: Int, _ offset: UInt32, size: Int) throws(Fault) -> UInt32 {
+        try readLinear(try readAddress(seg, offset, size: size), size: size, user: userMode)
+    }
+    @inline(__always)
+    func write(_ seg: Int, _ offset: UInt32, size: Int, _ value: UInt32) throws(Fault) {
+        try writeLinear(try writeAddress(seg, offset, size: size), size: size, value: value, user: userMode)
+    }
+}

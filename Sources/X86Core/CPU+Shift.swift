@@ -1,0 +1,136 @@
+import X86Decode
+
+/// ROL/ROR/RCL/RCR/SHL/SHR/SAL/SAR and SHLD/SHRD (SDM Vol. 2B). Flags are computed eagerly:
+/// shifts are rare next to ADD/CMP and their flag rules depend on the count.
+///
+/// Undefined flags get fixed, documented values so runs are deterministic: AF is cleared by
+/// shifts with a nonzero count; OF for counts other than 1 is computed with the count-1 formula
+/// (what Intel parts do); the opcode table lists these as undefined for the differential test.
+extension CPU {
+    /// C0/C1 (Ib), D0/D1 (1), D2/D3 (CL).
+    func shiftGroup(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+        let opc = d.opcode
+        let raw: UInt32 = opc <= 0xC1 ? d.immediate : (opc <= 0xD1 ? 1 : gpr[1])
+        let count = raw & 0x1F
+        if count == 0 {
+            // Still a full operand access: a memory operand must be readable (and is not written).
+            _ = try readE(d, size: sz)
+            return
+        }
+        let op = Int(d.reg)
+        var f: UInt32 = 0
+        var mask: UInt32 = 0
+        let (_, _) = try modifyE(d, size: sz) { v in
+            let (r, flags, m) = self.shiftCompute(op, v, count: count, sz: sz)
+            f = flags
+            mask = m
+            return r
+        }
+        if mask != 0 { setFlags(f, mask: mask) }
+    }
+
+    /// Returns (result, flag bits, mask of flags written).
+    @inline(__always)
+    func shiftCompute(_ op: Int, _ v: UInt32, count: UInt32, sz: Int) -> (UInt32, UInt32, UInt32) {
+        let bits = UInt32(sz * 8)
+        let m = maskFor(UInt8(sz >> 1))
+        let sign = signBitFor(UInt8(sz >> 1))
+        let x = v & m
+        let cfIn: UInt32 = carry ? 1 : 0
+        switch op {
+        case 0, 1:  // ROL, ROR
+            let n = count % bits
+            let r: UInt32
+            if op == 0 {
+                r = n == 0 ? x : ((x << n) | (x >> (bits - n))) & m
+                let cf = r & 1
+                let of = ((r & sign) != 0 ? 1 : 0) ^ cf
+                return (r, (cf != 0 ? EFLAGS.cf : 0) | (of != 0 ? EFLAGS.of : 0), EFLAGS.cf | EFLAGS.of)
+            } else {
+                r = n == 0 ? x : ((x >> n) | (x << (bits - n))) & m
+                let cf: UInt32 = r & sign != 0 ? 1 : 0
+                let of: UInt32 = ((r & sign) != 0) != ((r & (sign >> 1)) != 0) ? 1 : 0
+                return (r, (cf != 0 ? EFLAGS.cf : 0) | (of != 0 ? EFLAGS.of : 0), EFLAGS.cf | EFLAGS.of)
+            }
+        case 2, 3:  // RCL, RCR through a (bits+1)-bit value
+            let n = count % (bits + 1)
+            if n == 0 { return (x, 0, 0) }
+            let wide = UInt64(x) | UInt64(cfIn) << UInt64(bits)
+            let width = UInt64(bits + 1)
+            let wmask = (UInt64(1) << width) - 1
+            let rot: UInt64
+            if op == 2 {
+                rot = ((wide << UInt64(n)) | (wide >> (width - UInt64(n)))) & wmask
+            } else {
+                rot = ((wide >> UInt64(n)) | (wide << (width - UInt64(n)))) & wmask
+            }
+            let r = UInt32(truncatingIfNeeded: rot) & m
+            let cf = UInt32(truncatingIfNeeded: rot >> UInt64(bits)) & 1
+            let of: UInt32
+            if op == 2 {
+                of = ((r & sign) != 0 ? 1 : 0) ^ cf
+            } else {
+                of = ((r & sign) != 0) != ((r & (sign >> 1)) != 0) ? 1 : 0
+            }
+            return (r, (cf != 0 ? EFLAGS.cf : 0) | (of != 0 ? EFLAGS.of : 0), EFLAGS.cf | EFLAGS.of)
+        case 4, 6:  // SHL/SAL
+            let wide = UInt64(x) << UInt64(count)
+            let r = UInt32(truncatingIfNeeded: wide) & m
+            let cf = UInt32(truncatingIfNeeded: wide >> UInt64(bits)) & 1
+            let of: UInt32 = ((r & sign) != 0 ? 1 : 0) ^ cf
+            let f = (cf != 0 ? EFLAGS.cf : 0) | (of != 0 ? EFLAGS.of : 0) | szp(r, size: sz)
+            return (r, f, EFLAGS.arithmetic)
+        case 5:  // SHR
+            let cf = count <= bits ? (x >> (count - 1)) & 1 : 0
+            let r = count >= bits ? 0 : x >> count
+            let of: UInt32 = count == 1 ? (x & sign != 0 ? 1 : 0) : 0
+            let f = (cf != 0 ? EFLAGS.cf : 0) | (of != 0 ? EFLAGS.of : 0) | szp(r, size: sz)
+            return (r, f, EFLAGS.arithmetic)
+        default:  // SAR
+            let sx = Int64(Int32(bitPattern: x << (32 - bits)) >> (32 - bits))
+            let c = UInt64(min(count, 63))
+            let r = UInt32(truncatingIfNeeded: sx >> Int64(c)) & m
+            let cf = UInt32(truncatingIfNeeded: sx >> Int64(c - 1)) & 1
+            let f = (cf != 0 ? EFLAGS.cf : 0) | szp(r, size: sz)
+            return (r, f, EFLAGS.arithmetic)
+        }
+    }
+
+    /// SHLD/SHRD Ev, Gv, Ib/CL. With a 16-bit operand and a count above 16 the result is
+    /// undefined; this CPU shifts through the 32-bit concatenation as Intel parts do.
+    func doubleShift(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+        let left = d.opcode == 0xA4 || d.opcode == 0xA5
+        let raw = d.opcode & 1 == 0 ? d.immediate : gpr[1]
+        let count = raw & 0x1F
+        let src = reg(Int(d.reg), size: sz)
+        if count == 0 {
+            _ = try readE(d, size: sz)
+            return
+        }
+        let bits = UInt64(sz * 8)
+        let m = UInt64(maskFor(UInt8(sz >> 1)))
+        var flags: UInt32 = 0
+        _ = try modifyE(d, size: sz) { v in
+            let dst = UInt64(v) & m
+            let r: UInt64, cf: UInt64
+            if left {
+                // dst:src (or dst:src:dst for 16-bit counts above 16) shifted left.
+                let combined = bits == 32 ? (dst << 32 | UInt64(src)) : (dst << 32 | UInt64(src & 0xFFFF) << 16 | dst)
+                let shifted = combined << UInt64(count)
+                r = (shifted >> 32) & m
+                cf = (combined >> (32 + bits - UInt64(count))) & 1
+            } else {
+                let combined = bits == 32 ? (UInt64(src) << 32 | dst) : (dst << 32 | UInt64(src & 0xFFFF) << 16 | dst)
+                let shifted = combined >> UInt64(count)
+                r = shifted & m
+                cf = (combined >> (UInt64(count) - 1)) & 1
+            }
+            let res = UInt32(truncatingIfNeeded: r)
+            let sign = signBitFor(UInt8(sz >> 1))
+            let of = ((res ^ v) & sign) != 0
+            flags = (cf != 0 ? EFLAGS.cf : 0) | (of ? EFLAGS.of : 0) | self.szp(res, size: sz)
+            return res
+        }
+        setFlags(flags, mask: EFLAGS.arithmetic)
+    }
+}

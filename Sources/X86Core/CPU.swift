@@ -1,0 +1,338 @@
+import X86Decode
+
+/// The hardware: one i686 CPU in protected mode, its MMU and soft TLB, and a decoded-instruction
+/// cache, over a `PhysicalMemory`.
+///
+/// `run` executes until an event the owner must handle and returns it as an `ExitReason`. The CPU
+/// knows nothing of VMMs or devices: port I/O, HLT and intercepted instructions leave the loop,
+/// and the owner completes them (`completePortIn`, `skipInstruction`…) before running again.
+///
+/// Hot-path data is reached through `let` pointers allocated once, so the loop performs no
+/// allocation, reference counting or dynamic exclusivity checks (see docs/interpreter.md).
+public final class CPU {
+    public let memory: PhysicalMemory
+    /// The architectural state. Owners may read and write it between runs; after changing
+    /// segments, CR0/CR3/CR4 or paging structures directly, call `flushTLB()`.
+    public let statePointer: UnsafeMutablePointer<CPUState>
+    let s: UnsafeMutablePointer<CPUState>
+    let gpr: UnsafeMutablePointer<UInt32>
+    let ram: UnsafeMutableRawPointer
+    let ramSize: UInt32
+    let tlbSlots: UnsafeMutablePointer<TLBEntry>
+    let cacheEntries: UnsafeMutablePointer<CachedInstruction>
+    let decoder = Decoder()
+    var tlb: SoftTLB
+    let cache: DecodedCache
+
+    /// Vectors (bit n = vector n) that end `run` with `.exception` instead of being delivered.
+    public var exitOnExceptions: UInt32 = 0
+    /// Instructions that end `run` with `.intercepted` before they execute.
+    public var intercepts: Intercept = []
+    /// An external interrupt is pending (the owner's interrupt controller says so). When IF = 1
+    /// and no interrupt shadow is active, `run` returns `.interruptWindow`.
+    public var interruptRequested = false
+    /// Linear address of an owner breakpoint (debugger), checked before each instruction.
+    public var breakpoint: UInt32? = nil { didSet { updateAttention() } }
+
+    /// The last port access that left the loop, until completed.
+    public internal(set) var pendingPort: PortAccess? = nil
+    var pendingPortInstruction = DecodedInstruction()
+    var pendingExit: ExitReason = .instructionLimit
+    /// Exception being delivered (for the double-fault rules); 0xFF = none.
+    var deliveringVector: UInt8 = 0xFF
+    /// What the last exception chain looked like (for the triple-fault message).
+    public internal(set) var exceptionChain: [(vector: UInt8, errorCode: UInt32?, eip: UInt32)] = []
+    /// Set when something needs the per-instruction slow path (TF, RF, breakpoints, shadows).
+    var attention = false
+    /// Decoded instruction of the instruction that is executing (for exits).
+    public internal(set) var currentInstruction = DecodedInstruction()
+
+    public init(memorySize: Int) {
+        memory = PhysicalMemory(size: memorySize)
+        s = .allocate(capacity: 1)
+        s.initialize(to: CPUState())
+        statePointer = s
+        gpr = UnsafeMutableRawPointer(s)
+            .advanced(by: MemoryLayout<CPUState>.offset(of: \CPUState.regs)!)
+            .assumingMemoryBound(to: UInt32.self)
+        ram = memory.ram
+        ramSize = memory.size
+        tlb = SoftTLB()
+        tlbSlots = tlb.slots
+        cache = DecodedCache()
+        cacheEntries = cache.entries
+    }
+
+    deinit {
+        s.deinitialize(count: 1)
+        s.deallocate()
+        tlb.deallocate()
+        cache.deallocate()
+    }
+
+    /// The architectural state (a copy).
+    public var state: CPUState {
+        get { s.pointee }
+        set { s.pointee = newValue; flushTLB(); updateAttention() }
+    }
+
+    /// EFLAGS with the arithmetic flags computed.
+    public var eflags: UInt32 {
+        get { materializedFlags() }
+        set {
+            s.pointee.lazy.op = .none
+            s.pointee.flags = (newValue & EFLAGS.writable) | EFLAGS.fixed1
+            updateAttention()
+        }
+    }
+
+    /// Puts the CPU in 32-bit protected mode with paging off and flat 4 GiB segments whose
+    /// descriptor caches are loaded directly (no GDT needed): code selector 0x08/0x1B, data
+    /// 0x10/0x23 for CPL 0/3. EFLAGS = 0x202 at CPL 3 (IF set), 0x2 at CPL 0. For tests and loaders.
+    public func resetFlat(cpl: UInt8) {
+        var st = CPUState()
+        st.cr0 = CR0.pe | CR0.et
+        st.cpl = cpl & 3
+        let rpl = UInt16(cpl & 3)
+        let dpl = UInt16(cpl & 3) << 5
+        let code = SegmentCache(selector: (cpl == 0 ? 0x08 : 0x18) | rpl, base: 0, limit: 0xFFFF_FFFF,
+                                attributes: 0xC09B | dpl)
+        let data = SegmentCache(selector: (cpl == 0 ? 0x10 : 0x20) | rpl, base: 0, limit: 0xFFFF_FFFF,
+                                attributes: 0xC093 | dpl)
+        for r in SegmentRegister.allCases { st[r] = r == .cs ? code : data }
+        st.flags = cpl == 3 ? 0x202 : 0x2
+        st.eip = 0
+        st.tr = SegmentCache(selector: 0, base: 0, limit: 0x67, attributes: 0x8B)
+        st.ldtr = SegmentCache()
+        st.gdtr = TableRegister()
+        st.idtr = TableRegister()
+        s.pointee = st
+        interruptRequested = false
+        deliveringVector = 0xFF
+        flushTLB()
+        updateAttention()
+    }
+
+    /// Drops every cached translation (owners call this after editing paging structures or
+    /// state behind the CPU's back).
+    public func flushTLB() {
+        tlb.flush(keepGlobal: false)
+    }
+
+    /// Drops the cached translation of one page: the single entry point the shadow MMU uses after
+    /// editing a shadow PTE.
+    public func invalidateTLB(page linear: UInt32) {
+        tlb.invalidate(page: linear)
+    }
+
+    func updateAttention() {
+        let st = s.pointee
+        attention = st.flags & (EFLAGS.tf | EFLAGS.rf) != 0 || st.dr[7] & 0xFF != 0
+            || st.interruptShadow || breakpoint != nil || interruptRequested || st.halted
+    }
+
+    // MARK: The loop
+
+    /// Runs until an exit, or until `maxInstructions` more instructions have retired.
+    public func run(maxInstructions: UInt64) -> ExitReason {
+        let budgetEnd = s.pointee.instructions &+ maxInstructions
+        pendingPort = nil
+        updateAttention()
+        while true {
+            if attention || interruptRequested {
+                if let exit = boundaryChecks() { return exit }
+                if s.pointee.instructions >= budgetEnd { return .instructionLimit }
+                if let exit = slowStep() { return exit }
+                continue
+            }
+            // Fast path: no pending events, no TF, no breakpoints. Run a burst.
+            var n = min(budgetEnd &- s.pointee.instructions, 4096)
+            if n == 0 { return .instructionLimit }
+            while n > 0 {
+                do throws(Fault) {
+                    try step()
+                } catch {
+                    if let exit = handle(error) { return exit }
+                    break
+                }
+                n &-= 1
+                if attention { break }
+            }
+        }
+    }
+
+    /// Executes exactly one instruction (fetch, decode through the cache, execute, retire).
+    @inline(__always)
+    func step() throws(Fault) {
+        let st = s
+        let eip = st.pointee.eip
+        st.pointee.currentEIP = eip
+        let cs = st.pointee.segments[1]
+        let lin = cs.base &+ eip
+        let slot = tlbSlots[SoftTLB.index(lin, user: st.pointee.cpl == 3)]
+        let offset = lin & 0xFFF
+        var instruction: DecodedInstruction
+        if offset <= 0xFF0 && slot.readTag == lin & 0xFFFF_F000 {
+            let phys = slot.physPage | offset
+            let mode: UInt64 = cs.big ? 1 << 32 : 0
+            let key = UInt64(phys) | mode
+            let entry = cacheEntries + DecodedCache.index(phys)
+            let lo = ram.loadUnaligned(fromByteOffset: Int(phys), as: UInt64.self)
+            let hi = ram.loadUnaligned(fromByteOffset: Int(phys) + 8, as: UInt64.self)
+            if entry.pointee.key == key && lo & entry.pointee.maskLow == entry.pointee.bytesLow
+                && hi & entry.pointee.maskHigh == entry.pointee.bytesHigh {
+                instruction = entry.pointee.instruction
+            } else {
+                instruction = try decodeAndCache(phys: phys, key: key, entry: entry, big: cs.big)
+            }
+        } else {
+            instruction = try fetchSlow(linear: lin, big: cs.big)
+        }
+        let next = eip &+ UInt32(instruction.length)
+        if next &- 1 > cs.limit || next < eip && next != 0 {
+            throw Fault.gp(0)
+        }
+        st.pointee.eip = cs.big ? next : next & 0xFFFF
+        try execute(instruction)
+        st.pointee.instructions &+= 1
+    }
+
+    @inline(never)
+    func decodeAndCache(phys: UInt32, key: UInt64, entry: UnsafeMutablePointer<CachedInstruction>,
+                        big: Bool) throws(Fault) -> DecodedInstruction {
+        var d = DecodedInstruction()
+        let bytes = (ram + Int(phys)).assumingMemoryBound(to: UInt8.self)
+        let status = decoder.decode(bytes, count: 16, mode: big ? .bits32 : .bits16, into: &d)
+        guard status == .ok else {
+            // 16 bytes are always available here, so anything but .ok is #UD (too long or invalid).
+            throw Fault.ud
+        }
+        let (ml, mh) = DecodedCache.masks(length: Int(d.length))
+        entry.pointee = CachedInstruction(
+            key: key,
+            bytesLow: ram.loadUnaligned(fromByteOffset: Int(phys), as: UInt64.self) & ml,
+            bytesHigh: ram.loadUnaligned(fromByteOffset: Int(phys) + 8, as: UInt64.self) & mh,
+            maskLow: ml, maskHigh: mh, instruction: d)
+        return d
+    }
+
+    /// Instruction fetch that misses the TLB or may cross a page: fetch byte by byte through the
+    /// MMU, only as far as the decoder needs (a fault on the second page happens only if the
+    /// instruction really extends into it, with CR2 in that page).
+    @inline(never)
+    func fetchSlow(linear: UInt32, big: Bool) throws(Fault) -> DecodedInstruction {
+        var buffer: (UInt64, UInt64) = (0, 0)
+        var d = DecodedInstruction()
+        return try withUnsafeMutableBytes(of: &buffer) { (raw) throws(Fault) -> DecodedInstruction in
+            let bytes = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var have = 0
+            // Bytes up to the end of the first page.
+            let first = min(16, 0x1000 - Int(linear & 0xFFF))
+            let phys = try translate(linear, write: false, user: s.pointee.cpl == 3, fetch: true)
+            for i in 0..<first { bytes[i] = memory.read8(phys &+ UInt32(i)) }
+            have = first
+            while true {
+                let status = decoder.decode(bytes, count: have, mode: big ? .bits32 : .bits16, into: &d)
+                switch status {
+                case .ok: return d
+                case .truncated where have < 16:
+                    let next = linear &+ UInt32(have)
+                    let p2 = try translate(next, write: false, user: s.pointee.cpl == 3, fetch: true)
+                    for i in have..<16 { bytes[i] = memory.read8(p2 &+ UInt32(i - have)) }
+                    have = 16
+                default:
+                    throw Fault.ud
+                }
+            }
+        }
+    }
+
+    /// The slow path of one instruction: the instruction breakpoint check, the step itself, then
+    /// single-step traps and shadow bookkeeping.
+    @inline(never)
+    func slowStep() -> ExitReason? {
+        let st = s
+        let shadowBefore = st.pointee.interruptShadow
+        let tfBefore = st.pointee.flags & EFLAGS.tf != 0
+        let lin = st.pointee.segments[1].base &+ st.pointee.eip
+        if let b = breakpoint, b == lin, !skipOwnerBreakpointOnce {
+            skipOwnerBreakpointOnce = true
+            return .breakpoint
+        }
+        skipOwnerBreakpointOnce = false
+        // Instruction breakpoints (DR0–DR3 with R/W = 00) are faults, suppressed by RF.
+        if st.pointee.flags & EFLAGS.rf == 0, let hit = instructionBreakpointHit(linear: lin) {
+            st.pointee.dr[6] = (st.pointee.dr[6] & ~0xF) | hit | 0xFFFF_0FF0
+            st.pointee.currentEIP = st.pointee.eip
+            return handle(.exception(Vector.debug))
+        }
+        dataBreakpointHits = 0
+        do throws(Fault) {
+            try step()
+        } catch {
+            return handle(error)
+        }
+        // The instruction completed: RF is cleared (SDM Vol. 3A §17.3.1.1) unless the
+        // instruction itself set it (IRET, POPF can't).
+        if !rfSetByInstruction { st.pointee.flags &= ~EFLAGS.rf }
+        rfSetByInstruction = false
+        if shadowBefore { st.pointee.interruptShadow = false }
+        var trap: UInt32 = 0
+        if dataBreakpointHits != 0 { trap |= dataBreakpointHits }
+        if tfBefore && !shadowBefore { trap |= 0x4000 }  // DR6.BS
+        if trap != 0 {
+            st.pointee.dr[6] = (st.pointee.dr[6] & ~0xF) | trap | 0xFFFF_0FF0
+            st.pointee.currentEIP = st.pointee.eip
+            if let exit = deliverOrExit(vector: Vector.debug, errorCode: nil, software: false, isTrap: true) { return exit }
+        }
+        updateAttention()
+        return nil
+    }
+
+    var skipOwnerBreakpointOnce = false
+    var rfSetByInstruction = false
+    var dataBreakpointHits: UInt32 = 0
+
+    /// Interrupt window and halt handling at an instruction boundary.
+    @inline(never)
+    func boundaryChecks() -> ExitReason? {
+        let st = s
+        if interruptRequested && st.pointee.flags & EFLAGS.if != 0 && !st.pointee.interruptShadow {
+            return .interruptWindow
+        }
+        if st.pointee.halted { return .halted }
+        return nil
+    }
+
+    /// Turns a fault out of `step` into delivery or an exit. Returns nil to keep running.
+    @inline(never)
+    func handle(_ fault: Fault) -> ExitReason? {
+        let st = s
+        if fault.kind == .exit {
+            let exit = pendingExit
+            pendingExit = .instructionLimit
+            if case .halted = exit {
+                // HLT completed: EIP is past it and it retired.
+                st.pointee.halted = true
+                st.pointee.instructions &+= 1
+                updateAttention()
+            } else {
+                // Exits happen before the instruction changes anything.
+                st.pointee.eip = st.pointee.currentEIP
+                if case .portIO(let access) = exit { pendingPort = access }
+            }
+            return exit
+        }
+        if fault.kind == .softwareInterrupt {
+            st.pointee.instructions &+= 1
+            let icebp = fault.errorCode & 2 != 0
+            return deliverOrExit(vector: fault.vector, errorCode: nil, software: !icebp, isTrap: true,
+                                 isINT3: fault.errorCode != 0)
+        }
+        // Faults restart the instruction: EIP back to its first byte.
+        st.pointee.eip = st.pointee.currentEIP
+        return deliverOrExit(vector: fault.vector, errorCode: fault.hasErrorCode ? fault.errorCode : nil,
+                             software: false, isTrap: false)
+    }
+}
+

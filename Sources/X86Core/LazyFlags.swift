@@ -1,0 +1,91 @@
+/// The last flag-setting operation, kept instead of the six arithmetic flags it produced (QEMU's
+/// CC_OP idea). Most results are never read: a CMP is followed by one Jcc, an ADD by nothing.
+/// The getters recompute any flag exactly, so PUSHF, Jcc, SETcc, exceptions and traces see the
+/// architectural value.
+public struct LazyFlags: Sendable, Equatable {
+    public var op: FlagOp = .none
+    /// Operand size index: 0 = 8, 1 = 16, 2 = 32 bits.
+    public var size: UInt8 = 2
+    public var result: UInt32 = 0
+    /// The destination operand before the operation.
+    public var dst: UInt32 = 0
+    /// The source operand (for ADC/SBB: without the carry, which is in `aux`).
+    public var src: UInt32 = 0
+    /// ADC/SBB carry-in; INC/DEC: the CF to keep.
+    public var aux: UInt32 = 0
+    public init() {}
+}
+
+/// Which operation `LazyFlags` describes.
+public enum FlagOp: UInt8, Sendable {
+    /// The arithmetic bits in `CPUState.flags` are current.
+    case none = 0
+    case add, adc, sub, sbb, logic, inc, dec
+}
+
+@usableFromInline let sizeMasks: (UInt32, UInt32, UInt32) = (0xFF, 0xFFFF, 0xFFFF_FFFF)
+
+@inline(__always) func maskFor(_ size: UInt8) -> UInt32 {
+    size == 2 ? 0xFFFF_FFFF : (size == 1 ? 0xFFFF : 0xFF)
+}
+@inline(__always) func signBitFor(_ size: UInt8) -> UInt32 {
+    size == 2 ? 0x8000_0000 : (size == 1 ? 0x8000 : 0x80)
+}
+
+/// Parity of the low byte: PF = 1 when the number of set bits is even.
+@inline(__always) func parityFlag(_ v: UInt32) -> UInt32 {
+    (UInt8(truncatingIfNeeded: v).nonzeroBitCount & 1) == 0 ? EFLAGS.pf : 0
+}
+
+extension LazyFlags {
+    @inline(__always) var mask: UInt32 { maskFor(size) }
+    @inline(__always) var signBit: UInt32 { signBitFor(size) }
+
+    @inline(__always) var zf: Bool { result & mask == 0 }
+    @inline(__always) var sf: Bool { result & signBit != 0 }
+
+    var cf: Bool {
+        let m = mask
+        switch op {
+        case .none: return false
+        case .add: return (result & m) < (dst & m)
+        case .adc: return aux != 0 ? (result & m) <= (dst & m) : (result & m) < (dst & m)
+        case .sub: return (dst & m) < (src & m)
+        case .sbb: return aux != 0 ? (dst & m) <= (src & m) : (dst & m) < (src & m)
+        case .logic: return false
+        case .inc, .dec: return aux != 0
+        }
+    }
+
+    var of: Bool {
+        let sb = signBit
+        switch op {
+        case .none, .logic: return false
+        case .add, .adc: return ((dst ^ result) & (src ^ result) & sb) != 0
+        case .sub, .sbb: return ((dst ^ src) & (dst ^ result) & sb) != 0
+        case .inc: return (result & mask) == sb
+        case .dec: return (result & mask) == sb &- 1
+        }
+    }
+
+    var af: Bool {
+        switch op {
+        case .none, .logic: return false
+        case .inc: return result & 0xF == 0
+        case .dec: return result & 0xF == 0xF
+        default: return ((dst ^ src ^ result) & 0x10) != 0
+        }
+    }
+
+    /// The six arithmetic flags as EFLAGS bits.
+    var materialized: UInt32 {
+        var f: UInt32 = 0
+        if cf { f |= EFLAGS.cf }
+        f |= parityFlag(result)
+        if af { f |= EFLAGS.af }
+        if zf { f |= EFLAGS.zf }
+        if sf { f |= EFLAGS.sf }
+        if of { f |= EFLAGS.of }
+        return f
+    }
+}

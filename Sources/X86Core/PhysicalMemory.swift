@@ -1,0 +1,110 @@
+/// A device that owns a range of physical addresses (the local APIC, the I/O APIC…). Called only
+/// from the MMU's slow path: pages that hold MMIO are never entered into the soft TLB.
+open class MMIORegion {
+    public let base: UInt32
+    public let size: UInt32
+    public init(base: UInt32, size: UInt32) { self.base = base; self.size = size }
+    /// Read `size` (1, 2 or 4) bytes at `offset` from `base`.
+    open func read(offset: UInt32, size: Int) -> UInt32 { 0xFFFF_FFFF }
+    open func write(offset: UInt32, size: Int, value: UInt32) {}
+}
+
+/// Guest-physical memory: one flat RAM buffer from address 0, plus MMIO regions. Reads outside
+/// RAM and MMIO return all ones and writes there are dropped, as on a PC bus with nothing
+/// decoding the address; nothing the guest does reaches host memory outside the buffer.
+public final class PhysicalMemory {
+    /// Host address of guest-physical 0. The buffer has `guardBytes` of slack after `size` so
+    /// that a 16-byte instruction compare at the last byte stays inside the allocation.
+    public let ram: UnsafeMutableRawPointer
+    public let size: UInt32
+    public private(set) var regions: [MMIORegion] = []
+    /// Bumped whenever something other than the CPU's own stores writes RAM (a loader, DMA, the
+    /// VMM). The decoded-instruction cache compares bytes anyway; this is for tools.
+    public private(set) var externalWrites: UInt64 = 0
+    static let guardBytes = 64
+
+    public init(size: Int) {
+        precondition(size > 0 && size <= 0xC000_0000 && size % 4096 == 0,
+                     "guest RAM must be a positive multiple of 4 KiB up to 3 GiB")
+        self.size = UInt32(size)
+        ram = UnsafeMutableRawPointer.allocate(byteCount: size + Self.guardBytes, alignment: 4096)
+        ram.initializeMemory(as: UInt8.self, repeating: 0, count: size + Self.guardBytes)
+    }
+
+    deinit { ram.deallocate() }
+
+    public func add(_ region: MMIORegion) {
+        regions.append(region)
+        regions.sort { $0.base < $1.base }
+    }
+
+    /// The MMIO region containing `address`, if any.
+    @inline(never)
+    public func region(at address: UInt32) -> MMIORegion? {
+        for r in regions where address >= r.base && address &- r.base < r.size { return r }
+        return nil
+    }
+
+    /// True when the whole 4 KiB page at `page` is plain RAM (it may enter the soft TLB).
+    @inline(__always)
+    func isPlainRAMPage(_ page: UInt32) -> Bool {
+        guard page < size else { return false }
+        if regions.isEmpty { return true }
+        return !regions.contains { page &+ 0xFFF >= $0.base && page < $0.base &+ $0.size }
+    }
+
+    // MARK: Byte-granular access by physical address (slow path and tools)
+
+    public func read8(_ address: UInt32) -> UInt8 {
+        if address < size { return ram.load(fromByteOffset: Int(address), as: UInt8.self) }
+        if let r = region(at: address) { return UInt8(truncatingIfNeeded: r.read(offset: address &- r.base, size: 1)) }
+        return 0xFF
+    }
+
+    public func write8(_ address: UInt32, _ value: UInt8) {
+        if address < size { ram.storeBytes(of: value, toByteOffset: Int(address), as: UInt8.self); return }
+        if let r = region(at: address) { r.write(offset: address &- r.base, size: 1, value: UInt32(value)) }
+    }
+
+    /// Reads `size` bytes (1, 2, 4) at a physical address that does not cross a page.
+    public func read(_ address: UInt32, size n: Int) -> UInt32 {
+        if address < size && Int(address) + n <= Int(size) {
+            switch n {
+            case 1: return UInt32(ram.load(fromByteOffset: Int(address), as: UInt8.self))
+            case 2: return UInt32(ram.loadUnaligned(fromByteOffset: Int(address), as: UInt16.self))
+            default: return ram.loadUnaligned(fromByteOffset: Int(address), as: UInt32.self)
+            }
+        }
+        if let r = region(at: address) { return r.read(offset: address &- r.base, size: n) & maskFor(UInt8(n >> 1)) }
+        var v: UInt32 = 0
+        for i in 0..<n { v |= UInt32(read8(address &+ UInt32(i))) << (8 * i) }
+        return v
+    }
+
+    public func write(_ address: UInt32, size n: Int, value: UInt32) {
+        if address < size && Int(address) + n <= Int(size) {
+            switch n {
+            case 1: ram.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: Int(address), as: UInt8.self)
+            case 2: ram.storeBytes(of: UInt16(truncatingIfNeeded: value), toByteOffset: Int(address), as: UInt16.self)
+            default: ram.storeBytes(of: value, toByteOffset: Int(address), as: UInt32.self)
+            }
+            return
+        }
+        if let r = region(at: address) { r.write(offset: address &- r.base, size: n, value: value); return }
+        for i in 0..<n { write8(address &+ UInt32(i), UInt8(truncatingIfNeeded: value >> (8 * i))) }
+    }
+
+    public func read32(_ address: UInt32) -> UInt32 { read(address, size: 4) }
+    public func write32(_ address: UInt32, _ value: UInt32) { write(address, size: 4, value: value) }
+
+    /// Copies bytes in (a loader or DMA). Bytes beyond RAM are dropped.
+    public func load(bytes: [UInt8], at address: UInt32) {
+        externalWrites &+= 1
+        for (i, b) in bytes.enumerated() { write8(address &+ UInt32(truncatingIfNeeded: i), b) }
+    }
+
+    /// Copies bytes out (tools, tests).
+    public func bytes(at address: UInt32, count: Int) -> [UInt8] {
+        (0..<count).map { read8(address &+ UInt32(truncatingIfNeeded: $0)) }
+    }
+}

@@ -1,0 +1,104 @@
+/// One soft-TLB slot. A tag is a linear page address (low 12 bits zero); `invalidTag` (odd)
+/// never matches, so "valid and permitted" is one compare.
+///
+///     readTag   page | 0   when reads (and instruction fetches) may use `physPage`
+///     writeTag  page | 0   when writes may: the page is writable for this privilege
+///                          and its PTE's D bit is already set
+///     physPage  physical page address (plain RAM only: MMIO pages are never entered)
+struct TLBEntry {
+    var readTag: UInt32 = SoftTLB.invalidTag
+    var writeTag: UInt32 = SoftTLB.invalidTag
+    var physPage: UInt32 = 0
+    /// The translation came from a global PTE/PDE (survives CR3 writes while CR4.PGE = 1).
+    var global: Bool = false
+}
+
+/// A direct-mapped translation cache in front of the page walker, two banks (supervisor, user)
+/// so a privilege change does not flush. Architectural behaviour: filled only from successful
+/// walks, flushed by CR3 writes (except global entries), INVLPG and CR0/CR4 paging-mode changes.
+/// It caches whatever the walk of `pagingRoot` produced — shadow translations under the VMM.
+struct SoftTLB {
+    static let entries = 4096
+    static let indexMask: UInt32 = UInt32(entries - 1)
+    static let invalidTag: UInt32 = 1
+    static let fillLogCapacity = 1024
+
+    /// `entries` supervisor slots, then `entries` user slots.
+    let slots: UnsafeMutablePointer<TLBEntry>
+    /// Slots filled since the last full flush, so a CR3 write touches only those (v86's idea).
+    let filled: UnsafeMutablePointer<Int32>
+    var filledCount = 0
+    /// More fills than `fillLogCapacity`: the next flush walks every slot.
+    var overflowed = false
+
+    init() {
+        slots = .allocate(capacity: Self.entries * 2)
+        slots.initialize(repeating: TLBEntry(), count: Self.entries * 2)
+        filled = .allocate(capacity: Self.fillLogCapacity)
+        filled.initialize(repeating: 0, count: Self.fillLogCapacity)
+    }
+
+    func deallocate() {
+        slots.deallocate()
+        filled.deallocate()
+    }
+
+    @inline(__always) static func index(_ linear: UInt32, user: Bool) -> Int {
+        Int((linear >> 12) & indexMask) | (user ? entries : 0)
+    }
+
+    mutating func fill(linear: UInt32, user: Bool, physPage: UInt32, writable: Bool, global: Bool) {
+        let i = Self.index(linear, user: user)
+        let page = linear & 0xFFFF_F000
+        slots[i] = TLBEntry(readTag: page, writeTag: writable ? page : Self.invalidTag,
+                            physPage: physPage, global: global)
+        if filledCount < Self.fillLogCapacity {
+            filled[filledCount] = Int32(i)
+            filledCount += 1
+        } else {
+            overflowed = true
+        }
+    }
+
+    /// INVLPG: drop both banks' slot for this page (whatever its global bit).
+    mutating func invalidate(page linear: UInt32) {
+        let page = linear & 0xFFFF_F000
+        for user in [false, true] {
+            let i = Self.index(linear, user: user)
+            if slots[i].readTag == page || slots[i].writeTag == page { slots[i] = TLBEntry() }
+        }
+    }
+
+    /// CR3 write: drop everything but global entries (when `keepGlobal`).
+    mutating func flush(keepGlobal: Bool) {
+        if overflowed {
+            for i in 0..<(Self.entries * 2) where !(keepGlobal && slots[i].global) { slots[i] = TLBEntry() }
+            overflowed = false
+            filledCount = 0
+            if keepGlobal { relogGlobals() }
+            return
+        }
+        var kept = 0
+        for k in 0..<filledCount {
+            let i = Int(filled[k])
+            if keepGlobal && slots[i].global && slots[i].readTag != Self.invalidTag {
+                filled[kept] = Int32(i)
+                kept += 1
+            } else {
+                slots[i] = TLBEntry()
+            }
+        }
+        filledCount = kept
+    }
+
+    private mutating func relogGlobals() {
+        for i in 0..<(Self.entries * 2) where slots[i].global && slots[i].readTag != Self.invalidTag {
+            if filledCount < Self.fillLogCapacity {
+                filled[filledCount] = Int32(i)
+                filledCount += 1
+            } else {
+                overflowed = true
+            }
+        }
+    }
+}
