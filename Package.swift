@@ -32,6 +32,8 @@ let package = Package(
         // The "hardware": a 32-bit protected-mode i686 interpreter with a paging MMU. It knows
         // nothing of shadows or VMM policy; it runs until an event its owner asked to see.
         .target(name: "X86Core", dependencies: ["X86Decode"], swiftSettings: hotPathSettings),
+        // The machine around the CPU: loader, devices, run loop (grows with the VMM issue).
+        .target(name: "Machine", dependencies: ["X86Core", "ELF"]),
         // Differential checker: seeded random user-mode sequences run natively (Tools/native-harness)
         // and on X86Core; also the random-code robustness fuzzer (`make fuzz-cpu`).
         .executableTarget(
@@ -42,13 +44,13 @@ let package = Package(
         .executableTarget(
             name: "x86v",
             dependencies: [
-                "X86Decode", "ELF", "CapstoneOracle",
+                "X86Decode", "X86Core", "Machine", "ELF", "CapstoneOracle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "x86v-bench",
-            dependencies: ["X86Decode", "X86Core", "ELF", "CapstoneOracle"],
+            dependencies: ["X86Decode", "X86Core", "Machine", "ELF", "CapstoneOracle"],
             path: "Benchmarks/x86v-bench"
         ),
         // Counts malloc calls so tests can prove the decoder does not allocate.
@@ -59,7 +61,7 @@ let package = Package(
         ),
         .testTarget(
             name: "X86CoreTests",
-            dependencies: ["X86Core", "X86Decode", "ELF", "CMallocCounter"]
+            dependencies: ["X86Core", "X86Decode", "Machine", "ELF", "CMallocCounter"]
         ),
     ]
 )

@@ -9,8 +9,8 @@ import Glibc
 struct X86V: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "x86v",
-        abstract: "A pure-software x86 system virtualizer (decoder and disassembler stage).",
-        subcommands: [Disasm.self, DecoderCheck.self]
+        abstract: "A pure-software x86 system virtualizer .",
+        subcommands: [Run.self, Disasm.self, DecoderCheck.self]
     )
 
     static func main() {
