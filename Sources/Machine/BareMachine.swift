@@ -8,6 +8,7 @@ public final class BareMachine {
     public private(set) var serial: [UInt8] = []
     public private(set) var exitCode: Int32? = nil
     public private(set) var portExits: UInt64 = 0
+    var lineControl: UInt8 = 0
 
     public enum Outcome: Equatable {
         /// The guest wrote V to port 0xF4: status (V << 1) | 1, as QEMU's isa-debug-exit.
@@ -36,7 +37,11 @@ public final class BareMachine {
                     if access.port == 0x3FD { v = 0x60 }  // LSR: THR empty, transmitter idle
                     cpu.completePortIn(value: v & (access.size == 4 ? 0xFFFF_FFFF : (1 << (8 * UInt32(access.size))) - 1))
                 } else {
-                    if access.port == 0x3F8 { serial.append(UInt8(truncatingIfNeeded: access.value)) }
+                    // With LCR.DLAB set, 0x3F8 is the divisor latch, not the transmitter.
+                    if access.port == 0x3FB { lineControl = UInt8(truncatingIfNeeded: access.value) }
+                    if access.port == 0x3F8 && lineControl & 0x80 == 0 {
+                        serial.append(UInt8(truncatingIfNeeded: access.value))
+                    }
                     cpu.completePortOut()
                     if access.port == 0xF4 {
                         let code = (Int32(truncatingIfNeeded: access.value & 0xFF) << 1) | 1
