@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// Runs every test guest that has an expected output (testguests/expected/NAME.out) on X86Core
+/// and compares its serial output, from the "x86v-guest: " marker on, with that file (minus its
+/// "#" header line). The ELFs come from testguests/build (`make -C testguests`).
+/// seglimit's expected output is derived from the SDM rather than QEMU (see its header).
+enum GuestFiles {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("testguests")
+
+    static var names: [String] {
+        let dir = root.appendingPathComponent("expected")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return files.filter { $0.hasSuffix(".out") }.map { String($0.dropLast(4)) }.sorted()
+    }
+
+    /// alu runs 220 M instructions in its timed loop; the rest finish in well under 50 M.
+    static func budget(_ name: String) -> UInt64 {
+        name == "alu" ? 400_000_000 : 50_000_000
+    }
+}
+
+@Test(arguments: GuestFiles.names)
+func guest(_ name: String) throws {
+    let elf = GuestFiles.root.appendingPathComponent("build/\(name).elf")
+    guard FileManager.default.fileExists(atPath: elf.path) else {
+        Issue.record("\(name): \(elf.path) is missing; run `make -C testguests` first")
+        return
+    }
+    let expectedText = try String(contentsOf: GuestFiles.root.appendingPathComponent("expected/\(name).out"),
+                                  encoding: .utf8)
+    var expectedLines = expectedText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    if expectedLines.first?.hasPrefix("#") == true { expectedLines.removeFirst() }
+    let expected = expectedLines.joined(separator: "\n")
+    let wantExit: UInt32 = expectedLines.contains { $0.hasPrefix("not ok") || $0.hasPrefix("Bail out!") } ? 1 : 0
+
+    let run = try GuestRunner.run(elfPath: elf.path, budget: GuestFiles.budget(name))
+    guard let actual = run.markedOutput else {
+        Issue.record("\(name): no \"x86v-guest: \" marker in the serial output (\(run.ending)); serial: \(run.text.debugDescription)")
+        return
+    }
+    let actualLines = actual.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    if actual != expected {
+        let firstFailing = actualLines.first { $0.hasPrefix("not ok") || $0.hasPrefix("Bail out!") || $0.hasPrefix("# unhandled") }
+        var i = 0
+        while i < min(actualLines.count, expectedLines.count) && actualLines[i] == expectedLines[i] { i += 1 }
+        let got = i < actualLines.count ? actualLines[i].debugDescription : "end of output"
+        let want = i < expectedLines.count ? expectedLines[i].debugDescription : "end of output"
+        Issue.record("""
+            \(name): output differs from expected/\(name).out at line \(i + 1): got \(got), want \(want); \
+            first failing line: \(firstFailing ?? "none"); \(run.ending) after \(run.instructions) instructions
+            """)
+    }
+    #expect(run.exitCode == wantExit, "\(name): \(run.ending)")
+}
