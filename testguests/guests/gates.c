@@ -14,7 +14,7 @@
 #define S_KCODE2  0x48   /* second ring-0 code segment, flat */
 #define S_CONF0   0x50   /* conforming code, DPL0 */
 #define S_CONF3   0x58   /* conforming code, DPL3 */
-#define G_CGLOW   0x60   /* call gate DPL3 -> ring-0 code, RPL of target irrelevant */
+#define S_KSTACK  0x68   /* second ring-0 data segment, used as TSS.SS0 */
 
 #define V_INTG  0x40   /* interrupt gate DPL3 */
 #define V_TRAPG 0x41   /* trap gate DPL3 */
@@ -29,6 +29,9 @@ uint32_t int40(uint32_t), int41(uint32_t), sti_int40(uint32_t), sti_int41(uint32
 uint32_t iret_same(uint32_t), iret_null(uint32_t), cg_user(uint32_t), cg_call(uint32_t);
 uint32_t cg0_call(uint32_t), farcall_direct(uint32_t), farjmp_direct(uint32_t), lret_imm(uint32_t);
 uint32_t conf_call(uint32_t), conf_jmp(uint32_t), conf3_call(uint32_t), ncall3(uint32_t);
+uint32_t popf3(uint32_t), iret3(uint32_t);
+static uint8_t alt_stack[4096] __attribute__((aligned(16)));
+static volatile uint32_t h_ss;
 void cg_target(void), cg0_target(void), far_target(void), lret_target(void), conf_target(void);
 extern char int40_after[], int40u_after[], int42_at[], cg_ret[], cg0_ret[];
 
@@ -120,6 +123,13 @@ __asm__(
     ".globl conf3_call\n"
     "conf3_call:\n  lcall $0x58, $conf_target\n  ret\n"
     /* CPL3: far call straight to DPL0 non-conforming code: #GP. */
+    /* CPL3 (IOPL 0): try to flip IF, IOPL and CF with popf / iret; return the
+     * EFLAGS bits that actually changed. */
+    ".globl popf3, iret3\n"
+    "popf3:\n  pushfl\n  popl %ecx\n  movl %ecx, %eax\n  xorl $0x3201, %eax\n  pushl %eax\n  popfl\n"
+    "  pushfl\n  popl %eax\n  xorl %ecx, %eax\n  ret\n"
+    "iret3:\n  pushfl\n  popl %ecx\n  movl %ecx, %eax\n  xorl $0x3201, %eax\n  pushl %eax\n  pushl %cs\n  pushl $1f\n"
+    "  iret\n1:\n  pushfl\n  popl %eax\n  xorl %ecx, %eax\n  ret\n"
     ".globl ncall3\n"
     "ncall3:\n  lcall $0x0B, $conf_target\n  ret\n"
 );
@@ -130,6 +140,9 @@ static int hook(struct rt_frame *f)
         h_if = read_eflags() & EFL_IF;
         h_frame = *f;
         h_eip_slot = (uint32_t)&f->eip;
+        uint16_t ss;
+        __asm__ volatile("movw %%ss, %0" : "=r"(ss));
+        h_ss = ss;
         h_count++;
         return 1;
     }
@@ -153,7 +166,8 @@ int guest_main(void)
     st_gdt[S_KCODE2 / 8] = st_seg(0, 0xFFFFF, ACC_P | ACC_S | ACC_CODE | ACC_READ, FL_G | FL_DB);
     st_gdt[S_CONF0 / 8]  = st_seg(0, 0xFFFFF, ACC_P | ACC_S | ACC_CODE | ACC_CONF | ACC_READ, FL_G | FL_DB);
     st_gdt[S_CONF3 / 8]  = st_seg(0, 0xFFFFF, ACC_P | ACC_DPL(3) | ACC_S | ACC_CODE | ACC_CONF | ACC_READ, FL_G | FL_DB);
-    tap_plan(22);
+    st_gdt[S_KSTACK / 8] = st_seg(0, 0xFFFFF, ACC_P | ACC_S | ACC_WRITE, FL_G | FL_DB);
+    tap_plan(25);
     uint32_t r;
 
     /* INT n at CPL0 */
@@ -175,8 +189,16 @@ int guest_main(void)
            "CPL3 int through a DPL3 gate, IRET back to ring 3");
     tap_ok(h_frame.user_ss == SEL_UDATA && h_frame.user_esp == pre_esp && h_eip_slot == st_tss->esp0 - 20,
            "CPL3 int: stack switched to TSS SS0:ESP0, old SS:ESP pushed");
+    uint32_t saved_ss0 = st_tss->ss0, saved_esp0 = st_tss->esp0;
+    st_tss->ss0 = S_KSTACK;
+    st_tss->esp0 = (uint32_t)alt_stack + sizeof alt_stack;
+    r = st_try_user(int40, 0);
+    st_tss->ss0 = saved_ss0;
+    st_tss->esp0 = saved_esp0;
+    tap_ok(ok_val(r, SEL_UCODE) && h_ss == S_KSTACK && h_eip_slot == (uint32_t)alt_stack + sizeof alt_stack - 20 &&
+           h_frame.user_esp == pre_esp, "CPL3 int: the handler runs on whatever TSS.SS0:ESP0 say");
     r = st_try_user(int41, 0);
-    tap_ok(ok_val(r, SEL_UCODE) && h_count == 5 && h_frame.user_esp == pre_esp, "CPL3 int through a DPL3 trap gate");
+    tap_ok(ok_val(r, SEL_UCODE) && h_count == 6 && h_frame.user_esp == pre_esp, "CPL3 int through a DPL3 trap gate");
     r = st_try_user(int42, 0);
     tap_ok(st_faulted(r, 13, V_DPL0 * 8 + 2) && st_fault.eip == (uint32_t)int42_at && st_fault.cs == SEL_UCODE,
            "CPL3 int to a DPL0 gate: #GP(vector*8+2) at the int");
@@ -233,6 +255,10 @@ int guest_main(void)
     r2 = st_try_user(ncall3, 0);
     tap_ok(r == 13 && e1 == S_CONF3 && st_faulted(r2, 13, SEL_KCODE),
            "far call to DPL3 conforming code from CPL0, or to DPL0 non-conforming code from CPL3: #GP(sel)");
+
+    /* EFLAGS privilege rules at CPL3 with IOPL 0 */
+    tap_ok(ok_val(st_try_user(popf3, 0), EFL_CF), "CPL3 popf changes CF but not IF or IOPL");
+    tap_ok(ok_val(st_try_user(iret3, 0), EFL_CF), "CPL3 iret to the same ring changes CF but not IF or IOPL");
 
     puts("# gates done\n");
     return tap_exit_code();
