@@ -30,7 +30,7 @@ extension CPU {
 
     /// Forms 0–5 of the 00–3F block: Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev / AL,Ib / eAX,Iz.
     @inline(__always)
-    func aluForm(_ d: DecodedInstruction, op: Int, form: UInt8, sz: Int) throws(Fault) {
+    func aluForm(_ d: InstructionRef, op: Int, form: UInt8, sz: Int) throws(Fault) {
         let w = form & 1 == 0 ? 1 : sz
         switch form {
         case 0, 1:
@@ -63,7 +63,7 @@ extension CPU {
 
     /// 80/81/82/83: ALU Eb/Ev with an immediate.
     @inline(__always)
-    func aluEvI(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func aluEvI(_ d: InstructionRef, sz: Int) throws(Fault) {
         let op = Int(d.reg)
         if d.modrm >= 0xC0 {
             let r = Int(d.modrm & 7)
@@ -83,7 +83,7 @@ extension CPU {
 
     /// Read-modify-write of an E operand through `body` (which returns the new value).
     @inline(__always)
-    func modifyE(_ d: DecodedInstruction, size: Int, _ body: (UInt32) -> UInt32) throws(Fault) -> (old: UInt32, new: UInt32) {
+    func modifyE(_ d: InstructionRef, size: Int, _ body: (UInt32) -> UInt32) throws(Fault) -> (old: UInt32, new: UInt32) {
         if d.modrm >= 0xC0 {
             let r = Int(d.modrm & 7)
             let old = reg(r, size: size)
@@ -99,7 +99,7 @@ extension CPU {
     }
 
     /// F6/F7: TEST, NOT, NEG, MUL, IMUL, DIV, IDIV.
-    func group3(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func group3(_ d: InstructionRef, sz: Int) throws(Fault) {
         switch d.reg {
         case 0, 1:
             let a = try readE(d, size: sz)
@@ -172,7 +172,7 @@ extension CPU {
     }
 
     /// IMUL Gv, Ev, imm and IMUL Gv, Ev (truncating forms).
-    func imulGvEvI(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func imulGvEvI(_ d: InstructionRef, sz: Int) throws(Fault) {
         let b = try readE(d, size: sz)
         setReg(Int(d.reg), size: sz, imulTruncating(b, d.immediate, sz: sz))
     }
@@ -250,7 +250,7 @@ extension CPU {
     }
 
     /// FE/FF: INC, DEC (both), CALL, CALL far, JMP, JMP far, PUSH (FF only).
-    func group45(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func group45(_ d: InstructionRef, sz: Int) throws(Fault) {
         switch d.reg {
         case 0:
             let c: UInt32 = carry ? 1 : 0

@@ -5,7 +5,7 @@ extension CPU {
     /// BT family. A register bit offset with a memory operand addresses any bit relative to the
     /// operand (signed, SDM Vol. 2A "BT": bit base + (offset >> 3 rounded to the operand size)).
     /// op: 0 BT, 1 BTS, 2 BTR, 3 BTC.
-    func bitTest(_ d: DecodedInstruction, sz: Int, op: Int, immediate: Bool) throws(Fault) {
+    func bitTest(_ d: InstructionRef, sz: Int, op: Int, immediate: Bool) throws(Fault) {
         let bits = UInt32(sz * 8)
         var offset = immediate ? d.immediate & 0xFF : reg(Int(d.reg), size: sz)
         let modify: (UInt32, UInt32) -> UInt32 = { v, b in
@@ -49,7 +49,7 @@ extension CPU {
 
     /// BSF/BSR: ZF = 1 and the destination unchanged when the source is 0 (as Intel and AMD
     /// parts do; the SDM calls the destination undefined).
-    func bitScan(_ d: DecodedInstruction, sz: Int, reverse: Bool) throws(Fault) {
+    func bitScan(_ d: InstructionRef, sz: Int, reverse: Bool) throws(Fault) {
         let v = try readE(d, size: sz)
         if v == 0 {
             setFlags(EFLAGS.zf, mask: EFLAGS.arithmetic)

@@ -11,7 +11,7 @@ extension CPU {
 
     /// E0 LOOPNE, E1 LOOPE, E2 LOOP, E3 JCXZ/JECXZ. The count register is ECX or CX by the
     /// address size.
-    func loopFamily(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func loopFamily(_ d: InstructionRef, sz: Int) throws(Fault) {
         let wide = d.addressSize32
         var count = wide ? gpr[1] : gpr[1] & 0xFFFF
         let take: Bool
@@ -36,7 +36,7 @@ extension CPU {
         }
     }
 
-    func bound(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func bound(_ d: InstructionRef, sz: Int) throws(Fault) {
         let (seg, off) = effectiveAddress(d)
         let lower = try read(seg, off, size: sz)
         let upper = try read(seg, off &+ UInt32(sz), size: sz)

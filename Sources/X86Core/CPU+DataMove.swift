@@ -2,7 +2,7 @@ import X86Decode
 
 /// XCHG, CMPXCHG, CMPXCHG8B, XADD, MOV moffs, POP Ev (SDM Vol. 2).
 extension CPU {
-    func xchgEG(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func xchgEG(_ d: InstructionRef, sz: Int) throws(Fault) {
         let g = reg(Int(d.reg), size: sz)
         let (old, _) = try modifyE(d, size: sz) { _ in g }
         setReg(Int(d.reg), size: sz, old)
@@ -10,7 +10,7 @@ extension CPU {
 
     /// CMPXCHG: compare the accumulator with the destination; the destination is always written
     /// (with its old value when unequal), as the SDM's locked-cycle description says.
-    func cmpxchg(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func cmpxchg(_ d: InstructionRef, sz: Int) throws(Fault) {
         let acc = reg(0, size: sz)
         let src = reg(Int(d.reg), size: sz)
         let (old, _) = try modifyE(d, size: sz) { v in v == acc ? src : v }
@@ -19,14 +19,14 @@ extension CPU {
         if old != acc { setReg(0, size: sz, old) }
     }
 
-    func xadd(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func xadd(_ d: InstructionRef, sz: Int) throws(Fault) {
         let src = reg(Int(d.reg), size: sz)
         let (old, new) = try modifyE(d, size: sz) { $0 &+ src }
         setReg(Int(d.reg), size: sz, old)
         setLazy(.add, size: sz, result: new, dst: old, src: src)
     }
 
-    func cmpxchg8b(_ d: DecodedInstruction) throws(Fault) {
+    func cmpxchg8b(_ d: InstructionRef) throws(Fault) {
         let (seg, off) = effectiveAddress(d)
         let lin = try writeAddress(seg, off, size: 8)
         try probeWrite(lin, size: 4, user: userMode)
@@ -46,7 +46,7 @@ extension CPU {
         setFlags(equal ? EFLAGS.zf : 0, mask: EFLAGS.zf)
     }
 
-    func movMoffs(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func movMoffs(_ d: InstructionRef, sz: Int) throws(Fault) {
         let w = d.opcode & 1 == 0 ? 1 : sz
         let seg = dataSegment(d)
         let off = d.immediate
@@ -59,7 +59,7 @@ extension CPU {
 
     /// POP Ev: ESP is incremented before the destination address is computed (SDM Vol. 2B POP),
     /// but a fault leaves ESP unchanged.
-    func popEv(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func popEv(_ d: InstructionRef, sz: Int) throws(Fault) {
         let v = try peekStack(size: sz)
         if d.modrm >= 0xC0 {
             adjustStack(UInt32(sz))

@@ -5,12 +5,13 @@ import X86Decode
 /// On entry EIP already points at the next instruction; a fault puts it back.
 extension CPU {
     @inline(__always)
-    func execute(_ d: DecodedInstruction) throws(Fault) {
+    func execute(_ d: InstructionRef) throws(Fault) {
         let sz = d.operandSize32 ? 4 : 2
         let opc = d.opcode
         if d.map == 0 {
             switch opc {
-            case 0x00...0x3F where opc & 7 < 6:
+            case 0x00...0x05, 0x08...0x0D, 0x10...0x15, 0x18...0x1D,
+                 0x20...0x25, 0x28...0x2D, 0x30...0x35, 0x38...0x3D:
                 try aluForm(d, op: Int(opc >> 3), form: opc & 7, sz: sz)
             case 0x06, 0x0E, 0x16, 0x1E:
                 try push(s.pointee.segments[Int(opc >> 3)].selector.zx, size: sz)

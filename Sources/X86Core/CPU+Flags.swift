@@ -21,7 +21,11 @@ extension CPU {
     /// Sets the arithmetic flags in `mask` to `bits`, keeping the others.
     @inline(__always)
     func setFlags(_ bits: UInt32, mask: UInt32) {
-        materialize()
+        if mask == EFLAGS.arithmetic {
+            s.pointee.lazy.op = .none
+        } else {
+            materialize()
+        }
         s.pointee.flags = (s.pointee.flags & ~mask) | (bits & mask)
     }
 
@@ -55,7 +59,8 @@ extension CPU {
     /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc; SDM Vol. 1 App. B).
     @inline(__always)
     func condition(_ cc: UInt8) -> Bool {
-        let l = s.pointee.lazy
+        let st = s
+        let l = st.pointee.lazy
         let r: Bool
         switch l.op {
         case .sub:
@@ -76,18 +81,20 @@ extension CPU {
                 let sh = UInt32(32 - 8 * Int(maskBytes(l.size)))
                 r = Int32(bitPattern: a << sh) <= Int32(bitPattern: b << sh)
             }
-        case .logic:
+        case .none:
+            r = conditionFromFlags(cc >> 1, st.pointee.flags)
+        default:
+            // ZF, SF and PF come from the result whatever the operation.
             switch cc >> 1 {
-            case 0, 1: r = false
+            case 0: r = l.of
+            case 1: r = l.cf
             case 2: r = l.zf
-            case 3: r = l.zf
+            case 3: r = l.cf || l.zf
             case 4: r = l.sf
             case 5: r = parityFlag(l.result) != 0
-            case 6: r = l.sf
-            default: r = l.zf || l.sf
+            case 6: r = l.sf != l.of
+            default: r = l.zf || l.sf != l.of
             }
-        default:
-            r = conditionFromFlags(cc >> 1, materializedFlags())
         }
         return r != (cc & 1 != 0)
     }

@@ -4,20 +4,20 @@ import X86Decode
 /// §19.5) and leaves the loop with `.portIO`; the owner performs the access and calls
 /// `completePortIn(value:)` or `completePortOut()`. String forms exit once per element.
 extension CPU {
-    func portIO(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func portIO(_ d: InstructionRef, sz: Int) throws(Fault) {
         let opc = d.opcode
         let w = opc & 1 == 0 ? 1 : sz
         let port = opc >= 0xEC ? UInt16(truncatingIfNeeded: gpr[2]) : UInt16(d.immediate & 0xFF)
         let isIn = opc == 0xE4 || opc == 0xE5 || opc == 0xEC || opc == 0xED
         try checkIOPermission(port: port, size: w)
-        pendingPortInstruction = d
+        pendingPortInstruction = d.pointee
         pendingExit = .portIO(PortAccess(port: port, size: UInt8(w), isIn: isIn, isString: false,
                                          isRep: false, value: isIn ? 0 : reg(0, size: w)))
         throw Fault.exit
     }
 
     /// INS (6C/6D) and OUTS (6E/6F).
-    func stringIO(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func stringIO(_ d: InstructionRef, sz: Int) throws(Fault) {
         let w = d.opcode & 1 == 0 ? 1 : sz
         let isIn = d.opcode <= 0x6D
         let port = UInt16(truncatingIfNeeded: gpr[2])
@@ -33,7 +33,7 @@ extension CPU {
         } else {
             value = try read(dataSegment(d), gpr[6] & amask, size: w)
         }
-        pendingPortInstruction = d
+        pendingPortInstruction = d.pointee
         pendingExit = .portIO(PortAccess(port: port, size: UInt8(w), isIn: isIn, isString: true,
                                          isRep: rep, value: value))
         throw Fault.exit

@@ -142,16 +142,16 @@ extension CPU {
 
     /// x87 escape: #NM when CR0.EM or CR0.TS is set (SDM Vol. 3A §2.5, Table 2-2); otherwise
     /// the run stops with "not implemented".
-    func x87Unavailable(_ d: DecodedInstruction) throws(Fault) {
+    func x87Unavailable(_ d: InstructionRef) throws(Fault) {
         if s.pointee.cr0 & (CR0.em | CR0.ts) != 0 { throw Fault.nm }
         try notImplemented(d)
     }
 
     /// MMX/SSE rows (and 0F hints). MMX: #UD if EM, #NM if TS. SSE: #UD if EM or !OSFXSR,
     /// #NM if TS (SDM Vol. 3A §13.1, Table 13-?). Prefetch hints and NOP forms execute as NOPs.
-    func simdOrPrefetch(_ d: DecodedInstruction) throws(Fault) {
+    func simdOrPrefetch(_ d: InstructionRef) throws(Fault) {
         if d.opcode == 0x18 || d.opcode == 0x1F || d.opcode == 0x0D { return }
-        let attributes = decoder.attributes(of: d)
+        let attributes = decoder.attributes(of: d.pointee)
         let cr0 = s.pointee.cr0
         if attributes.contains(.sse) {
             if cr0 & CR0.em != 0 || s.pointee.cr4 & CR4.osfxsr == 0 {
@@ -168,8 +168,8 @@ extension CPU {
         try notImplemented(d)
     }
 
-    func notImplemented(_ d: DecodedInstruction) throws(Fault) {
-        let text = Disassembler().text(d, address: s.pointee.currentEIP)
+    func notImplemented(_ d: InstructionRef) throws(Fault) {
+        let text = Disassembler().text(d.pointee, address: s.pointee.currentEIP)
         pendingExit = .notImplemented(eip: s.pointee.currentEIP, what: text)
         throw Fault.exit
     }

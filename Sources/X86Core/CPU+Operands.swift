@@ -30,7 +30,7 @@ extension CPU {
 
     /// Segment register number and offset of a ModRM memory operand (mod != 3).
     @inline(__always)
-    func effectiveAddress(_ d: DecodedInstruction) -> (seg: Int, offset: UInt32) {
+    func effectiveAddress(_ d: InstructionRef) -> (seg: Int, offset: UInt32) {
         var seg = SegmentRegister.ds.rawValue
         var offset: UInt32
         let mod = d.modrm >> 6
@@ -73,21 +73,21 @@ extension CPU {
 
     /// The data segment for string sources and moffs: DS unless overridden.
     @inline(__always)
-    func dataSegment(_ d: DecodedInstruction) -> Int {
+    func dataSegment(_ d: InstructionRef) -> Int {
         d.segment == .none ? SegmentRegister.ds.rawValue : Int(d.segment.rawValue) - 1
     }
 
     // MARK: E operands
 
     @inline(__always)
-    func readE(_ d: DecodedInstruction, size: Int) throws(Fault) -> UInt32 {
+    func readE(_ d: InstructionRef, size: Int) throws(Fault) -> UInt32 {
         if d.modrm >= 0xC0 { return reg(Int(d.modrm & 7), size: size) }
         let (seg, off) = effectiveAddress(d)
         return try read(seg, off, size: size)
     }
 
     @inline(__always)
-    func writeE(_ d: DecodedInstruction, size: Int, _ v: UInt32) throws(Fault) {
+    func writeE(_ d: InstructionRef, size: Int, _ v: UInt32) throws(Fault) {
         if d.modrm >= 0xC0 { setReg(Int(d.modrm & 7), size: size, v); return }
         let (seg, off) = effectiveAddress(d)
         try write(seg, off, size: size, v)
@@ -97,7 +97,7 @@ extension CPU {
     /// (segment rights and page write permission, so a read-only page faults with W=1 before
     /// anything is read or any A bit set), or nil for a register operand.
     @inline(__always)
-    func rmwAddress(_ d: DecodedInstruction, size: Int) throws(Fault) -> UInt32 {
+    func rmwAddress(_ d: InstructionRef, size: Int) throws(Fault) -> UInt32 {
         let (seg, off) = effectiveAddress(d)
         let lin = try writeAddress(seg, off, size: size)
         try probeWrite(lin, size: size, user: userMode)

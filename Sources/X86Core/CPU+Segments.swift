@@ -114,7 +114,7 @@ extension CPU {
     }
 
     /// MOV Sw, Ew. MOV to CS is #UD (the decoder rejects it).
-    func movSwEw(_ d: DecodedInstruction) throws(Fault) {
+    func movSwEw(_ d: InstructionRef) throws(Fault) {
         let seg = Int(d.reg)
         let v = try readE(d, size: 2)
         try loadSegment(seg, UInt16(truncatingIfNeeded: v))
@@ -123,12 +123,12 @@ extension CPU {
 
     /// MOV Ev, Sw: a register destination gets the selector zero-extended (32-bit operand) or in
     /// its low word; memory always gets a word.
-    func movEwSw(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func movEwSw(_ d: InstructionRef, sz: Int) throws(Fault) {
         let v = UInt32(s.pointee.segments[Int(d.reg)].selector)
         if d.modrm >= 0xC0 { setReg(Int(d.modrm & 7), size: sz, v) } else { try writeE(d, size: 2, v) }
     }
 
-    func loadFarPointer(_ d: DecodedInstruction, seg: Int, sz: Int) throws(Fault) {
+    func loadFarPointer(_ d: InstructionRef, seg: Int, sz: Int) throws(Fault) {
         let (s0, off) = effectiveAddress(d)
         let offset = try read(s0, off, size: sz)
         let selector = try read16(s0, off &+ UInt32(sz))

@@ -8,7 +8,7 @@ import X86Decode
 /// (what Intel parts do); the opcode table lists these as undefined for the differential test.
 extension CPU {
     /// C0/C1 (Ib), D0/D1 (1), D2/D3 (CL).
-    func shiftGroup(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func shiftGroup(_ d: InstructionRef, sz: Int) throws(Fault) {
         let opc = d.opcode
         let raw: UInt32 = opc <= 0xC1 ? d.immediate : (opc <= 0xD1 ? 1 : gpr[1])
         let count = raw & 0x1F
@@ -18,15 +18,30 @@ extension CPU {
             return
         }
         let op = Int(d.reg)
-        var f: UInt32 = 0
-        var mask: UInt32 = 0
-        let (_, _) = try modifyE(d, size: sz) { v in
-            let (r, flags, m) = self.shiftCompute(op, v, count: count, sz: sz)
-            f = flags
-            mask = m
-            return r
+        if d.modrm >= 0xC0 {
+            let r = Int(d.modrm & 7)
+            let v = reg(r, size: sz)
+            let (res, flags, mask) = shiftCompute(op, v, count: count, sz: sz)
+            setReg(r, size: sz, res)
+            finishShift(op, v, res, count: count, sz: sz, flags: flags, mask: mask)
+        } else {
+            let lin = try rmwAddress(d, size: sz)
+            let v = try readLinear(lin, size: sz, user: userMode)
+            let (res, flags, mask) = shiftCompute(op, v, count: count, sz: sz)
+            try writeLinear(lin, size: sz, value: res, user: userMode)
+            finishShift(op, v, res, count: count, sz: sz, flags: flags, mask: mask)
         }
-        if mask != 0 { setFlags(f, mask: mask) }
+    }
+
+    /// SHL/SHR/SAR keep their flags lazily; rotates set CF and OF now.
+    @inline(__always)
+    func finishShift(_ op: Int, _ v: UInt32, _ res: UInt32, count: UInt32, sz: Int, flags: UInt32, mask: UInt32) {
+        switch op {
+        case 4, 6: setLazy(.shl, size: sz, result: res, dst: v, src: count)
+        case 5: setLazy(.shr, size: sz, result: res, dst: v, src: count)
+        case 7: setLazy(.sar, size: sz, result: res, dst: v, src: count)
+        default: if mask != 0 { setFlags(flags, mask: mask) }
+        }
     }
 
     /// Returns (result, flag bits, mask of flags written).
@@ -36,7 +51,6 @@ extension CPU {
         let m = maskFor(UInt8(sz >> 1))
         let sign = signBitFor(UInt8(sz >> 1))
         let x = v & m
-        let cfIn: UInt32 = carry ? 1 : 0
         switch op {
         case 0, 1:  // ROL, ROR
             let n = count % bits
@@ -55,6 +69,7 @@ extension CPU {
         case 2, 3:  // RCL, RCR through a (bits+1)-bit value
             let n = count % (bits + 1)
             if n == 0 { return (x, 0, 0) }
+            let cfIn: UInt32 = carry ? 1 : 0
             let wide = UInt64(x) | UInt64(cfIn) << UInt64(bits)
             let width = UInt64(bits + 1)
             let wmask = (UInt64(1) << width) - 1
@@ -73,32 +88,19 @@ extension CPU {
                 of = ((r & sign) != 0) != ((r & (sign >> 1)) != 0) ? 1 : 0
             }
             return (r, (cf != 0 ? EFLAGS.cf : 0) | (of != 0 ? EFLAGS.of : 0), EFLAGS.cf | EFLAGS.of)
-        case 4, 6:  // SHL/SAL
-            let wide = UInt64(x) << UInt64(count)
-            let r = UInt32(truncatingIfNeeded: wide) & m
-            let cf = UInt32(truncatingIfNeeded: wide >> UInt64(bits)) & 1
-            let of: UInt32 = ((r & sign) != 0 ? 1 : 0) ^ cf
-            let f = (cf != 0 ? EFLAGS.cf : 0) | (of != 0 ? EFLAGS.of : 0) | szp(r, size: sz)
-            return (r, f, EFLAGS.arithmetic)
+        case 4, 6:  // SHL/SAL (flags: lazy, see finishShift)
+            return (count >= bits ? 0 : (x << count) & m, 0, 0)
         case 5:  // SHR
-            let cf = count <= bits ? (x >> (count - 1)) & 1 : 0
-            let r = count >= bits ? 0 : x >> count
-            let of: UInt32 = count == 1 ? (x & sign != 0 ? 1 : 0) : 0
-            let f = (cf != 0 ? EFLAGS.cf : 0) | (of != 0 ? EFLAGS.of : 0) | szp(r, size: sz)
-            return (r, f, EFLAGS.arithmetic)
+            return (count >= bits ? 0 : x >> count, 0, 0)
         default:  // SAR
-            let sx = Int64(Int32(bitPattern: x << (32 - bits)) >> (32 - bits))
-            let c = UInt64(min(count, 63))
-            let r = UInt32(truncatingIfNeeded: sx >> Int64(c)) & m
-            let cf = UInt32(truncatingIfNeeded: sx >> Int64(c - 1)) & 1
-            let f = (cf != 0 ? EFLAGS.cf : 0) | szp(r, size: sz)
-            return (r, f, EFLAGS.arithmetic)
+            let sx = Int32(bitPattern: x << (32 - bits)) >> (32 - bits)
+            return (UInt32(bitPattern: sx >> Int32(min(count, 31))) & m, 0, 0)
         }
     }
 
     /// SHLD/SHRD Ev, Gv, Ib/CL. With a 16-bit operand and a count above 16 the result is
     /// undefined; this CPU shifts through the 32-bit concatenation as Intel parts do.
-    func doubleShift(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func doubleShift(_ d: InstructionRef, sz: Int) throws(Fault) {
         let left = d.opcode == 0xA4 || d.opcode == 0xA5
         let raw = d.opcode & 1 == 0 ? d.immediate : gpr[1]
         let count = raw & 0x1F

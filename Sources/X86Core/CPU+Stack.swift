@@ -58,7 +58,7 @@ extension CPU {
         updateAttention()
     }
 
-    func enter(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func enter(_ d: InstructionRef, sz: Int) throws(Fault) {
         let alloc = d.immediate & 0xFFFF
         let level = d.immediate2 & 0x1F
         let esp = gpr[4], ebp = gpr[5]

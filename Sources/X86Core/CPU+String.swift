@@ -12,7 +12,7 @@ extension CPU {
         s.pointee.flags & EFLAGS.df != 0 ? 0 &- UInt32(sz) : UInt32(sz)
     }
 
-    func stringOp(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func stringOp(_ d: InstructionRef, sz: Int) throws(Fault) {
         let opc = d.opcode
         let w = opc & 1 == 0 ? 1 : sz
         let a32 = d.addressSize32
@@ -66,7 +66,7 @@ extension CPU {
 
     /// REPE stops when ZF = 0, REPNE when ZF = 1 (the last prefix of F2/F3 wins).
     @inline(__always)
-    func repeatStops(_ d: DecodedInstruction) -> Bool {
+    func repeatStops(_ d: InstructionRef) -> Bool {
         let zf = condition(4)
         return d.prefixes.contains(.rep) ? !zf : zf
     }

@@ -49,7 +49,7 @@ extension CPU {
 
     // MARK: 0F 00: SLDT, STR, LLDT, LTR, VERR, VERW
 
-    func group6(_ d: DecodedInstruction) throws(Fault) {
+    func group6(_ d: InstructionRef) throws(Fault) {
         try requireProtectedMode()
         let sz = d.operandSize32 ? 4 : 2
         switch d.reg {
@@ -129,7 +129,7 @@ extension CPU {
 
     /// LAR/LSL (SDM Vol. 2A): ZF = 1 and the access rights / limit when the descriptor is a
     /// valid type and visible at CPL and RPL.
-    func larLsl(_ d: DecodedInstruction, sz: Int, lsl: Bool) throws(Fault) {
+    func larLsl(_ d: InstructionRef, sz: Int, lsl: Bool) throws(Fault) {
         try requireProtectedMode()
         let selector = UInt16(try readE(d, size: 2))
         var ok = false
@@ -149,7 +149,7 @@ extension CPU {
         setFlags(ok ? EFLAGS.zf : 0, mask: EFLAGS.zf)
     }
 
-    func arpl(_ d: DecodedInstruction) throws(Fault) {
+    func arpl(_ d: InstructionRef) throws(Fault) {
         try requireProtectedMode()
         let src = reg(Int(d.reg), size: 2)
         var adjusted = false
@@ -165,7 +165,7 @@ extension CPU {
 
     // MARK: 0F 01: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG
 
-    func group7(_ d: DecodedInstruction, sz: Int) throws(Fault) {
+    func group7(_ d: InstructionRef, sz: Int) throws(Fault) {
         switch d.reg {
         case 0, 1:
             try interceptIfRequested(.descriptorTable)
@@ -211,7 +211,7 @@ extension CPU {
     // MARK: Control and debug registers
 
     /// 0F 20–23: MOV r32, CRn / DRn and back. ModRM.mod is ignored (always a register).
-    func moveControlDebug(_ d: DecodedInstruction) throws(Fault) {
+    func moveControlDebug(_ d: InstructionRef) throws(Fault) {
         try requireCPL0()
         let n = Int(d.reg)
         let r = Int(d.modrm & 7)

@@ -21,6 +21,8 @@ public final class CPU {
     let tlbSlots: UnsafeMutablePointer<TLBEntry>
     let cacheEntries: UnsafeMutablePointer<CachedInstruction>
     let decoder = Decoder()
+    /// Holds a page-crossing instruction (never cached) while it executes.
+    let scratchInstruction: UnsafeMutablePointer<DecodedInstruction>
     var tlb: SoftTLB
     let cache: DecodedCache
 
@@ -61,6 +63,8 @@ public final class CPU {
         tlbSlots = tlb.slots
         cache = DecodedCache()
         cacheEntries = cache.entries
+        scratchInstruction = .allocate(capacity: 1)
+        scratchInstruction.initialize(to: DecodedInstruction())
     }
 
     deinit {
@@ -68,6 +72,7 @@ public final class CPU {
         s.deallocate()
         tlb.deallocate()
         cache.deallocate()
+        scratchInstruction.deallocate()
     }
 
     /// The architectural state (a copy).
@@ -171,7 +176,7 @@ public final class CPU {
         let lin = cs.base &+ eip
         let slot = tlbSlots[SoftTLB.index(lin, user: st.pointee.cpl == 3)]
         let offset = lin & 0xFFF
-        var instruction: DecodedInstruction
+        let instruction: UnsafePointer<DecodedInstruction>
         if offset <= 0xFF0 && slot.readTag == lin & 0xFFFF_F000 {
             let phys = slot.physPage | offset
             let mode: UInt64 = cs.big ? 1 << 32 : 0
@@ -179,27 +184,29 @@ public final class CPU {
             let entry = cacheEntries + DecodedCache.index(phys)
             let lo = ram.loadUnaligned(fromByteOffset: Int(phys), as: UInt64.self)
             let hi = ram.loadUnaligned(fromByteOffset: Int(phys) + 8, as: UInt64.self)
-            if entry.pointee.key == key && lo & entry.pointee.maskLow == entry.pointee.bytesLow
-                && hi & entry.pointee.maskHigh == entry.pointee.bytesHigh {
-                instruction = entry.pointee.instruction
-            } else {
-                instruction = try decodeAndCache(phys: phys, key: key, entry: entry, big: cs.big)
+            if !(entry.pointee.key == key && lo & entry.pointee.maskLow == entry.pointee.bytesLow
+                && hi & entry.pointee.maskHigh == entry.pointee.bytesHigh) {
+                try decodeAndCache(phys: phys, key: key, entry: entry, big: cs.big)
             }
+            instruction = UnsafeRawPointer(entry).advanced(by: CachedInstruction.instructionOffset)
+                .assumingMemoryBound(to: DecodedInstruction.self)
         } else {
-            instruction = try fetchSlow(linear: lin, big: cs.big)
+            scratchInstruction.pointee = try fetchSlow(linear: lin, big: cs.big)
+            instruction = UnsafePointer(scratchInstruction)
         }
-        let next = eip &+ UInt32(instruction.length)
+        let length = UInt32(instruction.pointee.length)
+        let next = eip &+ length
         if next &- 1 > cs.limit || next < eip && next != 0 {
             throw Fault.gp(0)
         }
         st.pointee.eip = cs.big ? next : next & 0xFFFF
-        try execute(instruction)
+        try execute(InstructionRef(instruction))
         st.pointee.instructions &+= 1
     }
 
     @inline(never)
     func decodeAndCache(phys: UInt32, key: UInt64, entry: UnsafeMutablePointer<CachedInstruction>,
-                        big: Bool) throws(Fault) -> DecodedInstruction {
+                        big: Bool) throws(Fault) {
         var d = DecodedInstruction()
         let bytes = (ram + Int(phys)).assumingMemoryBound(to: UInt8.self)
         let status = decoder.decode(bytes, count: 16, mode: big ? .bits32 : .bits16, into: &d)
@@ -213,7 +220,6 @@ public final class CPU {
             bytesLow: ram.loadUnaligned(fromByteOffset: Int(phys), as: UInt64.self) & ml,
             bytesHigh: ram.loadUnaligned(fromByteOffset: Int(phys) + 8, as: UInt64.self) & mh,
             maskLow: ml, maskHigh: mh, instruction: d)
-        return d
     }
 
     /// Instruction fetch that misses the TLB or may cross a page: fetch byte by byte through the

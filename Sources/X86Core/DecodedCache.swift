@@ -14,6 +14,8 @@ struct CachedInstruction {
     var maskLow: UInt64 = 0
     var maskHigh: UInt64 = 0
     var instruction = DecodedInstruction()
+
+    static let instructionOffset = MemoryLayout<CachedInstruction>.offset(of: \CachedInstruction.instruction)!
 }
 
 /// The cache proper: direct-mapped, power-of-two size, allocated once.

@@ -21,6 +21,8 @@ public enum FlagOp: UInt8, Sendable {
     /// The arithmetic bits in `CPUState.flags` are current.
     case none = 0
     case add, adc, sub, sbb, logic, inc, dec
+    /// SHL/SAL, SHR, SAR with a nonzero count (in `src`); `dst` is the operand before.
+    case shl, shr, sar
 }
 
 @usableFromInline let sizeMasks: (UInt32, UInt32, UInt32) = (0xFF, 0xFFFF, 0xFFFF_FFFF)
@@ -54,6 +56,14 @@ extension LazyFlags {
         case .sbb: return aux != 0 ? (dst & m) <= (src & m) : (dst & m) < (src & m)
         case .logic: return false
         case .inc, .dec: return aux != 0
+        case .shl:
+            return (UInt64(dst & m) << UInt64(src)) >> UInt64(8 << size) & 1 != 0
+        case .shr:
+            return src <= UInt32(8 << size) && ((dst & m) >> (src &- 1)) & 1 != 0
+        case .sar:
+            let bits = UInt32(8 << size)
+            let sx = Int64(Int32(bitPattern: (dst & m) << (32 - bits)) >> (32 - bits))
+            return (sx >> Int64(min(src, 63) - 1)) & 1 != 0
         }
     }
 
@@ -65,12 +75,17 @@ extension LazyFlags {
         case .sub, .sbb: return ((dst ^ src) & (dst ^ result) & sb) != 0
         case .inc: return (result & mask) == sb
         case .dec: return (result & mask) == sb &- 1
+        // OF is defined for 1-bit shifts; for other counts it is undefined and this CPU uses
+        // the same formula (SHL) or clears it (SHR, SAR).
+        case .shl: return (result & sb != 0) != cf
+        case .shr: return src == 1 && dst & sb != 0
+        case .sar: return false
         }
     }
 
     var af: Bool {
         switch op {
-        case .none, .logic: return false
+        case .none, .logic, .shl, .shr, .sar: return false
         case .inc: return result & 0xF == 0
         case .dec: return result & 0xF == 0xF
         default: return ((dst ^ src ^ result) & 0x10) != 0
@@ -79,13 +94,26 @@ extension LazyFlags {
 
     /// The six arithmetic flags as EFLAGS bits.
     var materialized: UInt32 {
-        var f: UInt32 = 0
-        if cf { f |= EFLAGS.cf }
-        f |= parityFlag(result)
-        if af { f |= EFLAGS.af }
-        if zf { f |= EFLAGS.zf }
-        if sf { f |= EFLAGS.sf }
-        if of { f |= EFLAGS.of }
+        let m = mask, sb = signBit
+        var f = parityFlag(result)
+        if result & m == 0 { f |= EFLAGS.zf }
+        if result & sb != 0 { f |= EFLAGS.sf }
+        switch op {
+        case .add:
+            if (result & m) < (dst & m) { f |= EFLAGS.cf }
+            if (dst ^ result) & (src ^ result) & sb != 0 { f |= EFLAGS.of }
+            f |= (dst ^ src ^ result) & EFLAGS.af
+        case .sub:
+            if (dst & m) < (src & m) { f |= EFLAGS.cf }
+            if (dst ^ src) & (dst ^ result) & sb != 0 { f |= EFLAGS.of }
+            f |= (dst ^ src ^ result) & EFLAGS.af
+        case .logic, .none:
+            break
+        default:
+            if cf { f |= EFLAGS.cf }
+            if of { f |= EFLAGS.of }
+            if af { f |= EFLAGS.af }
+        }
         return f
     }
 }
