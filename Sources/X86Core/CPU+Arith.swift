@@ -28,6 +28,36 @@ extension CPU {
         return (r, l)
     }
 
+    /// ALU op on two 32-bit registers, flags kept lazily (the hottest instruction shape).
+    @inline(__always)
+    func aluRegisters32(op: Int, dst: Int, src: Int) {
+        let a = gpr[dst], b = gpr[src]
+        let st = s
+        switch op {
+        case 0:
+            let r = a &+ b; gpr[dst] = r
+            st.pointee.lazy = LazyFlags(op: .add, size: 2, result: r, dst: a, src: b, aux: 0)
+        case 1:
+            let r = a | b; gpr[dst] = r
+            st.pointee.lazy = LazyFlags(op: .logic, size: 2, result: r, dst: a, src: 0, aux: 0)
+        case 4:
+            let r = a & b; gpr[dst] = r
+            st.pointee.lazy = LazyFlags(op: .logic, size: 2, result: r, dst: a, src: 0, aux: 0)
+        case 5:
+            let r = a &- b; gpr[dst] = r
+            st.pointee.lazy = LazyFlags(op: .sub, size: 2, result: r, dst: a, src: b, aux: 0)
+        case 6:
+            let r = a ^ b; gpr[dst] = r
+            st.pointee.lazy = LazyFlags(op: .logic, size: 2, result: r, dst: a, src: 0, aux: 0)
+        case 7:
+            st.pointee.lazy = LazyFlags(op: .sub, size: 2, result: a &- b, dst: a, src: b, aux: 0)
+        default:
+            let (r, l) = aluCompute(op, a, b, sz: 4)
+            gpr[dst] = r
+            st.pointee.lazy = l
+        }
+    }
+
     /// Forms 0–5 of the 00–3F block: Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev / AL,Ib / eAX,Iz.
     @inline(__always)
     func aluForm(_ d: InstructionRef, op: Int, form: UInt8, sz: Int) throws(Fault) {

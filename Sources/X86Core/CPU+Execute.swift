@@ -12,7 +12,13 @@ extension CPU {
             switch opc {
             case 0x00...0x05, 0x08...0x0D, 0x10...0x15, 0x18...0x1D,
                  0x20...0x25, 0x28...0x2D, 0x30...0x35, 0x38...0x3D:
-                try aluForm(d, op: Int(opc >> 3), form: opc & 7, sz: sz)
+                if opc & 6 == 0 && d.modrm >= 0xC0 && sz == 4 && opc & 1 != 0 {
+                    // Fast path: 32-bit register-register forms (01/03, 09/0B, …, 39/3B).
+                    let (dr, sr) = opc & 2 == 0 ? (Int(d.modrm & 7), Int(d.reg)) : (Int(d.reg), Int(d.modrm & 7))
+                    aluRegisters32(op: Int(opc >> 3), dst: dr, src: sr)
+                } else {
+                    try aluForm(d, op: Int(opc >> 3), form: opc & 7, sz: sz)
+                }
             case 0x06, 0x0E, 0x16, 0x1E:
                 try push(s.pointee.segments[Int(opc >> 3)].selector.zx, size: sz)
             case 0x07, 0x17, 0x1F:

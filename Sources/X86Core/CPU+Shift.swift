@@ -18,6 +18,19 @@ extension CPU {
             return
         }
         let op = Int(d.reg)
+        if d.modrm >= 0xC0 && sz == 4 && op >= 4 {
+            // The common case, inline: a 32-bit register shift.
+            let r = Int(d.modrm & 7)
+            let v = gpr[r]
+            let res: UInt32
+            switch op {
+            case 5: res = v >> count; setLazy(.shr, size: 4, result: res, dst: v, src: count)
+            case 7: res = UInt32(bitPattern: Int32(bitPattern: v) >> Int32(count)); setLazy(.sar, size: 4, result: res, dst: v, src: count)
+            default: res = v << count; setLazy(.shl, size: 4, result: res, dst: v, src: count)
+            }
+            gpr[r] = res
+            return
+        }
         if d.modrm >= 0xC0 {
             let r = Int(d.modrm & 7)
             let v = reg(r, size: sz)

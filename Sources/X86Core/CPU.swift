@@ -196,7 +196,9 @@ public final class CPU {
         }
         let length = UInt32(instruction.pointee.length)
         let next = eip &+ length
-        if next &- 1 > cs.limit || next < eip && next != 0 {
+        let last = next &- 1
+        // The whole instruction must lie within CS (a wrap past 4 GiB is outside too).
+        if last > cs.limit || last < eip {
             throw Fault.gp(0)
         }
         st.pointee.eip = cs.big ? next : next & 0xFFFF

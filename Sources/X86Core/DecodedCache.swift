@@ -15,7 +15,9 @@ struct CachedInstruction {
     var maskHigh: UInt64 = 0
     var instruction = DecodedInstruction()
 
-    static let instructionOffset = MemoryLayout<CachedInstruction>.offset(of: \CachedInstruction.instruction)!
+    /// Byte offset of `instruction` (a constant, so the hot path does no lazy-global check;
+    /// a test compares it with `MemoryLayout.offset(of:)`).
+    static var instructionOffset: Int { 40 }
 }
 
 /// The cache proper: direct-mapped, power-of-two size, allocated once.
@@ -45,5 +47,12 @@ struct DecodedCache {
 
     func clear() {
         for i in 0..<Self.slots { entries[i].key = .max }
+    }
+}
+
+extension CPU {
+    /// For the layout test: the hard-coded offset matches the compiler's.
+    public static var cachedInstructionOffsetIsConsistent: Bool {
+        MemoryLayout<CachedInstruction>.offset(of: \CachedInstruction.instruction) == CachedInstruction.instructionOffset
     }
 }

@@ -14,6 +14,10 @@ public struct LazyFlags: Sendable, Equatable {
     /// ADC/SBB carry-in; INC/DEC: the CF to keep.
     public var aux: UInt32 = 0
     public init() {}
+    @inline(__always)
+    init(op: FlagOp, size: UInt8, result: UInt32, dst: UInt32, src: UInt32, aux: UInt32) {
+        self.op = op; self.size = size; self.result = result; self.dst = dst; self.src = src; self.aux = aux
+    }
 }
 
 /// Which operation `LazyFlags` describes.

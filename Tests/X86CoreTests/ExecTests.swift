@@ -88,3 +88,7 @@ func exec(_ c: ExecCase) {
     // First pass adds 1, then 5 each time: 1, 6, 11.
     #expect(cpu.state[.ecx] == 11)
 }
+
+@Test func decodedCacheLayoutConstantIsRight() {
+    #expect(CPU.cachedInstructionOffsetIsConsistent)
+}
