@@ -58,7 +58,7 @@ static int st_hook(struct rt_frame *f)
         st_fault_vector = f->vector;
         f->eip = (uint32_t)st_recover;
         f->cs = SEL_KCODE;
-        f->eflags &= ~(EFL_TF | EFL_NT | EFL_RF | EFL_DF);
+        f->eflags &= ~(EFL_TF | EFL_NT | EFL_RF | EFL_DF | EFL_AC);
         return 1;
     }
     return 0;

@@ -54,6 +54,7 @@
 #define EFL_OF 0x0800u
 #define EFL_NT 0x4000u
 #define EFL_RF 0x10000u
+#define EFL_AC 0x40000u
 
 struct st_tss {
     uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2;
