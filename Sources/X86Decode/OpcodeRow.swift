@@ -22,16 +22,21 @@ public struct OpcodeRow: Sendable {
     public let attributes: Attributes
     /// EFLAGS read and written, as `read>written` in lower-case SDM letters (`c>oszapc` for ADC).
     public let flags: String
+    /// EFLAGS the SDM leaves undefined ("Flags Affected"): letters (`szap` for MUL), or a
+    /// count-dependent rule for shifts and rotates. See `UndefinedFlags`, `OpcodeTable.flagEffect`.
+    public let undefined: UndefinedFlags
     /// Popek–Goldberg class (filled by the audit issue; the classic holes are marked now).
     public let sensitivity: Sensitivity
 
     public init(_ opcode: String, _ mnemonic: String, _ operands: String = "",
-                _ attributes: Attributes = [], flags: String = "", _ sensitivity: Sensitivity = .none) {
+                _ attributes: Attributes = [], flags: String = "", undefined: UndefinedFlags = .none,
+                _ sensitivity: Sensitivity = .none) {
         self.opcode = opcode
         self.mnemonic = mnemonic
         self.operands = operands
         self.attributes = attributes
         self.flags = flags
+        self.undefined = undefined
         self.sensitivity = sensitivity
     }
 }

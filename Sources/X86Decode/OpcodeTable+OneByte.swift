@@ -7,21 +7,24 @@ extension OpcodeTable {
         OpcodeRow("0E", "push", "CS", [], .leaksState),
         OpcodeRow("16", "push", "SS"), OpcodeRow("17", "pop", "SS", [], .behavesDifferently),
         OpcodeRow("1E", "push", "DS"), OpcodeRow("1F", "pop", "DS", [], .behavesDifferently),
-        OpcodeRow("27", "daa", "", flags: "ac>oszapc"), OpcodeRow("2F", "das", "", flags: "ac>oszapc"),
-        OpcodeRow("37", "aaa", "", flags: "a>oszapc"), OpcodeRow("3F", "aas", "", flags: "a>oszapc"),
+        OpcodeRow("27", "daa", "", flags: "ac>oszapc", undefined: "o"),
+        OpcodeRow("2F", "das", "", flags: "ac>oszapc", undefined: "o"),
+        OpcodeRow("37", "aaa", "", flags: "a>oszapc", undefined: "oszp"),
+        OpcodeRow("3F", "aas", "", flags: "a>oszapc", undefined: "oszp"),
         OpcodeRow("40+r", "inc", "Zv", flags: "oszap"), OpcodeRow("48+r", "dec", "Zv", flags: "oszap"),
         OpcodeRow("50+r", "push", "Zv"), OpcodeRow("58+r", "pop", "Zv"),
         OpcodeRow("60", "pushaw|pushal"), OpcodeRow("61", "popaw|popal"),
         OpcodeRow("62", "bound", "Gv, Ma", [.controlFlow]),
         OpcodeRow("63", "arpl", "Ew, Gw", flags: "z", .protectionCheck),
-        OpcodeRow("68", "push", "Iz"), OpcodeRow("69", "imul", "Gv, Ev, Iz", flags: "oszapc"),
-        OpcodeRow("6A", "push", "sIb"), OpcodeRow("6B", "imul", "Gv, Ev, sIb", flags: "oszapc"),
+        OpcodeRow("68", "push", "Iz"), OpcodeRow("69", "imul", "Gv, Ev, Iz", flags: "oszapc", undefined: "szap"),
+        OpcodeRow("6A", "push", "sIb"), OpcodeRow("6B", "imul", "Gv, Ev, sIb", flags: "oszapc", undefined: "szap"),
         OpcodeRow("6C", "insb", "Yb, DX", [.io, .string], flags: "d"),
         OpcodeRow("6D", "insw|insd", "Yv, DX", [.io, .string], flags: "d"),
         OpcodeRow("6E", "outsb", "DX, Xb", [.io, .string], flags: "d"),
         OpcodeRow("6F", "outsw|outsd", "DX, Xv", [.io, .string], flags: "d"),
     ] + conditionalJumpRows + [
-        OpcodeRow("84", "test", "Eb, Gb", flags: "oszapc"), OpcodeRow("85", "test", "Ev, Gv", flags: "oszapc"),
+        OpcodeRow("84", "test", "Eb, Gb", flags: "oszapc", undefined: "a"),
+        OpcodeRow("85", "test", "Ev, Gv", flags: "oszapc", undefined: "a"),
         OpcodeRow("86", "xchg", "Eb, Gb", [.lockable]), OpcodeRow("87", "xchg", "Ev, Gv", [.lockable]),
         OpcodeRow("88", "mov", "Eb, Gb"), OpcodeRow("89", "mov", "Ev, Gv"),
         OpcodeRow("8A", "mov", "Gb, Eb"), OpcodeRow("8B", "mov", "Gv, Ev"),
@@ -45,7 +48,8 @@ extension OpcodeTable {
         OpcodeRow("A5", "movsw|movsd", "Yv, Xv", [.string], flags: "d>"),
         OpcodeRow("A6", "cmpsb", "Xb, Yb", [.string, .repeConditional], flags: "d>oszapc"),
         OpcodeRow("A7", "cmpsw|cmpsd", "Xv, Yv", [.string, .repeConditional], flags: "d>oszapc"),
-        OpcodeRow("A8", "test", "AL, Ib", flags: "oszapc"), OpcodeRow("A9", "test", "eAX, Iz", flags: "oszapc"),
+        OpcodeRow("A8", "test", "AL, Ib", flags: "oszapc", undefined: "a"),
+        OpcodeRow("A9", "test", "eAX, Iz", flags: "oszapc", undefined: "a"),
         OpcodeRow("AA", "stosb", "Yb, AL", [.string], flags: "d>"),
         OpcodeRow("AB", "stosw|stosd", "Yv, eAX", [.string], flags: "d>"),
         OpcodeRow("AC", "lodsb", "AL, Xb", [.string], flags: "d>"),
@@ -64,7 +68,8 @@ extension OpcodeTable {
         OpcodeRow("CC", "int3", "", [.controlFlow]), OpcodeRow("CD", "int", "Ib", [.controlFlow]),
         OpcodeRow("CE", "into", "", [.controlFlow], flags: "o>"),
         OpcodeRow("CF", "iret|iretd", "", [.controlFlow], flags: ">oszapcdit", .behavesDifferently),
-        OpcodeRow("D4", "aam", "Ib", [.omitTen], flags: "szp"), OpcodeRow("D5", "aad", "Ib", [.omitTen], flags: "szp"),
+        OpcodeRow("D4", "aam", "Ib", [.omitTen], flags: "oszapc", undefined: "oac"),
+        OpcodeRow("D5", "aad", "Ib", [.omitTen], flags: "oszapc", undefined: "oac"),
         OpcodeRow("D6", "salc", "", flags: "c>"),
         OpcodeRow("D7", "xlatb"),
         OpcodeRow("E0", "loopne", "Jb", [.controlFlow], flags: "z>"),
@@ -98,28 +103,30 @@ extension OpcodeTable {
 
     /// ADD/OR/ADC/SBB/AND/SUB/XOR/CMP: six forms each at 00–3D, and the immediate groups 80–83.
     private static let aluRows: [OpcodeRow] = {
-        let ops: [(String, String)] = [("add", ">oszapc"), ("or", ">oszapc"), ("adc", "c>oszapc"),
-                                       ("sbb", "c>oszapc"), ("and", ">oszapc"), ("sub", ">oszapc"),
-                                       ("xor", ">oszapc"), ("cmp", ">oszapc")]
+        // AND/OR/XOR leave AF undefined (SDM Vol. 2A "AND—Flags Affected").
+        let ops: [(String, String, UndefinedFlags)] = [
+            ("add", ">oszapc", .none), ("or", ">oszapc", "a"), ("adc", "c>oszapc", .none),
+            ("sbb", "c>oszapc", .none), ("and", ">oszapc", "a"), ("sub", ">oszapc", .none),
+            ("xor", ">oszapc", "a"), ("cmp", ">oszapc", .none)]
         var rows: [OpcodeRow] = []
-        for (n, (name, flags)) in ops.enumerated() {
+        for (n, (name, flags, undefined)) in ops.enumerated() {
             let base = n * 8
             let lock: Attributes = name == "cmp" ? [] : [.lockable]
             // AND/OR/XOR print even a sign-extended immediate unsigned (Capstone, and how
             // people read masks); the others print it signed.
             let logic: Attributes = ["and", "or", "xor"].contains(name) ? [.unsignedImmediate] : []
             rows += [
-                OpcodeRow(hex(base), name, "Eb, Gb", lock, flags: flags),
-                OpcodeRow(hex(base + 1), name, "Ev, Gv", lock, flags: flags),
-                OpcodeRow(hex(base + 2), name, "Gb, Eb", [], flags: flags),
-                OpcodeRow(hex(base + 3), name, "Gv, Ev", [], flags: flags),
-                OpcodeRow(hex(base + 4), name, "AL, Ib", [], flags: flags),
-                OpcodeRow(hex(base + 5), name, "eAX, Iz", [], flags: flags),
-                OpcodeRow("80 /\(n)", name, "Eb, Ib", lock, flags: flags),
-                OpcodeRow("81 /\(n)", name, "Ev, Iz", lock, flags: flags),
+                OpcodeRow(hex(base), name, "Eb, Gb", lock, flags: flags, undefined: undefined),
+                OpcodeRow(hex(base + 1), name, "Ev, Gv", lock, flags: flags, undefined: undefined),
+                OpcodeRow(hex(base + 2), name, "Gb, Eb", [], flags: flags, undefined: undefined),
+                OpcodeRow(hex(base + 3), name, "Gv, Ev", [], flags: flags, undefined: undefined),
+                OpcodeRow(hex(base + 4), name, "AL, Ib", [], flags: flags, undefined: undefined),
+                OpcodeRow(hex(base + 5), name, "eAX, Iz", [], flags: flags, undefined: undefined),
+                OpcodeRow("80 /\(n)", name, "Eb, Ib", lock, flags: flags, undefined: undefined),
+                OpcodeRow("81 /\(n)", name, "Ev, Iz", lock, flags: flags, undefined: undefined),
                 // 82 is an alias of 80 in 16/32-bit mode (#UD only in 64-bit mode).
-                OpcodeRow("82 /\(n)", name, "Eb, Ib", lock, flags: flags),
-                OpcodeRow("83 /\(n)", name, "Ev, sIb", lock.union(logic), flags: flags),
+                OpcodeRow("82 /\(n)", name, "Eb, Ib", lock, flags: flags, undefined: undefined),
+                OpcodeRow("83 /\(n)", name, "Ev, sIb", lock.union(logic), flags: flags, undefined: undefined),
             ]
         }
         return rows
@@ -128,8 +135,12 @@ extension OpcodeTable {
     static let conditionNames = ["o", "no", "b", "ae", "e", "ne", "be", "a",
                                  "s", "ns", "p", "np", "l", "ge", "le", "g"]
 
+    /// The flags each condition reads (SDM Vol. 2B "Jcc", condition table): `be` reads CF and ZF.
+    static let conditionReads = ["o>", "o>", "c>", "c>", "z>", "z>", "cz>", "cz>",
+                                 "s>", "s>", "p>", "p>", "so>", "so>", "szo>", "szo>"]
+
     private static let conditionalJumpRows: [OpcodeRow] = conditionNames.enumerated().map { n, cc in
-        OpcodeRow(hex(0x70 + n), "j" + cc, "Jb", [.controlFlow], flags: "oszapc>")
+        OpcodeRow(hex(0x70 + n), "j" + cc, "Jb", [.controlFlow], flags: conditionReads[n])
     }
 
     /// Group 2 (C0, C1, D0–D3). /6 is SAL, an alias of SHL that hardware executes.
@@ -137,11 +148,16 @@ extension OpcodeTable {
         let names = ["rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"]
         var rows: [OpcodeRow] = []
         for (n, name) in names.enumerated() {
-            let flags = n == 2 || n == 3 ? "c>oc" : ">oszapc"
+            // ROL/ROR write only OF and CF; RCL/RCR also read CF (SDM Vol. 2B "RCL/RCR/ROL/ROR").
+            let flags = n < 2 ? ">oc" : n < 4 ? "c>oc" : ">oszapc"
+            let undefined: UndefinedFlags = n < 4 ? .rotate : n == 7 ? .arithmeticShift : .shift
             rows += [
-                OpcodeRow("C0 /\(n)", name, "Eb, Ib", flags: flags), OpcodeRow("C1 /\(n)", name, "Ev, Ib", flags: flags),
-                OpcodeRow("D0 /\(n)", name, "Eb, 1", flags: flags), OpcodeRow("D1 /\(n)", name, "Ev, 1", flags: flags),
-                OpcodeRow("D2 /\(n)", name, "Eb, CL", flags: flags), OpcodeRow("D3 /\(n)", name, "Ev, CL", flags: flags),
+                OpcodeRow("C0 /\(n)", name, "Eb, Ib", flags: flags, undefined: undefined),
+                OpcodeRow("C1 /\(n)", name, "Ev, Ib", flags: flags, undefined: undefined),
+                OpcodeRow("D0 /\(n)", name, "Eb, 1", flags: flags, undefined: undefined),
+                OpcodeRow("D1 /\(n)", name, "Ev, 1", flags: flags, undefined: undefined),
+                OpcodeRow("D2 /\(n)", name, "Eb, CL", flags: flags, undefined: undefined),
+                OpcodeRow("D3 /\(n)", name, "Ev, CL", flags: flags, undefined: undefined),
             ]
         }
         return rows
@@ -152,14 +168,14 @@ extension OpcodeTable {
         var rows: [OpcodeRow] = []
         for (suffix, width, immediate) in [("F6", "Eb", "Ib"), ("F7", "Ev", "Iz")] {
             rows += [
-                OpcodeRow("\(suffix) /0", "test", "\(width), \(immediate)", flags: ">oszapc"),
-                OpcodeRow("\(suffix) /1", "test", "\(width), \(immediate)", flags: ">oszapc"),
+                OpcodeRow("\(suffix) /0", "test", "\(width), \(immediate)", flags: ">oszapc", undefined: "a"),
+                OpcodeRow("\(suffix) /1", "test", "\(width), \(immediate)", flags: ">oszapc", undefined: "a"),
                 OpcodeRow("\(suffix) /2", "not", width, [.lockable]),
                 OpcodeRow("\(suffix) /3", "neg", width, [.lockable], flags: ">oszapc"),
-                OpcodeRow("\(suffix) /4", "mul", width, flags: ">oszapc"),
-                OpcodeRow("\(suffix) /5", "imul", width, flags: ">oszapc"),
-                OpcodeRow("\(suffix) /6", "div", width, [.controlFlow], flags: ">oszapc"),
-                OpcodeRow("\(suffix) /7", "idiv", width, [.controlFlow], flags: ">oszapc"),
+                OpcodeRow("\(suffix) /4", "mul", width, flags: ">oszapc", undefined: "szap"),
+                OpcodeRow("\(suffix) /5", "imul", width, flags: ">oszapc", undefined: "szap"),
+                OpcodeRow("\(suffix) /6", "div", width, [.controlFlow], flags: ">oszapc", undefined: "oszapc"),
+                OpcodeRow("\(suffix) /7", "idiv", width, [.controlFlow], flags: ">oszapc", undefined: "oszapc"),
             ]
         }
         return rows

@@ -22,6 +22,8 @@ public final class OpcodeTable: @unchecked Sendable {
     let mnemonicPool: UnsafeMutablePointer<UInt8>
     /// 256 entries: `PrefixKind` of each byte in prefix position, 0 for anything else.
     let prefixKinds: UnsafeMutablePointer<UInt8>
+    /// The flag columns of each row, parallel to `rows` (see OpcodeTable+Flags.swift).
+    let rowFlags: UnsafeMutablePointer<RowFlags>
 
     private init() {
         let source = OpcodeTable.rows
@@ -33,6 +35,9 @@ public final class OpcodeTable: @unchecked Sendable {
             (compiled + index).initialize(to: compiledRow)
             keys.append(key)
         }
+        let rowFlags = UnsafeMutablePointer<RowFlags>.allocate(capacity: source.count)
+        for (index, row) in source.enumerated() { (rowFlags + index).initialize(to: RowFlags(row)) }
+        self.rowFlags = rowFlags
         let mnemonicPool = UnsafeMutablePointer<UInt8>.allocate(capacity: max(pool.count, 1))
         mnemonicPool.initialize(from: pool, count: pool.count)
 
