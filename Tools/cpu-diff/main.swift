@@ -1,0 +1,202 @@
+// cpu-diff: differential check of X86Core against the host CPU on random user-mode integer code.
+//
+//     cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M] [--verbose]
+//
+// Generates N seeded random sequences (Generator), runs them natively through
+// Tools/native-harness and on X86Core (Emulated), and compares GPRs, EFLAGS (masking only the
+// bits the opcode table's `undefined:` column calls undefined on the path taken), the exception
+// vector and EIP on a fault, and the 8 KiB sandbox. Prints one summary line, then the first
+// mismatches. Exit status: 0 all equal, 1 mismatches, 2 usage or harness errors.
+// `--case K` reruns case K of the seed alone (the summary line names the failing cases).
+
+import Foundation
+import X86Core
+import X86Decode
+
+struct Options {
+    var count = 10_000
+    var seed: UInt64 = 1
+    var harness = "Tools/native-harness/build/native-harness"
+    var only: Int?
+    var maxLength = 20
+    var show = 5
+    var verbose = false
+}
+
+func usage(_ message: String) -> Never {
+    FileHandle.standardError.write(("cpu-diff: \(message)\n"
+        + "usage: cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M] [--verbose]\n")
+        .data(using: .utf8)!)
+    exit(2)
+}
+
+func parseOptions() -> Options {
+    var o = Options()
+    var args = CommandLine.arguments.dropFirst()
+    func number(_ flag: String) -> UInt64 {
+        guard let text = args.popFirst() else { usage("\(flag) needs a value") }
+        let value = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
+        guard let value else { usage("bad value for \(flag): \(text)") }
+        return value
+    }
+    while let arg = args.popFirst() {
+        switch arg {
+        case "--count": o.count = Int(number(arg))
+        case "--seed": o.seed = number(arg)
+        case "--harness": guard let p = args.popFirst() else { usage("--harness needs a path") }; o.harness = p
+        case "--case": o.only = Int(number(arg))
+        case "--max-length": o.maxLength = max(1, Int(number(arg)))
+        case "--show": o.show = Int(number(arg))
+        case "--verbose", "-v": o.verbose = true
+        case "--help", "-h": usage("help")
+        default: usage("unknown argument \(arg)")
+        }
+    }
+    return o
+}
+
+struct Mismatch {
+    let index: Int
+    let testCase: TestCase
+    let native: Outcome
+    let emulated: Emulated.Run
+    let what: [String]
+}
+
+let registerNames = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
+
+func hex(_ v: UInt32, _ digits: Int = 8) -> String {
+    let s = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, digits - s.count)) + s
+}
+
+func flagNames(_ mask: UInt32) -> String {
+    let names: [(UInt32, String)] = [(0x1, "CF"), (0x4, "PF"), (0x10, "AF"), (0x40, "ZF"), (0x80, "SF"), (0x100, "TF"),
+                                     (0x200, "IF"), (0x400, "DF"), (0x800, "OF"), (0x3000, "IOPL"), (0x4000, "NT"),
+                                     (0x4_0000, "AC"), (0x20_0000, "ID")]
+    let list = names.filter { mask & $0.0 != 0 }.map(\.1)
+    return list.isEmpty ? "-" : list.joined(separator: " ")
+}
+
+/// Differences between the native outcome and x86v's, after masking undefined flags.
+func compare(_ native: Outcome, _ run: Emulated.Run) -> [String] {
+    var what: [String] = []
+    let x = run.outcome
+    if let other = run.otherExit { what.append("x86v exit \(other)") }
+    if native.vector != x.vector {
+        what.append("exception: native \(native.vector.map { "#\($0)" } ?? "none"), x86v \(x.vector.map { "#\($0)" } ?? "none")")
+    } else if native.vector != nil && native.errorCode != x.errorCode {
+        what.append("error code: native \(hex(native.errorCode)), x86v \(hex(x.errorCode))")
+    }
+    if native.eip != x.eip { what.append("eip: native +\(hex(native.eip, 1)), x86v +\(hex(x.eip, 1))") }
+    for i in 0..<8 where native.regs[i] != x.regs[i] { what.append(registerNames[i]) }
+    let flagDiff = (native.eflags ^ x.eflags) & ~(run.undefined | 0x10000)
+    if flagDiff != 0 { what.append("eflags (\(flagNames(flagDiff)))") }
+    if native.sandboxDiff != x.sandboxDiff { what.append("sandbox") }
+    if run.readUndefined && !what.isEmpty { what.append("(an instruction read an undefined flag)") }
+    return what
+}
+
+func describe(_ m: Mismatch, seed: UInt64) -> String {
+    var out = "mismatch in case \(m.index) (rerun: cpu-diff --seed \(seed) --case \(m.index) --verbose): "
+        + m.what.joined(separator: ", ") + "\n"
+    let disassembler = Disassembler()
+    let decoder = Decoder()
+    let code = m.testCase.code
+    var offset = 0
+    var instruction = DecodedInstruction()
+    while offset < code.count {
+        let status = code.withUnsafeBufferPointer {
+            decoder.decode($0.baseAddress! + offset, count: code.count - offset, mode: .bits32, into: &instruction)
+        }
+        let length = status == .ok ? Int(instruction.length) : 1
+        let address = Layout.codeBase + UInt32(offset)
+        let bytes = code[offset..<(offset + length)].map { hex2($0) }.joined(separator: " ")
+        let text = status == .ok ? disassembler.text(instruction, address: address) : "(bad)"
+        let marker = (m.native.vector != nil && UInt32(offset) == m.native.eip) ? "  <- native fault" : ""
+        out += "    \(String(address, radix: 16))  \(bytes.padding(toLength: 36, withPad: " ", startingAt: 0)) \(text)\(marker)\n"
+        offset += length
+    }
+    func registers(_ regs: [UInt32], _ flags: UInt32) -> String {
+        (0..<8).map { "\(registerNames[$0])=\(hex(regs[$0]))" }.joined(separator: " ") + " eflags=\(hex(flags))"
+    }
+    out += "  in:     " + registers(m.testCase.regs, (m.testCase.eflags & Layout.caseFlags) | 0x202)
+        + "  fill=\(hex(m.testCase.fillSeed)) patches=\(m.testCase.patches.count)\n"
+    func end(_ o: Outcome) -> String { o.vector.map { "#\($0) at +\(hex(o.eip, 1))" + (o.errorCode != 0 ? " (\(hex(o.errorCode)))" : "") } ?? "end" }
+    out += "  native: " + registers(m.native.regs, m.native.eflags) + "  \(end(m.native))\n"
+    out += "  x86v:   " + registers(m.emulated.outcome.regs, m.emulated.outcome.eflags) + "  \(end(m.emulated.outcome))\n"
+    out += "  undefined flags at the end: \(flagNames(m.emulated.undefined))\n"
+    if m.native.sandboxDiff != m.emulated.outcome.sandboxDiff {
+        var native: [Int: UInt8] = [:], emulated: [Int: UInt8] = [:]
+        for d in m.native.sandboxDiff { native[Int(d >> 8)] = UInt8(d & 0xFF) }
+        for d in m.emulated.outcome.sandboxDiff { emulated[Int(d >> 8)] = UInt8(d & 0xFF) }
+        var initial = [UInt8](repeating: 0, count: Layout.sandboxSize)
+        initial.withUnsafeMutableBytes { m.testCase.initialSandbox(into: $0.baseAddress!) }
+        let offsets = Set(native.keys).union(emulated.keys).sorted().filter { native[$0] != emulated[$0] }
+        for o in offsets.prefix(12) {
+            let n = native[o] ?? initial[o], e = emulated[o] ?? initial[o]
+            out += "  sandbox \(hex(Layout.sandboxBase + UInt32(o))): initial \(hex2(initial[o])) native \(hex2(n)) x86v \(hex2(e))\n"
+        }
+        if offsets.count > 12 { out += "  … \(offsets.count - 12) more sandbox bytes differ\n" }
+    }
+    return out
+}
+
+let options = parseOptions()
+let started = Date()
+let emulated = Emulated()
+let indices: [Int] = options.only.map { [$0] } ?? Array(0..<options.count)
+let chunkSize = 4096
+var mismatches: [Mismatch] = []
+var mismatchCount = 0
+var faults = 0
+var readUndefined = 0
+var instructions = 0
+var kinds: [String: Int] = [:]
+
+do {
+    var chunkStart = 0
+    var tag = 0
+    while chunkStart < indices.count {
+        let chunk = Array(indices[chunkStart..<min(chunkStart + chunkSize, indices.count)])
+        var cases: [TestCase] = []
+        cases.reserveCapacity(chunk.count)
+        for index in chunk {
+            var generator = Generator(seed: SplitMix64.caseSeed(options.seed, index))
+            cases.append(generator.makeCase(maxLength: options.maxLength))
+        }
+        let native = try NativeRun(harness: options.harness, cases: cases, tag: tag)
+        var runs: [Emulated.Run] = []
+        runs.reserveCapacity(cases.count)
+        for c in cases { runs.append(emulated.run(c)) }
+        let nativeOutcomes = try native.wait()
+        for (k, c) in cases.enumerated() {
+            instructions += c.instructionCount
+            if nativeOutcomes[k].vector != nil { faults += 1 }
+            if runs[k].readUndefined { readUndefined += 1 }
+            let what = compare(nativeOutcomes[k], runs[k])
+            if what.isEmpty { continue }
+            mismatchCount += 1
+            for w in what { kinds[String(w.prefix { $0 != ":" && $0 != "(" }).trimmingCharacters(in: .whitespaces), default: 0] += 1 }
+            if mismatches.count < max(options.show, options.verbose ? 20 : 0) {
+                mismatches.append(Mismatch(index: chunk[k], testCase: c, native: nativeOutcomes[k], emulated: runs[k], what: what))
+            }
+        }
+        if options.verbose {
+            FileHandle.standardError.write("cpu-diff: \(chunkStart + chunk.count)/\(indices.count) cases, \(mismatchCount) mismatches\n".data(using: .utf8)!)
+        }
+        chunkStart += chunk.count
+        tag += 1
+    }
+} catch {
+    FileHandle.standardError.write("cpu-diff: \(error)\n".data(using: .utf8)!)
+    exit(2)
+}
+
+let seconds = Date().timeIntervalSince(started)
+let kindText = kinds.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+print("cpu-diff: \(indices.count) sequences (\(instructions) instructions, \(emulated.executed) executed by x86v), "
+      + "mismatches: \(mismatchCount), native exceptions: \(faults), undefined-flag reads: \(readUndefined), "
+      + "seed \(options.seed), \(String(format: "%.1f", seconds)) s" + (kindText.isEmpty ? "" : " [\(kindText)]"))
+for m in mismatches.prefix(options.verbose ? 20 : options.show) { print(describe(m, seed: options.seed)) }
+exit(mismatchCount == 0 ? 0 : 1)
