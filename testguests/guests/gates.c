@@ -21,7 +21,7 @@
 #define V_DPL0  0x42   /* interrupt gate DPL0 */
 #define V_NP    0x43   /* not present, DPL3 */
 
-uint32_t pre_esp, g_esp, g_ss, g_cs, g_diff, g_stack[6];
+uint32_t g_es, pre_esp, g_esp, g_ss, g_cs, g_diff, g_stack[6];
 static volatile uint32_t h_if, h_count, h_eip_slot;
 static struct rt_frame h_frame;
 
@@ -70,6 +70,7 @@ __asm__(
     "  lcall $0x33, $0\n"
     "cg_ret:\n"
     "  movl %esp, %ecx\n  subl pre_esp, %ecx\n  movl %ecx, g_diff\n"
+    "  movw %es, %cx\n  movw %cx, g_es\n"
     "  movw %cs, %cx\n  movw %cx, g_cs\n"
     "  movw %fs, %ax\n  movzwl %ax, %eax\n  movw %gs, %cx\n  movzwl %cx, %ecx\n"
     "  shll $16, %ecx\n  orl %ecx, %eax\n  ret\n"
@@ -86,7 +87,7 @@ __asm__(
     "  movl 12(%esp), %eax\n  movl %eax, g_stack+12\n"
     "  movl 16(%esp), %eax\n  movl %eax, g_stack+16\n"
     "  movl 20(%esp), %eax\n  movl %eax, g_stack+20\n"
-    "  movl $0x10, %eax\n  movw %ax, %fs\n"
+    "  movl $0x10, %eax\n  movw %ax, %fs\n  movw %ax, %es\n"
     "  movl $0x23, %eax\n  movw %ax, %gs\n"
     "  lret $8\n"
     /* CPL3: call gates that must fault. */
@@ -215,6 +216,7 @@ int guest_main(void)
 
     /* call gates */
     g_cs = 0;
+    g_es = 0xFFFF;
     r = st_try_user(cg_user, 0);
     tap_ok(r == ST_NOFAULT && g_ss == SEL_KDATA && g_esp == st_tss->esp0 - 24,
            "call gate CPL3 -> CPL0: new stack from TSS SS0:ESP0");
@@ -222,8 +224,8 @@ int guest_main(void)
            g_stack[2] == 0xBBBB2222u && g_stack[3] == 0xAAAA1111u &&
            g_stack[4] == pre_esp - 8 && (g_stack[5] & 0xFFFF) == SEL_UDATA,
            "call gate: 2 parameters copied, old SS:ESP and CS:EIP pushed");
-    tap_ok(r == ST_NOFAULT && st_result == 0x00230000u && g_diff == 0 && (g_cs & 0xFFFF) == SEL_UCODE,
-           "lret 8 to ring 3: parameters popped from both stacks, fs nulled, gs kept");
+    tap_ok(r == ST_NOFAULT && st_result == 0x00230000u && g_diff == 0 && (g_cs & 0xFFFF) == SEL_UCODE &&
+           (g_es & 0xFFFF) == 0, "lret 8 to ring 3: parameters popped from both stacks, es/fs (DPL0) nulled, gs kept");
     r = st_try_user(cg_call, G_CG0 | 3);
     tap_ok(st_faulted(r, 13, G_CG0), "CPL3 call through a DPL0 call gate: #GP(gate selector)");
     r = st_try_user(cg_call, G_CGNP | 3);
