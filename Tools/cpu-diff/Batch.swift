@@ -25,6 +25,8 @@ struct TestCase {
     var patches: [(UInt16, UInt8)] = []
     /// Instruction count of the generated sequence (setup instructions included).
     var instructionCount = 0
+    /// The sequence as groups, for the reducer.
+    var program = Program()
 
     /// The sandbox before the case runs: the xorshift32 fill, then the patches.
     func initialSandbox(into buffer: UnsafeMutableRawPointer) {

@@ -79,7 +79,8 @@ struct Generator {
             emitRandom()
         }
         groupStarts.append(items.count)
-        c.code = resolve()
+        c.program = Program(items: items, groupStarts: groupStarts)
+        c.code = c.program.code()
         c.patches = patches
         c.instructionCount = items.count
         return c
@@ -91,27 +92,7 @@ struct Generator {
 
     /// Lays the items out and fills in the forward jump offsets (shortening a short jump that
     /// would not reach; the flag merges were recorded for every group it could land on).
-    func resolve() -> [UInt8] {
-        var offsets: [Int] = []
-        var position = 0
-        for item in items { offsets.append(position); position += item.bytes.count }
-        offsets.append(position)
-        var code: [UInt8] = []
-        for (i, item) in items.enumerated() {
-            var bytes = item.bytes
-            if item.targetGroup >= 0 {
-                let end = offsets[i] + bytes.count
-                var group = min(item.targetGroup, groupStarts.count - 1)
-                var rel = offsets[groupStarts[group]] - end
-                while item.relativeSize == 1 && rel > 127 { group -= 1; rel = offsets[groupStarts[group]] - end }
-                for k in 0..<item.relativeSize {
-                    bytes[bytes.count - item.relativeSize + k] = UInt8(truncatingIfNeeded: rel >> (8 * k))
-                }
-            }
-            code += bytes
-        }
-        return code
-    }
+    func resolve() -> [UInt8] { Program(items: items, groupStarts: groupStarts).code() }
 
     // MARK: Emission
 
@@ -161,13 +142,14 @@ struct Generator {
         return operands.contains { $0.kind == .fixedGeneral && $0.register == 1 && $0.width == .byte }
     }
 
-    /// CMP/ADD/SUB with a register: all six arithmetic flags defined.
+    /// CMP: all six arithmetic flags defined, no register written (it may sit between a
+    /// base-register setup and the instruction that uses it).
     mutating func defineFlags() {
-        let r = destination()
+        let r = UInt8(rng.below(8))
         switch rng.below(3) {
-        case 0: items.append(Item(bytes: [0x39, 0xC0 | UInt8(rng.below(8)) << 3 | UInt8(rng.below(8))]))
-        case 1: items.append(Item(bytes: [0x83, 0xC0 | r, UInt8(truncatingIfNeeded: value())]))
-        default: items.append(Item(bytes: [0x81, 0xE8 | r] + le32(value())))
+        case 0: items.append(Item(bytes: [0x39, 0xC0 | UInt8(rng.below(8)) << 3 | r]))
+        case 1: items.append(Item(bytes: [0x83, 0xF8 | r, UInt8(truncatingIfNeeded: value())]))
+        default: items.append(Item(bytes: [0x81, 0xF8 | r] + le32(value())))
         }
         maybeUndefined = 0
     }
@@ -306,3 +288,51 @@ func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UI
 func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
 func sext8(_ b: UInt8) -> UInt32 { UInt32(bitPattern: Int32(Int8(bitPattern: b))) }
 func hex2(_ b: UInt8) -> String { let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s }
+
+/// A generated sequence as groups of items (setup, flag definer, instruction), so the reducer
+/// can drop whole groups and lay the code out again.
+struct Program {
+    var items: [Generator.Item] = []
+    /// Item index of each group's start, then the item count.
+    var groupStarts: [Int] = [0]
+    var groupCount: Int { groupStarts.count - 1 }
+
+    /// The code with only the groups where `keep` is true (all when nil). A jump to a dropped
+    /// group goes to the next kept one.
+    func code(keeping keep: [Bool]? = nil) -> [UInt8] {
+        var kept: [Generator.Item] = []
+        var starts: [Int] = []
+        var newGroup: [Int] = []
+        for g in 0..<groupCount {
+            newGroup.append(starts.count)
+            guard keep?[g] ?? true else { continue }
+            starts.append(kept.count)
+            kept += items[groupStarts[g]..<groupStarts[g + 1]]
+        }
+        newGroup.append(starts.count)
+        starts.append(kept.count)
+        var offsets: [Int] = []
+        var position = 0
+        for item in kept { offsets.append(position); position += item.bytes.count }
+        offsets.append(position)
+        var code: [UInt8] = []
+        for (i, item) in kept.enumerated() {
+            var bytes = item.bytes
+            if item.targetGroup >= 0 {
+                let end = offsets[i] + bytes.count
+                var group = newGroup[min(item.targetGroup, groupCount)]
+                var rel = offsets[starts[group]] - end
+                while item.relativeSize == 1 && rel > 127 { group -= 1; rel = offsets[starts[group]] - end }
+                for k in 0..<item.relativeSize {
+                    bytes[bytes.count - item.relativeSize + k] = UInt8(truncatingIfNeeded: rel >> (8 * k))
+                }
+            }
+            code += bytes
+        }
+        return code
+    }
+
+    func instructionCount(keeping keep: [Bool]) -> Int {
+        (0..<groupCount).filter { keep[$0] }.reduce(0) { $0 + groupStarts[$1 + 1] - groupStarts[$1] }
+    }
+}

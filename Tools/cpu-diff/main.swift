@@ -1,13 +1,15 @@
 // cpu-diff: differential check of X86Core against the host CPU on random user-mode integer code.
 //
-//     cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M] [--verbose]
+//     cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M]
+//              [--no-reduce] [--verbose]
 //
 // Generates N seeded random sequences (Generator), runs them natively through
 // Tools/native-harness and on X86Core (Emulated), and compares GPRs, EFLAGS (masking only the
 // bits the opcode table's `undefined:` column calls undefined on the path taken), the exception
 // vector and EIP on a fault, and the 8 KiB sandbox. Prints one summary line, then the first
 // mismatches. Exit status: 0 all equal, 1 mismatches, 2 usage or harness errors.
-// `--case K` reruns case K of the seed alone (the summary line names the failing cases).
+// `--case K` reruns case K of the seed alone. Each shown mismatch is first reduced (groups of
+// setup + instruction dropped while it still mismatches) unless `--no-reduce`.
 
 import Foundation
 import X86Core
@@ -21,11 +23,13 @@ struct Options {
     var maxLength = 20
     var show = 5
     var verbose = false
+    /// Shrink each shown mismatch to the fewest instruction groups that still mismatch.
+    var reduce = true
 }
 
 func usage(_ message: String) -> Never {
     FileHandle.standardError.write(("cpu-diff: \(message)\n"
-        + "usage: cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M] [--verbose]\n")
+        + "usage: cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M] [--no-reduce] [--verbose]\n")
         .data(using: .utf8)!)
     exit(2)
 }
@@ -48,6 +52,7 @@ func parseOptions() -> Options {
         case "--max-length": o.maxLength = max(1, Int(number(arg)))
         case "--show": o.show = Int(number(arg))
         case "--verbose", "-v": o.verbose = true
+        case "--no-reduce": o.reduce = false
         case "--help", "-h": usage("help")
         default: usage("unknown argument \(arg)")
         }
@@ -142,6 +147,34 @@ func describe(_ m: Mismatch, seed: UInt64) -> String {
     return out
 }
 
+/// Drops instruction groups while the case still mismatches (and reads no undefined flag):
+/// greedy, one group per round, each round one native batch of every single-group removal.
+func reduce(_ original: TestCase, harness: String, emulated: Emulated) throws -> TestCase {
+    var keep = [Bool](repeating: true, count: original.program.groupCount)
+    var best = original
+    var tag = 1000
+    while true {
+        var candidates: [(keep: [Bool], testCase: TestCase)] = []
+        for g in 0..<keep.count where keep[g] {
+            var k = keep
+            k[g] = false
+            var c = original
+            c.code = original.program.code(keeping: k)
+            c.instructionCount = original.program.instructionCount(keeping: k)
+            candidates.append((k, c))
+        }
+        if candidates.isEmpty { return best }
+        let native = try NativeRun(harness: harness, cases: candidates.map(\.testCase), tag: tag)
+        let runs = candidates.map { emulated.run($0.testCase) }
+        let outcomes = try native.wait()
+        tag += 1
+        guard let hit = candidates.indices.first(where: { !runs[$0].readUndefined && !compare(outcomes[$0], runs[$0]).isEmpty })
+        else { return best }
+        keep = candidates[hit].keep
+        best = candidates[hit].testCase
+    }
+}
+
 let options = parseOptions()
 let started = Date()
 let emulated = Emulated()
@@ -198,5 +231,14 @@ let kindText = kinds.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)
 print("cpu-diff: \(indices.count) sequences (\(instructions) instructions, \(emulated.executed) executed by x86v), "
       + "mismatches: \(mismatchCount), native exceptions: \(faults), undefined-flag reads: \(readUndefined), "
       + "seed \(options.seed), \(String(format: "%.1f", seconds)) s" + (kindText.isEmpty ? "" : " [\(kindText)]"))
-for m in mismatches.prefix(options.verbose ? 20 : options.show) { print(describe(m, seed: options.seed)) }
+for m in mismatches.prefix(options.verbose ? 20 : options.show) {
+    var shown = m
+    if options.reduce, let reduced = try? reduce(m.testCase, harness: options.harness, emulated: emulated),
+       let outcome = try? NativeRun(harness: options.harness, cases: [reduced], tag: 999).wait().first {
+        let run = emulated.run(reduced)
+        shown = Mismatch(index: m.index, testCase: reduced, native: outcome, emulated: run, what: compare(outcome, run))
+        print("(reduced from \(m.testCase.instructionCount) to \(reduced.instructionCount) instructions)")
+    }
+    print(describe(shown, seed: options.seed))
+}
 exit(mismatchCount == 0 ? 0 : 1)
