@@ -51,13 +51,16 @@ func guest(_ name: String) throws {
             while j < actualLines.count && actualLines[j].hasPrefix("#   ") { text += " " + actualLines[j]; j += 1 }
             firstFailing = text
         }
+        let failingNumbers = actualLines.filter { $0.hasPrefix("not ok ") }
+            .map { $0.dropFirst(7).prefix { $0.isNumber } }.joined(separator: ", ")
         var i = 0
         while i < min(actualLines.count, expectedLines.count) && actualLines[i] == expectedLines[i] { i += 1 }
         let got = i < actualLines.count ? actualLines[i].debugDescription : "end of output"
         let want = i < expectedLines.count ? expectedLines[i].debugDescription : "end of output"
         Issue.record("""
             \(name): output differs from expected/\(name).out at line \(i + 1): got \(got), want \(want); \
-            first failing line: \(firstFailing ?? "none"); \(run.ending) after \(run.instructions) instructions
+            first failing line: \(firstFailing ?? "none"); not ok: [\(failingNumbers)]; \
+            \(run.ending) after \(run.instructions) instructions
             """)
     }
     #expect(run.exitCode == wantExit, "\(name): \(run.ending)")
