@@ -1,7 +1,7 @@
 // cpu-diff: differential check of X86Core against the host CPU on random user-mode integer code.
 //
 //     cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M]
-//              [--no-reduce] [--verbose]
+//              [--no-reduce] [--no-mask] [--exclude MNEMONIC,...] [--stats] [--verbose]
 //
 // Generates N seeded random sequences (Generator), runs them natively through
 // Tools/native-harness and on X86Core (Emulated), and compares GPRs, EFLAGS (masking only the
@@ -25,11 +25,17 @@ struct Options {
     var verbose = false
     /// Shrink each shown mismatch to the fewest instruction groups that still mismatch.
     var reduce = true
+    /// Mnemonics not to generate.
+    var exclude: Set<String> = []
+    /// Compare undefined flags too (shows how this CPU model and x86v fill them in).
+    var maskUndefined = true
+    /// Print how often each mnemonic was generated.
+    var stats = false
 }
 
 func usage(_ message: String) -> Never {
     FileHandle.standardError.write(("cpu-diff: \(message)\n"
-        + "usage: cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M] [--no-reduce] [--verbose]\n")
+        + "usage: cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M] [--no-reduce] [--no-mask] [--exclude MNEMONIC,...] [--stats] [--verbose]\n")
         .data(using: .utf8)!)
     exit(2)
 }
@@ -53,6 +59,11 @@ func parseOptions() -> Options {
         case "--show": o.show = Int(number(arg))
         case "--verbose", "-v": o.verbose = true
         case "--no-reduce": o.reduce = false
+        case "--no-mask": o.maskUndefined = false
+        case "--stats": o.stats = true
+        case "--exclude":
+            guard let list = args.popFirst() else { usage("--exclude needs a list") }
+            o.exclude = Set(list.split(separator: ",").map(String.init))
         case "--help", "-h": usage("help")
         default: usage("unknown argument \(arg)")
         }
@@ -95,7 +106,7 @@ func compare(_ native: Outcome, _ run: Emulated.Run) -> [String] {
     }
     if native.eip != x.eip { what.append("eip: native +\(hex(native.eip, 1)), x86v +\(hex(x.eip, 1))") }
     for i in 0..<8 where native.regs[i] != x.regs[i] { what.append(registerNames[i]) }
-    let flagDiff = (native.eflags ^ x.eflags) & ~(run.undefined | 0x10000)
+    let flagDiff = (native.eflags ^ x.eflags) & ~((options.maskUndefined ? run.undefined : 0) | 0x10000)
     if flagDiff != 0 { what.append("eflags (\(flagNames(flagDiff)))") }
     if native.sandboxDiff != x.sandboxDiff { what.append("sandbox") }
     if run.readUndefined && !what.isEmpty { what.append("(an instruction read an undefined flag)") }
@@ -195,7 +206,7 @@ do {
         var cases: [TestCase] = []
         cases.reserveCapacity(chunk.count)
         for index in chunk {
-            var generator = Generator(seed: SplitMix64.caseSeed(options.seed, index))
+            var generator = Generator(seed: SplitMix64.caseSeed(options.seed, index), excluding: options.exclude)
             cases.append(generator.makeCase(maxLength: options.maxLength))
         }
         let native = try NativeRun(harness: options.harness, cases: cases, tag: tag)
@@ -224,6 +235,31 @@ do {
 } catch {
     FileHandle.standardError.write("cpu-diff: \(error)\n".data(using: .utf8)!)
     exit(2)
+}
+
+if options.stats {
+    // Mnemonics as generated (setup MOVs included), most frequent first.
+    var counts: [String: Int] = [:]
+    let decoder = Decoder()
+    let table = OpcodeTable.shared
+    for index in indices.prefix(20_000) {
+        var generator = Generator(seed: SplitMix64.caseSeed(options.seed, index), excluding: options.exclude)
+        let c = generator.makeCase(maxLength: options.maxLength)
+        var offset = 0
+        var instruction = DecodedInstruction()
+        while offset < c.code.count {
+            _ = c.code.withUnsafeBufferPointer {
+                decoder.decode($0.baseAddress! + offset, count: c.code.count - offset, mode: .bits32, into: &instruction)
+            }
+            var name = table.mnemonic(row: Int(instruction.row), wide: instruction.operandSize32)
+            if instruction.prefixes.contains(.rep) { name = "rep " + name }
+            if instruction.prefixes.contains(.repne) { name = "repne " + name }
+            counts[name, default: 0] += 1
+            offset += Int(instruction.length)
+        }
+    }
+    print(counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        .map { "\($0.key) \($0.value)" }.joined(separator: ", "))
 }
 
 let seconds = Date().timeIntervalSince(started)
