@@ -19,6 +19,8 @@ enum Layout {
 struct TestCase {
     var regs: [UInt32] = Array(repeating: 0, count: 8)
     var eflags: UInt32 = 0x202
+    /// ES is the sandbox segment (like FS) instead of the flat data segment.
+    var esSandbox = false
     var fillSeed: UInt32 = 1
     var code: [UInt8] = []
     /// (sandbox offset, byte) applied after the fill, in order.
@@ -72,7 +74,7 @@ enum Batch {
         w.u32(Layout.inputMagic); w.u32(1); w.u32(UInt32(cases.count))
         for c in cases {
             for r in c.regs { w.u32(r) }
-            w.u32(c.eflags)
+            w.u32(c.eflags | (c.esSandbox ? 0x8000_0000 : 0))
             w.u32(c.fillSeed)
             w.u32(UInt32(c.code.count) | UInt32(c.patches.count) << 16)
             w.bytes += c.code

@@ -38,8 +38,10 @@ final class Emulated {
         let st = cpu.statePointer
         for i in 0..<8 { st.pointee.regs[i] = c.regs[i] }
         st.pointee.eip = Layout.codeBase
-        st.pointee[.fs] = SegmentCache(selector: Layout.fsSelector, base: Layout.sandboxBase,
-                                       limit: UInt32(Layout.sandboxSize - 1), attributes: 0x40F3)
+        let sandboxSegment = SegmentCache(selector: Layout.fsSelector, base: Layout.sandboxBase,
+                                          limit: UInt32(Layout.sandboxSize - 1), attributes: 0x40F3)
+        st.pointee[.fs] = sandboxSegment
+        if c.esSandbox { st.pointee[.es] = sandboxSegment }
         cpu.flushTLB()
         cpu.eflags = (c.eflags & Layout.caseFlags) | 0x202
         let end = Layout.codeBase &+ UInt32(c.code.count)

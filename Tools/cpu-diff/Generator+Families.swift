@@ -40,6 +40,12 @@ extension Generator {
         switch rng.below(5) {
         case 0:  // Eb/Ev, Gb/Gv
             let rm = rmOperand(width: width)
+            if rng.chance(2) {
+                // LOCK with a register destination (or on CMP): #UD.
+                let target = rm.isMemory ? 7 : op
+                emitInvalid(rm.encode([0xF0] + Generator.osz(size), [target << 3 | w], reg: UInt8(rng.below(8))))
+                return
+            }
             let lock: [UInt8] = rm.isMemory && op != 7 && rng.chance(20) ? [0xF0] : []
             emit(rm.encode(lock + Generator.osz(size), [op << 3 | w], reg: UInt8(rng.below(8))))
         case 1:  // Gb/Gv, Eb/Ev
@@ -417,7 +423,9 @@ extension Generator {
         }
     }
 
-    /// MOVS STOS LODS CMPS SCAS, with and without REP/REPE/REPNE, both directions, small counts.
+    /// MOVS STOS LODS CMPS SCAS, with and without REP/REPE/REPNE, both directions, small counts,
+    /// 32-bit addressing, and 16-bit addressing (SI/DI/CX) when the sandbox is reachable: FS:SI
+    /// for the source, and ES:DI when ES is the sandbox segment in this case.
     mutating func string() {
         let size = randomSize()
         let w: UInt8 = size == 8 ? 0 : 1
@@ -426,20 +434,30 @@ extension Generator {
         if rng.chance(20) { setup([rng.chance(50) ? 0xFC : 0xFD]) }  // CLD/STD: no arithmetic flags
         let margin = 64
         func pointer() -> UInt32 { UInt32(margin + rng.below(Layout.sandboxSize - 2 * margin)) }
-        if op == 0xAC && rng.chance(30) {
-            // LODS with 16-bit addressing: FS:SI, CX counts.
-            setRegister(6, (rng.u32() & 0xFFFF_0000) | pointer())
-            if rep { setRegister(1, (rng.u32() & 0xFFFF_0000) | UInt32(rng.below(9))) }
-            emit((rep ? [0xF3] : []) + Generator.osz(size) + [0x67, 0x64, op | w])
-            return
-        }
-        setRegister(6, Layout.sandboxBase + pointer())
-        setRegister(7, Layout.sandboxBase + pointer())
-        if rep { setRegister(1, UInt32(rng.below(9))) }
+        let readsSource = op == 0xA4 || op == 0xAC || op == 0xA6
+        let writesDestination = op != 0xAC
         var prefixes: [UInt8] = []
         if rep { prefixes.append(op == 0xA6 || op == 0xAE ? rng.pick([0xF3, 0xF2]) : 0xF3) }
-        if (op == 0xA4 || op == 0xAC || op == 0xA6) && rng.chance(20) { prefixes.append(rng.pick([0x26, 0x36, 0x3E])) }
-        emit(prefixes + Generator.osz(size) + [op | w])
+        prefixes += Generator.osz(size)
+        if (esSandbox || !writesDestination) && rng.chance(30) {
+            prefixes.append(0x67)
+            if readsSource { prefixes.append(0x64) }
+            setRegister(6, (rng.u32() & 0xFFFF_0000) | pointer())
+            setRegister(7, (rng.u32() & 0xFFFF_0000) | pointer())
+            if rep { setRegister(1, (rng.u32() & 0xFFFF_0000) | UInt32(rng.below(9))) }
+            emit(prefixes + [op | w])
+            return
+        }
+        var sourceSegment: UInt8 = 0x3E
+        if readsSource && rng.chance(20) {
+            sourceSegment = rng.pick([0x26, 0x36, 0x3E])
+            prefixes.append(sourceSegment)
+        }
+        let sourceRelative = sourceSegment == 0x26 && esSandbox
+        setRegister(6, (sourceRelative ? 0 : Layout.sandboxBase) + pointer())
+        setRegister(7, (esSandbox ? 0 : Layout.sandboxBase) + pointer())
+        if rep { setRegister(1, UInt32(rng.below(9))) }
+        emit(prefixes + [op | w])
     }
 
     /// NOP, 66 NOP, PAUSE, the multi-byte 0F 1F NOP and hint NOPs (no memory access).

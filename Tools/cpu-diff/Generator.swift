@@ -41,6 +41,8 @@ struct Generator {
     static let writable: [UInt8] = [0, 1, 2, 3, 5, 6, 7]
     static let sandboxMiddle = Layout.sandboxBase + 0x1000
 
+    /// ES is the sandbox segment in this case: ES-relative addresses are sandbox offsets.
+    var esSandbox = false
     /// Mnemonics not to generate (`--exclude`, to look past a known X86Core bug).
     var excluded: Set<String> = []
 
@@ -77,6 +79,8 @@ struct Generator {
         for i in 0..<8 { c.regs[i] = value() }
         c.regs[4] = Generator.sandboxMiddle &- (rng.chance(90) ? 0 : UInt32(rng.below(4)))
         c.eflags = rng.u32() & Layout.caseFlags
+        esSandbox = rng.chance(25)
+        c.esSandbox = esSandbox
         c.fillSeed = rng.u32() | 1
         let length = 1 + rng.below(maxLength)
         for _ in 0..<length {
@@ -151,6 +155,17 @@ struct Generator {
         return operands.contains { $0.kind == .fixedGeneral && $0.register == 1 && $0.width == .byte }
     }
 
+    /// Appends an encoding that must raise #UD (LOCK on a register or a non-lockable form),
+    /// bypassing the decoder check.
+    mutating func emitInvalid(_ bytes: [UInt8]) {
+        var instruction = DecodedInstruction()
+        let status = bytes.withUnsafeBufferPointer {
+            decoder.decode($0.baseAddress!, count: $0.count, mode: .bits32, into: &instruction)
+        }
+        precondition(status == .invalid, "expected an invalid encoding")
+        items.append(Item(bytes: bytes))
+    }
+
     /// CMP: all six arithmetic flags defined, no register written (it may sit between a
     /// base-register setup and the instruction that uses it).
     mutating func defineFlags() {
@@ -203,9 +218,17 @@ struct Generator {
         let free = Generator.writable.filter { !avoid.contains($0) }
         if allow16 && rng.chance(15) { return memory16(offset: offset, avoid: avoid) }
         var rm = RM()
-        let viaFS = rng.chance(10)
-        let target = viaFS ? offset : Layout.sandboxBase + offset
-        if viaFS { rm.prefixes.append(0x64) } else if rng.chance(10) { rm.prefixes.append(rng.pick([0x26, 0x36, 0x3E])) }
+        var viaFS = rng.chance(10)
+        if viaFS { rm.prefixes.append(0x64) } else if rng.chance(10) {
+            let segment: UInt8 = rng.pick([0x26, 0x36, 0x3E])
+            rm.prefixes.append(segment)
+            viaFS = segment == 0x26 && esSandbox
+        }
+        var target = viaFS ? offset : Layout.sandboxBase + offset
+        if viaFS && fixed == nil && rng.chance(3) {
+            // Past the segment limit: #GP(0) on both sides (the sandbox segment is byte granular).
+            target = UInt32(Layout.sandboxSize - width + 1 + rng.below(width + 4))
+        }
         let form = free.count < 2 ? 0 : rng.below(6)
         switch form {
         case 0:  // [disp32]

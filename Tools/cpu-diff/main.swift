@@ -79,6 +79,7 @@ struct Mismatch {
     let what: [String]
 }
 
+let vectorNames: [Int: String] = [0: "DE", 1: "DB", 3: "BP", 4: "OF", 5: "BR", 6: "UD", 12: "SS", 13: "GP", 14: "PF", 17: "AC"]
 let registerNames = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
 
 func hex(_ v: UInt32, _ digits: Int = 8) -> String {
@@ -194,6 +195,7 @@ let chunkSize = 4096
 var mismatches: [Mismatch] = []
 var mismatchCount = 0
 var faults = 0
+var vectors = [Int](repeating: 0, count: 32)
 var readUndefined = 0
 var instructions = 0
 var kinds: [String: Int] = [:]
@@ -216,7 +218,7 @@ do {
         let nativeOutcomes = try native.wait()
         for (k, c) in cases.enumerated() {
             instructions += c.instructionCount
-            if nativeOutcomes[k].vector != nil { faults += 1 }
+            if let v = nativeOutcomes[k].vector { faults += 1; vectors[Int(v) & 31] += 1 }
             if runs[k].readUndefined { readUndefined += 1 }
             let what = compare(nativeOutcomes[k], runs[k])
             if what.isEmpty { continue }
@@ -265,7 +267,9 @@ if options.stats {
 let seconds = Date().timeIntervalSince(started)
 let kindText = kinds.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
 print("cpu-diff: \(indices.count) sequences (\(instructions) instructions, \(emulated.executed) executed by x86v), "
-      + "mismatches: \(mismatchCount), native exceptions: \(faults), undefined-flag reads: \(readUndefined), "
+      + "mismatches: \(mismatchCount), native exceptions: \(faults)"
+      + (faults == 0 ? "" : " (" + vectors.indices.filter { vectors[$0] > 0 }.map { "#\(vectorNames[$0] ?? String($0)) \(vectors[$0])" }.joined(separator: ", ") + ")")
+      + ", undefined-flag reads: \(readUndefined), "
       + "seed \(options.seed), \(String(format: "%.1f", seconds)) s" + (kindText.isEmpty ? "" : " [\(kindText)]"))
 for m in mismatches.prefix(options.verbose ? 20 : options.show) {
     var shown = m

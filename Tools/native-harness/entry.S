@@ -2,7 +2,7 @@
  * See harness.c for the batch format and the memory map.
  *
  * run_case enters a case with every GPR and the arithmetic flags + DF taken from in_regs /
- * in_eflags, and ESP in the sandbox. The case code ends with `jmp *epilogue_ptr` (FF 25 abs32),
+ * in_eflags, ES from in_es, and ESP in the sandbox. The case code ends with `jmp *epilogue_ptr` (FF 25 abs32),
  * which lands in case_epilogue: GPRs are stored with absolute addressing (no stack use, no flag
  * change), then ESP goes back to the harness stack before PUSHFD reads EFLAGS. A fault inside
  * the case is caught by on_signal (harness.c), which records the faulting state and resumes the
@@ -31,6 +31,8 @@ run_case:
 	push %esi
 	push %edi
 	mov %esp, harness_esp
+	mov in_es, %eax
+	mov %eax, %es
 	pushl in_eflags
 	popfl
 	mov in_regs+0, %eax
@@ -56,6 +58,8 @@ case_epilogue:
 	mov harness_esp, %esp
 	pushfl
 	popl out_eflags
+	push %ds
+	pop %es
 	cld
 	pop %edi
 	pop %esi
@@ -67,6 +71,8 @@ case_epilogue:
 	.globl case_fault_resume
 case_fault_resume:
 	mov harness_esp, %esp
+	push %ds
+	pop %es
 	cld
 	pop %edi
 	pop %esi

@@ -9,13 +9,16 @@
  *     0x00400000  code page, RWX, 4 KiB: the case's code, then `jmp *epilogue_ptr` (FF 25 abs32)
  *     0x00500000  sandbox, RW, 8 KiB: the only memory a case touches (its stack included)
  *     FS = 0x0007 LDT data segment, base 0x00500000, limit 0x1FFF (byte granular, DPL 3),
- *                 so 16-bit addressing (67 prefix + FS override) reaches the sandbox
+ *                 so 16-bit addressing (67 prefix + FS override) reaches the sandbox;
+ *                 ES too when the case asks for it (see eflags bit 31)
  *
  * Input batch (little-endian):
  *
  *     header  u32 magic 0x44363858 ("X86D"), u32 version = 1, u32 case count
  *     case    u32 regs[8]     EAX ECX EDX EBX ESP EBP ESI EDI
- *             u32 eflags      only CF PF AF ZF SF DF OF are taken; IF = 1, the rest 0
+ *             u32 eflags      only CF PF AF ZF SF DF OF are taken; IF = 1, the rest 0.
+ *                             Bit 31 set: ES is loaded with the sandbox segment (0x0007) too,
+ *                             so ES:[E]DI string destinations are sandbox offsets
  *             u32 fill seed   sandbox fill: x = seed (0 → 1); per 32-bit word, in address order,
  *                             x ^= x << 13; x ^= x >> 17; x ^= x << 5; word = x
  *             u16 code length (≤ 4000), u16 patch count
@@ -61,7 +64,7 @@ void case_fault_resume(void);
 void sig_restorer(void);
 
 /* Shared with entry.S. */
-u32 in_regs[8], in_eflags, out_regs[8], out_eflags, harness_esp;
+u32 in_regs[8], in_eflags, in_es, out_regs[8], out_eflags, harness_esp;
 u32 code_entry = CODE_BASE;
 u32 epilogue_ptr = (u32)case_epilogue;
 
@@ -238,7 +241,11 @@ int harness_main(int argc, char **argv) {
     u8 *sandbox = (u8 *)SANDBOX_BASE;
     for (u32 n = 0; n < count; n++) {
         for (int i = 0; i < 8; i++) in_regs[i] = read_u32();
-        in_eflags = (read_u32() & ARITH_FLAGS) | 0x202;
+        u32 flags = read_u32();
+        in_eflags = (flags & ARITH_FLAGS) | 0x202;
+        u32 ds;
+        __asm__ volatile("movl %%ds, %0" : "=r"(ds));
+        in_es = flags >> 31 ? FS_SELECTOR : ds;
         u32 seed = read_u32();
         u32 lengths = read_u32();
         u32 length = lengths & 0xFFFF, patches = lengths >> 16;
