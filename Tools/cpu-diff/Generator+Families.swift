@@ -396,7 +396,7 @@ extension Generator {
         let o16: [UInt8] = rng.chance(20) ? [0x66] : []
         let d = UInt8(truncatingIfNeeded: rng.below(97) - 48)
         if rng.chance(50) {
-            let level = rng.chance(50) ? 0 : UInt8(1 + rng.below(3))
+            let level = rng.chance(50) ? 0 : rng.chance(90) ? UInt8(1 + rng.below(3)) : rng.pick([5, 31, 32, 33] as [UInt8])
             if level > 1 || rng.chance(30) { setup([0x8D, 0x6C, 0x24, d]) }  // lea ebp, [esp + d]
             let size = UInt16(rng.pick([0, 4, 8, 16, rng.below(65)]))
             emit(o16 + [0xC8] + le16(size) + [level])

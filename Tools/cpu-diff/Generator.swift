@@ -218,6 +218,12 @@ struct Generator {
         let free = Generator.writable.filter { !avoid.contains($0) }
         if allow16 && rng.chance(15) { return memory16(offset: offset, avoid: avoid) }
         var rm = RM()
+        if fixed == nil && rng.chance(8) {
+            // [esp + disp8]: ESP stays within a few hundred bytes of the sandbox middle.
+            rm.modrm = 0x44
+            rm.tail = [0x24, UInt8(truncatingIfNeeded: rng.below(256))]
+            return rm
+        }
         var viaFS = rng.chance(10)
         if viaFS { rm.prefixes.append(0x64) } else if rng.chance(10) {
             let segment: UInt8 = rng.pick([0x26, 0x36, 0x3E])

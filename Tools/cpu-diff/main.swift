@@ -18,7 +18,15 @@ import X86Decode
 struct Options {
     var count = 10_000
     var seed: UInt64 = 1
-    var harness = "Tools/native-harness/build/native-harness"
+    /// Default: the Makefile's output, relative to the working directory or to this executable
+    /// (.build/release/cpu-diff → ../../Tools/native-harness/build/native-harness).
+    var harness: String = {
+        let relative = "Tools/native-harness/build/native-harness"
+        if FileManager.default.isExecutableFile(atPath: relative) { return relative }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let beside = executable.deletingLastPathComponent().appendingPathComponent("../../../" + relative).standardized.path
+        return FileManager.default.isExecutableFile(atPath: beside) ? beside : relative
+    }()
     var only: Int?
     var maxLength = 20
     var show = 5
@@ -45,7 +53,8 @@ func parseOptions() -> Options {
     var args = CommandLine.arguments.dropFirst()
     func number(_ flag: String) -> UInt64 {
         guard let text = args.popFirst() else { usage("\(flag) needs a value") }
-        let value = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
+        let value = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16)
+            : text.hasPrefix("-") ? Int64(text).map { UInt64(bitPattern: $0) } : UInt64(text)
         guard let value else { usage("bad value for \(flag): \(text)") }
         return value
     }
@@ -54,7 +63,7 @@ func parseOptions() -> Options {
         case "--count": o.count = Int(number(arg))
         case "--seed": o.seed = number(arg)
         case "--harness": guard let p = args.popFirst() else { usage("--harness needs a path") }; o.harness = p
-        case "--case": o.only = Int(number(arg))
+        case "--case": o.only = Int(Int64(bitPattern: number(arg)))
         case "--max-length": o.maxLength = max(1, Int(number(arg)))
         case "--show": o.show = Int(number(arg))
         case "--verbose", "-v": o.verbose = true
@@ -115,7 +124,8 @@ func compare(_ native: Outcome, _ run: Emulated.Run) -> [String] {
 }
 
 func describe(_ m: Mismatch, seed: UInt64) -> String {
-    var out = "mismatch in case \(m.index) (rerun: cpu-diff --seed \(seed) --case \(m.index) --verbose): "
+    let name = m.index < 0 ? "corpus case \"\(Corpus.entries[-1 - m.index].name)\"" : "case \(m.index)"
+    var out = "mismatch in \(name) (rerun: cpu-diff --seed \(seed) --case \(m.index) --verbose): "
         + m.what.joined(separator: ", ") + "\n"
     let disassembler = Disassembler()
     let decoder = Decoder()
@@ -190,7 +200,10 @@ func reduce(_ original: TestCase, harness: String, emulated: Emulated) throws ->
 let options = parseOptions()
 let started = Date()
 let emulated = Emulated()
-let indices: [Int] = options.only.map { [$0] } ?? Array(0..<options.count)
+// Negative indices name corpus entries (-1 is the first), run before the random cases.
+let corpusIndices = (0..<Corpus.entries.count).map { -1 - $0 }
+let indices: [Int] = options.only.map { [$0] } ?? (corpusIndices + Array(0..<options.count))
+let randomCount = indices.filter { $0 >= 0 }.count
 let chunkSize = 4096
 var mismatches: [Mismatch] = []
 var mismatchCount = 0
@@ -208,6 +221,10 @@ do {
         var cases: [TestCase] = []
         cases.reserveCapacity(chunk.count)
         for index in chunk {
+            if index < 0 {
+                cases.append(Corpus.testCase(Corpus.entries[-1 - index]))
+                continue
+            }
             var generator = Generator(seed: SplitMix64.caseSeed(options.seed, index), excluding: options.exclude)
             cases.append(generator.makeCase(maxLength: options.maxLength))
         }
@@ -265,8 +282,9 @@ if options.stats {
 }
 
 let seconds = Date().timeIntervalSince(started)
-let kindText = kinds.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-print("cpu-diff: \(indices.count) sequences (\(instructions) instructions, \(emulated.executed) executed by x86v), "
+let kindText = kinds.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+print("cpu-diff: \(randomCount) sequences (\(instructions) instructions, \(emulated.executed) executed by x86v) "
+      + "+ \(indices.count - randomCount) corpus cases, "
       + "mismatches: \(mismatchCount), native exceptions: \(faults)"
       + (faults == 0 ? "" : " (" + vectors.indices.filter { vectors[$0] > 0 }.map { "#\(vectorNames[$0] ?? String($0)) \(vectors[$0])" }.joined(separator: ", ") + ")")
       + ", undefined-flag reads: \(readUndefined), "
@@ -277,7 +295,9 @@ for m in mismatches.prefix(options.verbose ? 20 : options.show) {
        let outcome = try? NativeRun(harness: options.harness, cases: [reduced], tag: 999).wait().first {
         let run = emulated.run(reduced)
         shown = Mismatch(index: m.index, testCase: reduced, native: outcome, emulated: run, what: compare(outcome, run))
-        print("(reduced from \(m.testCase.instructionCount) to \(reduced.instructionCount) instructions)")
+        if reduced.instructionCount < m.testCase.instructionCount {
+            print("(reduced from \(m.testCase.instructionCount) to \(reduced.instructionCount) instructions)")
+        }
     }
     print(describe(shown, seed: options.seed))
 }
