@@ -7,12 +7,16 @@ import X86Decode
 /// - ESP stays in the sandbox (it starts at its middle; no instruction writes it except the
 ///   stack instructions, each moving it by at most ~80 bytes).
 /// - Every memory operand is in the sandbox: base and index registers are loaded by a `mov`
-///   just before the instruction; 16-bit addressing uses FS (based at the sandbox).
+///   just before the instruction (or the operand is `[esp + disp8]`); 16-bit addressing uses FS
+///   (based at the sandbox), and ES too in cases with `esSandbox`.
 /// - Jumps go forward, inside the sequence; REP counts are small. The code always terminates.
 /// - No instruction reads a flag the SDM calls undefined at that point: the generator tracks
 ///   the flags that may be undefined (from the opcode table's `undefined:` column) and puts a
-///   flag-defining CMP/ADD/SUB before a reader that would see one.
+///   flag-defining CMP before a reader that would see one.
 /// - Undefined results (16-bit BSWAP, 16-bit SHLD/SHRD with counts above 16) are not generated.
+/// - Exceptions are deliberate and rare: #DE (DIV/IDIV without a prepared dividend, AAM 0,
+///   IDIV overflow), #GP(0) (an FS operand just past the sandbox segment's limit), #UD (LOCK on
+///   a register destination or CMP). Both sides must raise them at the same instruction.
 struct Generator {
     var rng: SplitMix64
     var items: [Item] = []
@@ -61,11 +65,6 @@ struct Generator {
         case 6: return rng.pick(Generator.edges) ^ (1 << UInt32(rng.below(32)))
         default: return rng.u32()
         }
-    }
-
-    mutating func value(bits: Int) -> UInt32 {
-        let v = value()
-        return bits == 32 ? v : v & ((1 << UInt32(bits)) - 1)
     }
 
     mutating func destination() -> UInt8 { rng.pick(Generator.writable) }

@@ -169,9 +169,16 @@ func describe(_ m: Mismatch, seed: UInt64) -> String {
     return out
 }
 
-/// Drops instruction groups while the case still mismatches (and reads no undefined flag):
-/// greedy, one group per round, each round one native batch of every single-group removal.
-func reduce(_ original: TestCase, harness: String, emulated: Emulated) throws -> TestCase {
+/// What kind of difference a `compare` line reports ("eax", "exception", "eflags", …).
+func kind(_ line: String) -> String {
+    String(line.prefix { $0 != ":" && $0 != "(" }).trimmingCharacters(in: .whitespaces)
+}
+
+/// Drops instruction groups while the case still mismatches the same way (its first kind of
+/// difference, and no undefined flag read): greedy, one group per round, each round one native
+/// batch of every single-group removal.
+func reduce(_ original: TestCase, what: [String], harness: String, emulated: Emulated) throws -> TestCase {
+    let first = what.first.map(kind) ?? ""
     var keep = [Bool](repeating: true, count: original.program.groupCount)
     var best = original
     var tag = 1000
@@ -190,7 +197,9 @@ func reduce(_ original: TestCase, harness: String, emulated: Emulated) throws ->
         let runs = candidates.map { emulated.run($0.testCase) }
         let outcomes = try native.wait()
         tag += 1
-        guard let hit = candidates.indices.first(where: { !runs[$0].readUndefined && !compare(outcomes[$0], runs[$0]).isEmpty })
+        guard let hit = candidates.indices.first(where: {
+            !runs[$0].readUndefined && compare(outcomes[$0], runs[$0]).contains { kind($0) == first }
+        })
         else { return best }
         keep = candidates[hit].keep
         best = candidates[hit].testCase
@@ -240,7 +249,7 @@ do {
             let what = compare(nativeOutcomes[k], runs[k])
             if what.isEmpty { continue }
             mismatchCount += 1
-            for w in what { kinds[String(w.prefix { $0 != ":" && $0 != "(" }).trimmingCharacters(in: .whitespaces), default: 0] += 1 }
+            for w in what { kinds[kind(w), default: 0] += 1 }
             if mismatches.count < max(options.show, options.verbose ? 20 : 0) {
                 mismatches.append(Mismatch(index: chunk[k], testCase: c, native: nativeOutcomes[k], emulated: runs[k], what: what))
             }
@@ -291,7 +300,7 @@ print("cpu-diff: \(randomCount) sequences (\(instructions) instructions, \(emula
       + "seed \(options.seed), \(String(format: "%.1f", seconds)) s" + (kindText.isEmpty ? "" : " [\(kindText)]"))
 for m in mismatches.prefix(options.verbose ? 20 : options.show) {
     var shown = m
-    if options.reduce, let reduced = try? reduce(m.testCase, harness: options.harness, emulated: emulated),
+    if options.reduce, let reduced = try? reduce(m.testCase, what: m.what, harness: options.harness, emulated: emulated),
        let outcome = try? NativeRun(harness: options.harness, cases: [reduced], tag: 999).wait().first {
         let run = emulated.run(reduced)
         shown = Mismatch(index: m.index, testCase: reduced, native: outcome, emulated: run, what: compare(outcome, run))
