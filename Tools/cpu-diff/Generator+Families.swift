@@ -355,8 +355,14 @@ extension Generator {
         }
     }
 
-    /// LOOP LOOPE LOOPNE JECXZ (JCXZ and CX-counted loops with 67), forward only.
+    /// LOOP LOOPE LOOPNE JECXZ (JCXZ and CX-counted loops with 67), forward only; sometimes
+    /// CALL to the next instruction (the return address goes on the sandbox stack), then POP.
     mutating func loop() {
+        if rng.chance(20) {
+            emit([0xE8, 0, 0, 0, 0])
+            if rng.chance(60) { emit([0x58 + destination()]) }
+            return
+        }
         if rng.chance(40) { setRegister(1, rng.pick([0, 1, 2, 0x10000, 0x10001, value()])) }
         let prefix: [UInt8] = rng.chance(25) ? [0x67] : []
         emit(prefix + [0xE0 + UInt8(rng.below(4)), 0], skip: rng.below(4), relativeSize: 1)
