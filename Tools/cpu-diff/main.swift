@@ -125,7 +125,7 @@ func compare(_ native: Outcome, _ run: Emulated.Run) -> [String] {
 
 func describe(_ m: Mismatch, seed: UInt64) -> String {
     let name = m.index < 0 ? "corpus case \"\(Corpus.entries[-1 - m.index].name)\"" : "case \(m.index)"
-    var out = "mismatch in \(name) (rerun: cpu-diff --seed \(seed) --case \(m.index) --verbose): "
+    var out = "\(m.what == ["equal"] ? "no mismatch" : "mismatch") in \(name) (rerun: cpu-diff --seed \(seed) --case \(m.index) --verbose): "
         + m.what.joined(separator: ", ") + "\n"
     let disassembler = Disassembler()
     let decoder = Decoder()
@@ -247,7 +247,14 @@ do {
             if let v = nativeOutcomes[k].vector { faults += 1; vectors[Int(v) & 31] += 1 }
             if runs[k].readUndefined { readUndefined += 1 }
             let what = compare(nativeOutcomes[k], runs[k])
-            if what.isEmpty { continue }
+            if what.isEmpty {
+                // `--case K --verbose` shows the case even when it matches.
+                if options.only != nil && options.verbose {
+                    print(describe(Mismatch(index: chunk[k], testCase: c, native: nativeOutcomes[k], emulated: runs[k],
+                                            what: ["equal"]), seed: options.seed))
+                }
+                continue
+            }
             mismatchCount += 1
             for w in what { kinds[kind(w), default: 0] += 1 }
             if mismatches.count < max(options.show, options.verbose ? 20 : 0) {
