@@ -52,7 +52,8 @@ import X86Core
         var family: String
         var body: String
         var image: [Run]
-        var pages: [UInt32]
+        /// Pages whose bytes are compared; nil = the header's `defaultPages`.
+        var pages: [UInt32]?
         var entry: UInt32
         var done: UInt32
         var expect: Expect
@@ -73,14 +74,24 @@ import X86Core
         return out
     }
 
-    static func loadScenarios() throws -> [Scenario] {
+    /// The fixture's first line: the standard layout (descriptor tables, TSS, page tables) that
+    /// each scenario's `image` edits.
+    struct Header: Decodable {
+        var baseImage: [Scenario.Run]
+        var defaultPages: [UInt32]
+    }
+
+    static func loadScenarios() throws -> (header: Header, scenarios: [Scenario]) {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Fixtures/unicorn-system.jsonl")
         let text = try String(contentsOf: url, encoding: .utf8)
         let decoder = JSONDecoder()
-        return try text.split(separator: "\n").map {
+        let lines = text.split(separator: "\n")
+        let header = try decoder.decode(Header.self, from: Data(lines[0].utf8))
+        let scenarios = try lines.dropFirst().map {
             try decoder.decode(Scenario.self, from: Data($0.utf8))
         }
+        return (header, scenarios)
     }
 
     static let regNames = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
@@ -94,11 +105,13 @@ import X86Core
     }
 
     /// Runs one scenario on X86Core; returns the differences from Unicorn's result.
-    static func check(_ sc: Scenario) -> [String] {
+    static func check(_ sc: Scenario, header: Header) -> [String] {
         let cpu = CPU(memorySize: 16 << 20)
         cpu.resetFlat(cpl: 0)
+        for run in header.baseImage { cpu.memory.load(bytes: run.bytes, at: run.address) }
         for run in sc.image { cpu.memory.load(bytes: run.bytes, at: run.address) }
-        let initial = sc.pages.map { cpu.memory.bytes(at: $0, count: 0x1000) }
+        let pages = sc.pages ?? header.defaultPages
+        let initial = pages.map { cpu.memory.bytes(at: $0, count: 0x1000) }
         var st = cpu.state
         for i in 0..<8 { st.regs[i] = 0 }
         st.eip = sc.entry
@@ -178,7 +191,7 @@ import X86Core
             for (k, b) in run.bytes.enumerated() { want[run.address &+ UInt32(k)] = b }
         }
         var got: [UInt32: UInt8] = [:]
-        for (p, page) in sc.pages.enumerated() {
+        for (p, page) in pages.enumerated() {
             let now = cpu.memory.bytes(at: page, count: 0x1000)
             for k in 0..<0x1000 where now[k] != initial[p][k] { got[page &+ UInt32(k)] = now[k] }
         }
@@ -211,14 +224,14 @@ import X86Core
     }
 
     @Test func unicornSystemScenarios() throws {
-        let scenarios = try Self.loadScenarios()
+        let (header, scenarios) = try Self.loadScenarios()
         #expect(!scenarios.isEmpty)
         var equal = 0, known = 0, knownEqual = 0
         var mismatches: [(String, [String])] = []
         var byFamily: [String: (total: Int, bad: Int)] = [:]
         var familyOrder: [String] = []
         for sc in scenarios {
-            let diffs = Self.check(sc)
+            let diffs = Self.check(sc, header: header)
             if byFamily[sc.family] == nil { familyOrder.append(sc.family) }
             byFamily[sc.family, default: (0, 0)].total += 1
             if sc.knownDifference != nil {

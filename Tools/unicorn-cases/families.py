@@ -13,6 +13,15 @@ KD_PDE_A = ("SDM Vol. 3A §4.8: whether a walk that ends in #PF sets the A flag 
             "is model-specific; QEMU sets PDE.A before checking the PTE/permissions (Bochs does not)")
 KD_FETCH_CR2 = ("SDM Vol. 3A §4.7 / §6.15 (interrupt 14): CR2 holds the faulting linear address; on an "
                 "instruction-fetch #PF Unicorn 2.0.1 leaves CR2 = 0xFFFFFFFE")
+KD_RMW_W = ("SDM Vol. 3A §4.7 (W/R flag) and §4.8 (A flag): a read-modify-write instruction's "
+            "access is checked as a write on Intel processors (W/R = 1, no A update from a read that "
+            "then faults); QEMU does the read first: W/R = 0 when the read faults, and A set by the "
+            "read when the write then faults")
+KD_CONF_GATE = ("SDM Vol. 3A §5.8.6 / Vol. 2A CALL: a call through a gate to a conforming code segment "
+                "does not change CPL (no stack switch); QEMU moves to the segment's DPL with a stack switch")
+KD_IOBITMAP = ("SDM Vol. 1 §19.5.2 / Vol. 3A §20 (I/O permission bit map): at CPL > IOPL an access whose "
+               "bitmap bit is set, or outside the TSS limit, is #GP(0); Unicorn 2.0.1 does not check the "
+               "bitmap and performs the access")
 KD_INT_GATE = ("SDM Vol. 3A §6.12.1.1: INT n checks the gate (DPL >= CPL, present, type) before "
                "delivery; Unicorn never delivers through the IDT and reports vector n for any gate")
 
@@ -135,6 +144,8 @@ def fam_ltr(rng):
         rpl = rng.randrange(4)
         sel = {"gdt": SEL_TEST | rpl, "null": rpl, "ti1": SEL_TEST | 4 | rpl}[kind]
         sc.body = f"mov ax, {sel:#x}\nltr ax\nstr ebx\nstr [{DATA0 + 0x20:#x}]"
+        if kind == "null" and cpl == 0:
+            sc.known = "SDM Vol. 2A LTR: a null selector is #GP(0); QEMU 5 loads a null TR"
         sc.name = f"ltr_cpl{cpl}_{kind}_s{s}t{typ:x}p{p}_{i}"
         yield sc
 
@@ -245,11 +256,8 @@ def fam_paging(rng):
             body = f"mov esi, esp\nmov esp, {lin + 4:#x}\npush dword 0x77\nmov esp, esi"
         else:
             # a RET at the target frame's offset 0x10
-            sc.mem[TARGET_PHYS + k * 0x1000 + 0x10] = 0xC3
+            sc.extra[TARGET_PHYS + k * 0x1000 + 0x10] = b"\xc3"
             lin = 0x400000 + k * 0x1000 + 0x10
-            # Unicorn 2.0.1 fetches code bytes from physical = linear (README.md): put the same RET
-            # there so a successful fetch gives the architectural result.
-            sc.extra[lin] = b"\xc3"
             body = f"mov eax, {lin:#x}\ncall eax"
         if off == 0xFFE and acc not in ("fetch", "push"):
             # crosses into the next page, which is a present, writable user page
@@ -257,10 +265,13 @@ def fam_paging(rng):
         sc.body = body + f"\nmov edx, [{DATA0:#x}]"
         init_pde_a = pde & 0x20
 
-        def post(rec, init_pde_a=init_pde_a, acc=acc):
+        def post(rec, init_pde_a=init_pde_a, acc=acc, lin=lin):
             ex = rec['expect']['exception']
-            if ex and ex['vector'] == 14 and acc == "fetch":
+            if ex and ex['vector'] == 14 and acc == "fetch" and rec['expect']['cr2'] != lin:
                 rec['knownDifference'] = KD_FETCH_CR2
+                return
+            if ex and ex['vector'] == 14 and acc == "rmw":
+                rec['knownDifference'] = KD_RMW_W
                 return
             if ex and ex['vector'] == 14 and not init_pde_a:
                 if any(PD <= a < PD + 0x1000 for a, _ in rec['expect']['memory']):
@@ -287,6 +298,16 @@ def fam_pse(rng):
         body = {"read": f"mov ecx, [{lin:#x}]", "write": f"mov dword [{lin:#x}], 0x5a5a5a5a",
                 "rmw": f"add [{lin:#x}], ecx"}[acc]
         sc.body = body
+        init_pde_a = pde & 0x20
+
+        def post(rec, init_pde_a=init_pde_a, acc=acc):
+            ex = rec['expect']['exception']
+            if ex and ex['vector'] == 14 and acc == "rmw":
+                rec['knownDifference'] = KD_RMW_W
+            elif ex and ex['vector'] == 14 and not init_pde_a:
+                if any(PD <= a < PD + 0x1000 for a, _ in rec['expect']['memory']):
+                    rec['knownDifference'] = KD_PDE_A
+        sc.post = post
         sc.name = f"pse_cpl{cpl}_pse{pse}_wp{wp}_{acc}_pde{pde & 0xE7:02x}_off{off:x}_{i}"
         yield sc
 
@@ -297,13 +318,19 @@ def fam_invlpg(rng):
         sc = Scenario("", "invlpg", paging=True, regs=rand_regs(rng))
         k = rng.randrange(16)
         lin = 0x400000 + k * 0x1000
-        newframe = TARGET_PHYS + rng.randrange(16) * 0x1000
-        newflags = rng.choice([0x27, 0x25, 0x26, 0x07, 0x67])
+        # Same frame, new permissions: remapping to another frame would need Unicorn to honour the
+        # translation, which it does not (README.md).
+        newframe = TARGET_PHYS + k * 0x1000
+        newflags = rng.choice([0x27, 0x25, 0x26, 0x07, 0x67, 0x23, 0x21])
+        sc.cpl = rng.choice([0, 3])
         flush = rng.choice(["invlpg", "cr3"])
         fl = f"invlpg [{lin:#x}]" if flush == "invlpg" else "mov eax, cr3\nmov cr3, eax"
         sc.body = (f"mov ecx, [{lin:#x}]\nmov dword [{PT1 + 4 * k:#x}], {newframe | newflags:#x}\n{fl}\n"
                    f"mov edx, [{lin:#x}]\nmov dword [{lin + 8:#x}], 0x99")
-        sc.name = f"invlpg_{flush}_k{k}_f{newflags:02x}_{i}"
+        if sc.cpl == 3:
+            # INVLPG is privileged: at CPL 3 only read and write (A/D updates) through the window.
+            sc.body = f"mov ecx, [{lin:#x}]\nmov dword [{lin + 8:#x}], 0x99\nmov edx, [{lin + 8:#x}]"
+        sc.name = f"invlpg_{flush}_cpl{sc.cpl}_k{k}_f{newflags:02x}_{i}"
         yield sc
 
 
@@ -472,6 +499,15 @@ def fam_iopl(rng):
                 # TSS limit too small to hold the bitmap byte(s)
                 sc.gdt[9] = desc(TSS, 0x67, 0x9, s=0, db=0)
                 bm += "_shortlimit"
+            if cpl > iopl:
+                q_end = min(port + size - 1, 0xFFFF)
+                limit_ok = not bm.endswith("_shortlimit") and IOMAP + q_end // 8 + 1 <= IOMAP + 0x2000
+                denied = (not limit_ok) or any(sc.tss[IOMAP + q // 8] >> (q % 8) & 1
+                                               for q in range(port, q_end + 1))
+                if port + size - 1 > 0xFFFF:
+                    denied = True
+                if denied:
+                    sc.known = KD_IOBITMAP
             code = fn(port)
             if "ioi:" not in code:
                 code = "ioi: " + code
@@ -564,6 +600,8 @@ def fam_callgate(rng):
         sc.tail = "tgt: mov edx, esp\nmov esi, ss\n" + (f"{ret}\n" if back else "ud2\n")
         t = sc.label("tgt")
         sc.gdt[SLOT + 2] = gate(SEL_TEST, t, 0x4 if g16 else 0xC, dpl=gdpl, p=gp, params=nparams)
+        if conf and tdpl < cpl:
+            sc.known = KD_CONF_GATE
         sc.name = (f"callgate_cpl{cpl}_g{gdpl}r{rpl}p{gp}_t{tdpl}{'c' if conf else ''}p{tp}_n{nparams}"
                    f"{'_g16' if g16 else ''}{'_ret' if back else ''}_{i}")
         yield sc

@@ -10,8 +10,10 @@ import argparse
 import json
 import os
 import random
+import sys
 
-from machine import DEFAULT_OUT, ROOT, run_unicorn
+sys.dont_write_bytecode = True    # keep __pycache__ out of the source tree
+from machine import DEFAULT_OUT, DEFAULT_PAGES, ROOT, run_unicorn, base_image, runs
 from families import FAMILIES
 
 
@@ -22,7 +24,10 @@ def main():
     ap.add_argument('--only')
     a = ap.parse_args()
     counts = {}
-    lines = []
+    # First line: the base image every scenario's `image` is applied on top of, and the pages
+    # compared when a scenario lists none.
+    lines = [json.dumps({'baseImage': runs(base_image()), 'defaultPages': DEFAULT_PAGES},
+                        separators=(',', ':'))]
     names = set()
     for fam, fn in FAMILIES:
         if a.only and fam != a.only:

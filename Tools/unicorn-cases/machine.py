@@ -5,7 +5,7 @@ import struct
 import subprocess
 import tempfile
 
-from unicorn import Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_HOOK_INTR, UC_HOOK_INSN, UC_ERR_INSN_INVALID
+from unicorn import Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_HOOK_INTR, UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_ERR_INSN_INVALID
 from unicorn import x86_const as X
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,8 +22,10 @@ STACK_TOP = {0: 0x8FF0, 1: 0x9FF0, 2: 0xAFF0, 3: 0xBFF0}
 GDT, IDT, TSS, LDT = 0x10000, 0x11000, 0x12000, 0x16000
 TSS2 = 0x17000           # second TSS for LTR tests
 PD, PT0, PT1 = 0x20000, 0x21000, 0x22000
-TARGET_PHYS = 0x50000    # frames behind the paging-test window (PDE 1, linear 0x400000)
-PSE_PHYS = 0xC00000      # frame of the 4 MiB page at linear 0x800000 (PDE 2)
+# Unicorn 2.0.1 walks the page tables (permissions, A/D, #PF) but then accesses physical =
+# linear (README.md), so every mapping the scenarios use is an identity mapping.
+TARGET_PHYS = 0x400000   # frames behind the paging-test window (PDE 1, linear 0x400000)
+PSE_PHYS = 0x800000      # frame of the 4 MiB page at linear 0x800000 (PDE 2)
 GDT_ENTRIES = 32
 IOMAP = 0x68             # TSS I/O-map base; bitmap 0x2000 bytes + 0xFF terminator
 
@@ -177,8 +179,8 @@ class Scenario:
             struct.pack_into('<I', m, PT0 + 4 * i, self.pt0[i])
             struct.pack_into('<I', m, PT1 + 4 * i, self.pt1[i])
         for i in range(16):
-            # recognisable contents in the paging-test frames and the data pages
-            struct.pack_into('<I', m, TARGET_PHYS + i * 0x1000, 0xA0000000 | i)
+            # recognisable contents in the paging-test frames
+            self.extra.setdefault(TARGET_PHYS + i * 0x1000, struct.pack('<I', 0xA0000000 | i))
         struct.pack_into('<II', m, DATA0, 0x11223344, 0x55667788)
         self.extra[PSE_PHYS] = struct.pack('<I', 0xC0DE4000)
         self.code_len = len(code)
@@ -186,6 +188,7 @@ class Scenario:
 
     def pages(self):
         ps = set(range(0, 0x60000, 0x1000))
+        ps.update(range(TARGET_PHYS, TARGET_PHYS + 0x10000, 0x1000))
         ps.update(a & ~0xFFF for a in self.extra)
         ps.update(self.pages_extra)
         return sorted(ps)
@@ -246,21 +249,29 @@ def run_unicorn(sc):
     def on_intr(uc, intno, _):
         ctx = bytes(uc.context_save())
         ev['vector'] = intno
+        ev['cr2'] = uc.reg_read(X.UC_X86_REG_CR2)
         ev['error'], is_int = struct.unpack_from('<Ii', ctx, CTX_ERROR_CODE)
         ev['isInt'] = is_int != 0
         uc.emu_stop()
 
+    def on_invalid(uc, _):
+        ev['cr2'] = uc.reg_read(X.UC_X86_REG_CR2)
+        return False
+
     def on_in(uc, port, size, _):
+        ev.setdefault('cr2', uc.reg_read(X.UC_X86_REG_CR2))
         ev.setdefault('io', {'port': port, 'size': size, 'isIn': True, 'regs': snap_regs(uc)})
         uc.emu_stop()
         return 0
 
     def on_out(uc, port, size, value, _):
+        ev.setdefault('cr2', uc.reg_read(X.UC_X86_REG_CR2))
         ev.setdefault('io', {'port': port, 'size': size, 'isIn': False, 'value': value,
                              'regs': snap_regs(uc)})
         uc.emu_stop()
 
     uc.hook_add(UC_HOOK_INTR, on_intr)
+    uc.hook_add(UC_HOOK_INSN_INVALID, on_invalid)
     uc.hook_add(UC_HOOK_INSN, on_in, None, 1, 0, X.UC_X86_INS_IN)
     uc.hook_add(UC_HOOK_INSN, on_out, None, 1, 0, X.UC_X86_INS_OUT)
     try:
@@ -285,8 +296,13 @@ def run_unicorn(sc):
     def sysseg(off):
         sel, base, limit, flags = struct.unpack_from('<IxxxxQII', ctx, off)
         return [sel, base & 0xFFFFFFFF, limit, (flags >> 8) & 0xF0FF]
-    crs = struct.unpack_from('<5Q', ctx, CTX_CR)
-    assert crs[0] == uc.reg_read(X.UC_X86_REG_CR0)
+    # Once emu_start has returned CR2 reads 0xFFFFFFFE (Unicorn's exit path clobbers it), so it
+    # is read inside the hook that stopped the run.
+    crs = [uc.reg_read(r) for r in (X.UC_X86_REG_CR0, X.UC_X86_REG_CR1, X.UC_X86_REG_CR2,
+                                     X.UC_X86_REG_CR3, X.UC_X86_REG_CR4)]
+    assert 'cr2' in ev, sc.name
+    crs[2] = ev['cr2']
+    assert crs[0] == struct.unpack_from('<Q', ctx, CTX_CR)[0]
     regs = [uc.reg_read(r) for r in GPRS]
     eip = uc.reg_read(X.UC_X86_REG_EIP)
     tr = sysseg(CTX_TR)
@@ -319,10 +335,12 @@ def run_unicorn(sc):
     rec = {
         'name': sc.name, 'family': sc.family,
         'body': sc.body.strip(),
-        'image': runs(bytes(sc.mem)) + [[a, b.hex()] for a, b in sorted(sc.extra.items())],
-        'pages': pages, 'entry': CODE, 'done': done,
+        'image': diff_runs(base_image(), bytes(sc.mem), 0) + [[a, b.hex()] for a, b in sorted(sc.extra.items())],
+        'entry': CODE, 'done': done,
         'expect': exp,
     }
+    if pages != DEFAULT_PAGES:
+        rec['pages'] = pages              # else the header's defaultPages
     if sc.reg_mask:
         rec['regMask'] = sc.reg_mask
     if sc.int_handler is not None:
@@ -336,6 +354,19 @@ def run_unicorn(sc):
     return rec
 
 
+_base = []
+
+
+def base_image():
+    """The standard layout with an empty body: the fixture's first line, which each scenario's
+    `image` edits (keeps the page tables and descriptor tables out of every line)."""
+    if not _base:
+        sc = Scenario("base", "base")
+        sc.build()
+        _base.append(bytes(sc.mem))
+    return _base[0]
+
+
 GPRS = [X.UC_X86_REG_EAX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_EBX,
         X.UC_X86_REG_ESP, X.UC_X86_REG_EBP, X.UC_X86_REG_ESI, X.UC_X86_REG_EDI]
 
@@ -344,3 +375,12 @@ def snap_regs(uc):
     return [uc.reg_read(r) for r in GPRS]
 
 
+
+
+def _default_pages():
+    sc = Scenario("pages", "pages")
+    sc.build()
+    return sc.pages()
+
+
+DEFAULT_PAGES = _default_pages()
