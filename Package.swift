@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "X86Core", dependencies: ["X86Decode"], swiftSettings: hotPathSettings),
         // The machine around the CPU: loader, devices, run loop (grows with the VMM issue).
         .target(name: "Machine", dependencies: ["X86Core", "ELF"]),
+        // Robustness fuzzer: random bytes in random CPU states, every run with a budget.
+        .executableTarget(name: "cpu-fuzz", dependencies: ["X86Core"], path: "Tools/cpu-fuzz"),
         // Differential checker: seeded random user-mode sequences run natively (Tools/native-harness)
         // and on X86Core; also the random-code robustness fuzzer (`make fuzz-cpu`).
         .executableTarget(

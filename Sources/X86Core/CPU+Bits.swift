@@ -115,9 +115,9 @@ extension CPU {
         var ax = gpr[0] & 0xFFFF
         let adjust = ax & 0xF > 9 || f & EFLAGS.af != 0
         if adjust {
-            let al = (ax &- 6) & 0xFF
-            let ah = ((ax >> 8) &- 1) & 0xFF
-            ax = ah << 8 | al
+            // AX ← AX − 6 (a borrow reaches AH), then AH ← AH − 1 (SDM Vol. 2A AAS).
+            ax = (ax &- 6) & 0xFFFF
+            ax = (ax &- 0x100) & 0xFFFF
         }
         ax &= 0xFF0F
         setReg(0, size: 2, ax)

@@ -23,6 +23,8 @@ extension CPU {
         let src = reg(Int(d.reg), size: sz)
         let (old, new) = try modifyE(d, size: sz) { $0 &+ src }
         setReg(Int(d.reg), size: sz, old)
+        // DEST is written last (SDM Vol. 2B XADD): with one register for both, it gets the sum.
+        if d.modrm >= 0xC0 { setReg(Int(d.modrm & 7), size: sz, new) }
         setLazy(.add, size: sz, result: new, dst: old, src: src)
     }
 

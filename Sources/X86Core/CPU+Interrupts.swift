@@ -202,7 +202,17 @@ extension CPU {
             return
         }
         if flags & EFLAGS.nt != 0 {
-            try taskSwitchUnsupported(UInt16(truncatingIfNeeded: try readSystem(st.pointee.tr.base, size: 2)))
+            // Nested-task return: the back link must name a busy TSS in the GDT (SDM Vol. 2A
+            // IRET, #TS(selector)); the task switch itself is not implemented.
+            let link = UInt16(truncatingIfNeeded: try readSystem(st.pointee.tr.base, size: 2))
+            let sel = UInt32(link & 0xFFFC)
+            if link & 4 != 0 || link & 0xFFFC == 0 || UInt32(link & 0xFFF8) + 7 > UInt32(st.pointee.gdtr.limit) {
+                throw Fault.ts(sel)
+            }
+            let (tss, _) = try readDescriptor(link)
+            if tss.isSegment || (tss.type != 3 && tss.type != 0xB) { throw Fault.ts(sel) }
+            if !tss.present { throw Fault.np(sel) }
+            try taskSwitchUnsupported(link)
         }
         let eip = try peekStack(size: sz)
         let csSel = UInt16(truncatingIfNeeded: try peekStack(size: sz, depth: UInt32(sz)))

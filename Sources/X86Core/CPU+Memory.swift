@@ -8,7 +8,7 @@ extension CPU {
 
     @inline(__always)
     func readLinear(_ lin: UInt32, size: Int, user: Bool) throws(Fault) -> UInt32 {
-        let slot = tlbSlots[SoftTLB.index(lin, user: user)]
+        let slot = tlbSlots[SoftTLB.index(lin, bank: user ? Int(s.pointee.userBank) : 0)]
         if Int(lin & 0xFFF) <= 0x1000 - size && slot.readTag == lin & 0xFFFF_F000 {
             let p = Int(slot.physPage | (lin & 0xFFF))
             switch size {
@@ -22,7 +22,7 @@ extension CPU {
 
     @inline(__always)
     func writeLinear(_ lin: UInt32, size: Int, value: UInt32, user: Bool) throws(Fault) {
-        let slot = tlbSlots[SoftTLB.index(lin, user: user)]
+        let slot = tlbSlots[SoftTLB.index(lin, bank: user ? Int(s.pointee.userBank) : 0)]
         if Int(lin & 0xFFF) <= 0x1000 - size && slot.writeTag == lin & 0xFFFF_F000 {
             let p = Int(slot.physPage | (lin & 0xFFF))
             switch size {
@@ -37,6 +37,8 @@ extension CPU {
 
     @inline(never)
     func readLinearSlow(_ lin: UInt32, size: Int, user: Bool) throws(Fault) -> UInt32 {
+        if user && s.pointee.userBank == 2 { try alignmentCheck(lin, size: size) }
+        if s.pointee.dr[7] & 0xFF != 0 { noteDataBreakpoint(lin, size: size, write: false) }
         let inPage = 0x1000 - Int(lin & 0xFFF)
         if size <= inPage {
             let p = try translate(lin, write: false, user: user)
@@ -55,6 +57,8 @@ extension CPU {
 
     @inline(never)
     func writeLinearSlow(_ lin: UInt32, size: Int, value: UInt32, user: Bool) throws(Fault) {
+        if user && s.pointee.userBank == 2 { try alignmentCheck(lin, size: size) }
+        if s.pointee.dr[7] & 0xFF != 0 { noteDataBreakpoint(lin, size: size, write: true) }
         let inPage = 0x1000 - Int(lin & 0xFFF)
         if size <= inPage {
             let p = try translate(lin, write: true, user: user)
@@ -74,7 +78,7 @@ extension CPU {
     /// set) without writing: used before multi-part stores so that none is partial.
     @inline(__always)
     func probeWrite(_ lin: UInt32, size: Int, user: Bool) throws(Fault) {
-        let slot = tlbSlots[SoftTLB.index(lin, user: user)]
+        let slot = tlbSlots[SoftTLB.index(lin, bank: user ? Int(s.pointee.userBank) : 0)]
         if Int(lin & 0xFFF) <= 0x1000 - size && slot.writeTag == lin & 0xFFFF_F000 { return }
         let inPage = 0x1000 - Int(lin & 0xFFF)
         _ = try translate(lin, write: true, user: user)
@@ -164,5 +168,58 @@ extension CPU {
     @inline(__always)
     func write(_ seg: Int, _ offset: UInt32, size: Int, _ value: UInt32) throws(Fault) {
         try writeLinear(try writeAddress(seg, offset, size: size), size: size, value: value, user: userMode)
+    }
+}
+
+/// Data breakpoints (DR0–DR3 with R/W = 01 write or 11 read/write; SDM Vol. 3A §17.2.4–17.2.5).
+/// Pages holding an enabled data breakpoint are kept out of the soft TLB, so every access to
+/// them reaches the slow path, which records hits; `slowStep` raises the #DB trap afterwards.
+extension CPU {
+    /// The enabled data breakpoints' (address, length) — or nil if none is enabled.
+    @inline(__always)
+    func dataBreakpoint(_ i: Int) -> (UInt32, UInt32, Bool)? {
+        let dr7 = s.pointee.dr[7]
+        guard dr7 & (3 << UInt32(2 * i)) != 0 else { return nil }
+        let rw = (dr7 >> (16 + 4 * UInt32(i))) & 3
+        guard rw == 1 || rw == 3 else { return nil }
+        let lenBits = (dr7 >> (18 + 4 * UInt32(i))) & 3
+        let length: UInt32 = lenBits == 0 ? 1 : lenBits == 1 ? 2 : 4
+        return (s.pointee.dr[i] & ~(length - 1), length, rw == 3)
+    }
+
+    func noteDataBreakpoint(_ lin: UInt32, size: Int, write: Bool) {
+        for i in 0..<4 {
+            guard let (address, length, readsToo) = dataBreakpoint(i), write || readsToo else { continue }
+            let end = UInt64(lin) + UInt64(size)
+            if UInt64(address) < end && UInt64(lin) < UInt64(address) + UInt64(length) {
+                dataBreakpointHits |= 1 << UInt32(i)
+            }
+        }
+    }
+
+    /// True if the page of `linear` holds an enabled data breakpoint (never cache it).
+    func pageHasDataBreakpoint(_ linear: UInt32) -> Bool {
+        guard s.pointee.dr[7] & 0xFF != 0 else { return false }
+        for i in 0..<4 {
+            if let (address, _, _) = dataBreakpoint(i), address & 0xFFFF_F000 == linear & 0xFFFF_F000 { return true }
+        }
+        return false
+    }
+}
+
+/// Alignment checking (CR0.AM, EFLAGS.AC, CPL 3; SDM Vol. 3A §6.15 interrupt 17). While it is
+/// active, CPL-3 accesses use TLB bank 2, which is never filled, so each one reaches the slow
+/// path that checks alignment; the fast path pays nothing otherwise.
+extension CPU {
+    func alignmentCheck(_ lin: UInt32, size: Int) throws(Fault) {
+        if size > 1 && lin & UInt32(size - 1) != 0 { throw Fault.exception(Vector.alignmentCheck, errorCode: 0) }
+    }
+
+    /// Recomputes which TLB bank CPL-3 accesses use (call after EFLAGS.AC or CR0.AM changes).
+    @inline(__always)
+    func updateAlignmentCheck() {
+        let st = s
+        let active = st.pointee.cr0 & CR0.am != 0 && st.pointee.flags & EFLAGS.ac != 0
+        st.pointee.userBank = active ? 2 : 1
     }
 }

@@ -17,7 +17,7 @@ extension CPU {
         let st = s
         guard st.pointee.cr0 & CR0.pg != 0 else {
             let page = linear & 0xFFFF_F000
-            if memory.isPlainRAMPage(page) {
+            if memory.isPlainRAMPage(page) && !pageHasDataBreakpoint(linear) {
                 tlb.fill(linear: linear, user: user, physPage: page, writable: true, global: false)
             }
             return linear
@@ -40,7 +40,7 @@ extension CPU {
             if updated != pde { memory.write32(pdeAddress, updated) }
             let phys = (pde & 0xFFC0_0000) | (linear & 0x003F_FFFF)
             let page = phys & 0xFFFF_F000
-            if memory.isPlainRAMPage(page) {
+            if memory.isPlainRAMPage(page) && !pageHasDataBreakpoint(linear) {
                 let writable = updated & 0x40 != 0 && writeAllowed(rw: pde & 2 != 0, user: user, wp: wp)
                 tlb.fill(linear: linear, user: user, physPage: page, writable: writable,
                          global: pge && pde & 0x100 != 0)
@@ -61,7 +61,7 @@ extension CPU {
         if write { updated |= 0x40 }
         if updated != pte { memory.write32(pteAddress, updated) }
         let page = pte & 0xFFFF_F000
-        if memory.isPlainRAMPage(page) {
+        if memory.isPlainRAMPage(page) && !pageHasDataBreakpoint(linear) {
             let writable = updated & 0x40 != 0 && writeAllowed(rw: rw, user: user, wp: wp)
             tlb.fill(linear: linear, user: user, physPage: page, writable: writable,
                      global: pge && pte & 0x100 != 0)

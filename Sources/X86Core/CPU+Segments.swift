@@ -110,7 +110,7 @@ extension CPU {
         let v = try peekStack(size: sz)
         try loadSegment(seg, UInt16(truncatingIfNeeded: v))
         adjustStack(UInt32(sz))
-        if seg == SegmentRegister.ss.rawValue { setInterruptShadow() }
+        if seg == SegmentRegister.ss.rawValue { setInterruptShadow(); debugTrapsHeld = true }
     }
 
     /// MOV Sw, Ew. MOV to CS is #UD (the decoder rejects it).
@@ -118,7 +118,7 @@ extension CPU {
         let seg = Int(d.reg)
         let v = try readE(d, size: 2)
         try loadSegment(seg, UInt16(truncatingIfNeeded: v))
-        if seg == SegmentRegister.ss.rawValue { setInterruptShadow() }
+        if seg == SegmentRegister.ss.rawValue { setInterruptShadow(); debugTrapsHeld = true }
     }
 
     /// MOV Ev, Sw: a register destination gets the selector zero-extended (32-bit operand) or in

@@ -276,6 +276,7 @@ extension CPU {
         let new = (value & known) | CR0.et
         let old = s.pointee.cr0
         s.pointee.cr0 = new
+        updateAlignmentCheck()
         if (old ^ new) & (CR0.pg | CR0.wp | CR0.pe) != 0 { tlb.flush(keepGlobal: false) }
         if (old ^ new) & CR0.pe != 0 && new & CR0.pe == 0 { s.pointee.cpl = 0 }
     }

@@ -131,9 +131,11 @@ public final class CPU {
     }
 
     func updateAttention() {
+        updateAlignmentCheck()
         let st = s.pointee
         attention = st.flags & (EFLAGS.tf | EFLAGS.rf) != 0 || st.dr[7] & 0xFF != 0
             || st.interruptShadow || breakpoint != nil || interruptRequested || st.halted
+            || singleStepHeld || heldBreakpointHits != 0
     }
 
     // MARK: The loop
@@ -174,7 +176,7 @@ public final class CPU {
         st.pointee.currentEIP = eip
         let cs = st.pointee.segments[1]
         let lin = cs.base &+ eip
-        let slot = tlbSlots[SoftTLB.index(lin, user: st.pointee.cpl == 3)]
+        let slot = tlbSlots[SoftTLB.index(lin, bank: st.pointee.cpl == 3 ? Int(st.pointee.userBank) : 0)]
         let offset = lin & 0xFFF
         let instruction: UnsafePointer<DecodedInstruction>
         if offset <= 0xFF0 && slot.readTag == lin & 0xFFFF_F000 {
@@ -287,7 +289,17 @@ public final class CPU {
         if shadowBefore { st.pointee.interruptShadow = false }
         var trap: UInt32 = 0
         if dataBreakpointHits != 0 { trap |= dataBreakpointHits }
-        if tfBefore && !shadowBefore { trap |= 0x4000 }  // DR6.BS
+        if tfBefore || singleStepHeld { trap |= 0x4000 }  // DR6.BS
+        singleStepHeld = false
+        // MOV SS / POP SS hold debug traps until after the next instruction (SDM Vol. 3A §6.8.3).
+        if debugTrapsHeld {
+            debugTrapsHeld = false
+            if trap & 0x4000 != 0 { singleStepHeld = true; trap &= ~0x4000 }
+            if trap & 0xF != 0 { heldBreakpointHits |= trap & 0xF; trap &= ~0xF }
+        } else if heldBreakpointHits != 0 {
+            trap |= heldBreakpointHits
+            heldBreakpointHits = 0
+        }
         if trap != 0 {
             st.pointee.dr[6] = (st.pointee.dr[6] & ~0xF) | trap | 0xFFFF_0FF0
             st.pointee.currentEIP = st.pointee.eip
@@ -298,6 +310,10 @@ public final class CPU {
     }
 
     var skipOwnerBreakpointOnce = false
+    /// Set by MOV SS / POP SS: debug traps of that instruction wait for the next one.
+    var debugTrapsHeld = false
+    var singleStepHeld = false
+    var heldBreakpointHits: UInt32 = 0
     var rfSetByInstruction = false
     var dataBreakpointHits: UInt32 = 0
 

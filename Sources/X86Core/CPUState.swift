@@ -92,6 +92,8 @@ public struct CPUState: Sendable {
     public var dr: InlineArray<8, UInt32> = .init(repeating: 0)
     /// Current privilege level (CS.RPL in protected mode).
     public var cpl: UInt8 = 0
+    /// Soft-TLB bank for CPL-3 accesses: 1, or 2 (never filled) while alignment checking is on.
+    public var userBank: UInt8 = 1
     /// One-instruction interrupt shadow after STI / MOV SS / POP SS (SDM Vol. 3A §6.8.3).
     public var interruptShadow: Bool = false
     public var halted: Bool = false

@@ -23,7 +23,8 @@ struct SoftTLB {
     static let invalidTag: UInt32 = 1
     static let fillLogCapacity = 1024
 
-    /// `entries` supervisor slots, then `entries` user slots.
+    /// `entries` supervisor slots, `entries` user slots, then `entries` never-filled slots used
+    /// by CPL-3 accesses while alignment checking is on.
     let slots: UnsafeMutablePointer<TLBEntry>
     /// Slots filled since the last full flush, so a CR3 write touches only those (v86's idea).
     let filled: UnsafeMutablePointer<Int32>
@@ -32,8 +33,8 @@ struct SoftTLB {
     var overflowed = false
 
     init() {
-        slots = .allocate(capacity: Self.entries * 2)
-        slots.initialize(repeating: TLBEntry(), count: Self.entries * 2)
+        slots = .allocate(capacity: Self.entries * 3)
+        slots.initialize(repeating: TLBEntry(), count: Self.entries * 3)
         filled = .allocate(capacity: Self.fillLogCapacity)
         filled.initialize(repeating: 0, count: Self.fillLogCapacity)
     }
@@ -45,6 +46,11 @@ struct SoftTLB {
 
     @inline(__always) static func index(_ linear: UInt32, user: Bool) -> Int {
         Int((linear >> 12) & indexMask) | (user ? entries : 0)
+    }
+
+    /// Bank 0 supervisor, 1 user, 2 user with alignment checking (always empty).
+    @inline(__always) static func index(_ linear: UInt32, bank: Int) -> Int {
+        Int((linear >> 12) & indexMask) | (bank &* entries)
     }
 
     mutating func fill(linear: UInt32, user: Bool, physPage: UInt32, writable: Bool, global: Bool) {

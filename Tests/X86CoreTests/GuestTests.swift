@@ -17,6 +17,11 @@ enum GuestFiles {
     }
 
     /// alu and alu-paging run 220 M instructions in their timed loop; the rest finish in well under 50 M.
+    /// Guests that execute x87/SSE code, which the interpreter does not implement yet (a later
+    /// issue): until then they must stop cleanly with a "not implemented" exit naming an x87 or
+    /// SSE instruction, never crash or run on with wrong results.
+    static let needFloatingPoint: Set<String> = ["corpus"]
+
     static func budget(_ name: String) -> UInt64 {
         name.hasPrefix("alu") ? 400_000_000 : 50_000_000
     }
@@ -37,6 +42,11 @@ func guest(_ name: String) throws {
     let wantExit: UInt32 = expectedLines.contains { $0.hasPrefix("not ok") || $0.hasPrefix("Bail out!") } ? 1 : 0
 
     let run = try GuestRunner.run(elfPath: elf.path, budget: GuestFiles.budget(name))
+    if GuestFiles.needFloatingPoint.contains(name) {
+        #expect(run.ending.contains("notImplemented") && (run.ending.contains("\"f") || run.ending.contains("xmm")),
+                "\(name): expected a not-implemented exit at the first x87/SSE instruction; got \(run.ending)")
+        return
+    }
     guard let actual = run.markedOutput else {
         Issue.record("\(name): no \"x86v-guest: \" marker in the serial output (\(run.ending)); serial: \(run.text.debugDescription)")
         return
