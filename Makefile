@@ -1,18 +1,24 @@
 # x86v — top-level commands. See README.md.
 #   make deps    install missing system packages (Debian 12, as root, non-interactive)
 #   make         release build
-#   make run     disassemble a test guest, checked against Capstone
-#   make test    deps + build + guests + CLI checks + swift test (ends with its summary)
-#   make bench   decoder speed against Capstone
+#   make run     run the default guest (hello.elf) on the interpreter, with --stats
+#   make test    deps + build + guests + CLI checks + CPU differential + fuzz + swift test
+#   make bench   interpreter MIPS (paging off/on) beside QEMU and Bochs, decoder speed
+#   make fuzz-cpu N=…   random code in random CPU states, N instructions (default 10^7)
+#   make diff-cpu COUNT=… SEED=…   host-CPU differential run (default 10^6 sequences)
 #   make guests  build testguests/
 #   make clean
 
 SWIFT ?= swift
 X86V := .build/release/x86v
 GUEST := testguests/build/hello.elf
+NATIVE_HARNESS := Tools/native-harness/build/native-harness
+CPU_DIFF := .build/release/cpu-diff
+CPU_FUZZ := .build/release/cpu-fuzz
+UNICORN_PY ?= /usr/bin/python3
 APT_PACKAGES := libcapstone-dev pkg-config gcc binutils make
 
-.PHONY: all build deps run test bench guests clean check-cli
+.PHONY: all build deps run test bench guests clean check-cli native-harness diff-cpu fuzz-cpu unicorn-cases
 
 all: build
 
@@ -34,19 +40,40 @@ guests:
 	$(MAKE) -C testguests
 
 run: build guests
-	$(X86V) disasm $(GUEST) --check
+	$(X86V) run $(GUEST) --stats
+
+native-harness:
+	$(MAKE) -C Tools/native-harness
+
+# Differential check against the host CPU (COUNT/SEED overridable).
+diff-cpu: build native-harness
+	$(CPU_DIFF) --count $(or $(COUNT),1000000) --seed $(or $(SEED),$$(date +%s)) --harness $(NATIVE_HARNESS)
+
+# Robustness: random bytes as code in random CPU states.
+fuzz-cpu: build
+	$(CPU_FUZZ) --instructions $(or $(N),10000000) --seed $(or $(SEED),$$(date +%s))
+
+# Regenerate the committed Unicorn fixture (needs: apt-get install -y python3-unicorn nasm).
+unicorn-cases:
+	$(UNICORN_PY) Tools/unicorn-cases/gen.py
 
 check-cli: build guests
 	bash Tests/cli/check-cli.sh $(X86V)
 
-test: build guests check-cli
+test: build guests check-cli native-harness
+	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS)
+	$(CPU_FUZZ) --instructions 1000000 --seed 1
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build
 
 bench: build guests
-	$(SWIFT) build -c release --product x86v-bench
+	@for g in alu alu-paging; do printf 'x86v guest=%s: ' $$g; \
+		$(X86V) run testguests/build/$$g.elf --stats 2>&1 >/dev/null | sed 's/^x86v: //'; \
+	done
+	Benchmarks/peers/run-peers.sh testguests/build/alu.elf testguests/build/alu-paging.elf
 	.build/release/x86v-bench testguests/build/*.elf
 
 clean:
 	rm -rf .build
+	$(MAKE) -C Tools/native-harness clean
 	$(MAKE) -C testguests clean
