@@ -67,10 +67,16 @@ test: build guests check-cli native-harness
 	$(SWIFT) test -c release --skip-build
 
 bench: build guests
-	@for g in alu alu-paging; do printf 'x86v guest=%s: ' $$g; \
-		$(X86V) run testguests/build/$$g.elf --stats 2>&1 >/dev/null | sed 's/^x86v: //'; \
+	@rm -f .build/bench-x86v.txt .build/bench-peers.txt
+	@for g in alu alu-paging; do \
+		$(X86V) run testguests/build/$$g.elf --stats 2>&1 >/dev/null \
+		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/peer=x86v guest=$$g mips=\1/p" | tee -a .build/bench-x86v.txt; \
 	done
-	Benchmarks/peers/run-peers.sh testguests/build/alu.elf testguests/build/alu-paging.elf
+	Benchmarks/peers/run-peers.sh testguests/build/alu.elf testguests/build/alu-paging.elf | tee .build/bench-peers.txt
+	@awk '{ delete v; for (i = 1; i <= NF; i++) { split($$i, kv, "="); v[kv[1]] = kv[2] } \
+		if (v["peer"] == "x86v") x[v["guest"]] = v["mips"]; else if (v["mips"] != "") p[v["peer"] " " v["guest"]] = v["mips"] } \
+		END { for (k in p) { split(k, a, " "); if (x[a[2]] != "") printf "ratio x86v/%s on %s: %.2f\n", a[1], a[2], x[a[2]] / p[k] } }' \
+		.build/bench-x86v.txt .build/bench-peers.txt | sort
 	.build/release/x86v-bench testguests/build/*.elf
 
 clean:
