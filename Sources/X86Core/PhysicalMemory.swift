@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A device that owns a range of physical addresses (the local APIC, the I/O APIC…). Called only
 /// from the MMU's slow path: pages that hold MMIO are never entered into the soft TLB.
 open class MMIORegion {
@@ -27,11 +31,19 @@ public final class PhysicalMemory {
         precondition(size > 0 && size <= 0xC000_0000 && size % 4096 == 0,
                      "guest RAM must be a positive multiple of 4 KiB up to 3 GiB")
         self.size = UInt32(size)
-        ram = UnsafeMutableRawPointer.allocate(byteCount: size + Self.guardBytes, alignment: 4096)
-        ram.initializeMemory(as: UInt8.self, repeating: 0, count: size + Self.guardBytes)
+        // Anonymous mmap: page-aligned and zero-filled lazily, so a 3 GiB guest costs only the
+        // pages it touches.
+        mappedBytes = size + Self.guardBytes
+        guard let p = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              p != MAP_FAILED else {
+            fatalError("cannot reserve \(size >> 20) MiB of guest memory")
+        }
+        ram = p
     }
 
-    deinit { ram.deallocate() }
+    private let mappedBytes: Int
+
+    deinit { munmap(ram, mappedBytes) }
 
     public func add(_ region: MMIORegion) {
         regions.append(region)

@@ -61,6 +61,28 @@ check_bad "bad mode" disasm testguests/build/hello.elf --mode 64
 check_bad "unknown flag" disasm testguests/build/hello.elf --frobnicate
 check_bad "unknown subcommand" frobnicate
 check_bad "missing argument" disasm
+check_bad "run: missing guest" run "$tmp/does-not-exist.elf"
+check_bad "run: garbage guest" run "$tmp/garbage"
+check_bad "run: 64-bit guest" run "$tmp/elf64"
+check_bad "run: --memory 0" run testguests/build/hello.elf --memory 0
+check_bad "run: --memory too large" run testguests/build/hello.elf --memory 4G
+check_bad "run: guest does not fit" run testguests/build/hello.elf --memory 1M
+
+# 4. x86v run: exit statuses (docs/formats.md).
+check_status() {
+    local description=$1 want=$2; shift 2
+    "$x86v" "$@" > "$tmp/out" 2> "$tmp/err"
+    local status=$?
+    if [ $status -eq "$want" ]; then pass "$description: status $status $(head -c 200 "$tmp/err")"
+    else fail "$description: status $status, want $want: $(head -c 300 "$tmp/err")"; fi
+}
+check_status "run hello: debug exit 0 → status 1" 1 run testguests/build/hello.elf
+if diff <(tail -n +2 testguests/expected/hello.out) "$tmp/out" > /dev/null; then pass "run hello: serial output equals QEMU's"
+else fail "run hello: serial output differs from testguests/expected/hello.out"; fi
+check_status "run alu: instruction limit → status 4" 4 run testguests/build/alu.elf --max-instructions 100000
+check_status "run corpus: x87 not implemented → status 5" 5 run testguests/build/corpus.elf
+"$x86v" run testguests/build/cwork.elf > "$tmp/run1"; "$x86v" run testguests/build/cwork.elf > "$tmp/run2"
+if cmp -s "$tmp/run1" "$tmp/run2"; then pass "run cwork twice: identical output"; else fail "run cwork twice: outputs differ"; fi
 
 # A raw binary of seeded random bytes, and a whole ELF file read as raw bytes (headers and
 # data included), disassemble with --check without crashing or unexplained differences.
