@@ -15,7 +15,7 @@ public struct LazyFlags: Sendable, Equatable {
     public var aux: UInt32 = 0
     public init() {}
     @inline(__always)
-    init(op: FlagOp, size: UInt8, result: UInt32, dst: UInt32, src: UInt32, aux: UInt32) {
+    public init(op: FlagOp, size: UInt8, result: UInt32, dst: UInt32, src: UInt32, aux: UInt32) {
         self.op = op; self.size = size; self.result = result; self.dst = dst; self.src = src; self.aux = aux
     }
 }
@@ -97,7 +97,7 @@ extension LazyFlags {
     }
 
     /// The six arithmetic flags as EFLAGS bits.
-    var materialized: UInt32 {
+    public var materialized: UInt32 {
         let m = mask, sb = signBit
         var f = parityFlag(result)
         if result & m == 0 { f |= EFLAGS.zf }
