@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Generates Tests/X86CoreTests/Fixtures/unicorn-system.jsonl: seeded system-level scenarios for
+"""Generates Tests/X86CoreTests/Fixtures/unicorn-system.jsonl.gz (gzip, mtime 0): seeded system-level scenarios for
 a 32-bit protected-mode CPU, run under Unicorn 2 (QEMU TCG), inputs and results recorded.
 
 Usage: /usr/bin/python3 Tools/unicorn-cases/gen.py [--out FILE] [--seed N] [--only FAMILY]
@@ -42,8 +42,15 @@ def main():
             n += 1
         counts[fam] = n
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out, 'w') as f:
-        f.write("\n".join(lines) + "\n")
+    data = ("\n".join(lines) + "\n").encode()
+    if a.out.endswith('.gz'):
+        # mtime=0 and no file name: the same scenarios give the same bytes.
+        import gzip
+        with open(a.out, 'wb') as raw, gzip.GzipFile(filename='', mode='wb', fileobj=raw, mtime=0, compresslevel=9) as f:
+            f.write(data)
+    else:
+        with open(a.out, 'wb') as f:
+            f.write(data)
     total = sum(counts.values())
     known = sum(1 for l in lines if '"knownDifference"' in l)
     for fam, n in counts.items():

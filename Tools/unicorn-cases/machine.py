@@ -10,7 +10,7 @@ from unicorn import x86_const as X
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_OUT = os.path.join(ROOT, "Tests/X86CoreTests/Fixtures/unicorn-system.jsonl")
+DEFAULT_OUT = os.path.join(ROOT, "Tests/X86CoreTests/Fixtures/unicorn-system.jsonl.gz")
 
 # ---------------------------------------------------------------------------------------------
 # Machine layout (physical = linear below 4 MiB: PDE 0 identity-maps it whenever paging is on).
