@@ -227,13 +227,8 @@ extension CPU {
             return
         }
         let cpl = st.pointee.cpl
-        if csSel & 0xFFFC == 0 { throw Fault.gp(0) }
-        let (desc, address) = try readDescriptor(csSel)
-        let sel = UInt32(csSel & 0xFFFC)
+        let (desc, address) = try checkReturnCodeSegment(csSel, cpl: cpl)
         let rpl = UInt8(csSel & 3)
-        if !desc.isCode || rpl < cpl { throw Fault.gp(sel) }
-        if desc.isConforming ? desc.dpl > rpl : desc.dpl != rpl { throw Fault.gp(sel) }
-        if !desc.present { throw Fault.np(sel) }
         let target = sz == 4 ? eip : eip & 0xFFFF
         if rpl == cpl {
             if target > desc.limit { throw Fault.gp(0) }
@@ -255,6 +250,19 @@ extension CPU {
         gpr[4] = newSS.big ? newESP &+ release : (newESP &+ release) & 0xFFFF
         st.pointee.eip = target
         nullInaccessibleDataSegments()
+    }
+
+    /// The code segment a far RET or IRET returns to (SDM Vol. 2B RET, IRET): not null, code,
+    /// RPL >= CPL, DPL == RPL (or <= RPL if conforming), present.
+    func checkReturnCodeSegment(_ csSel: UInt16, cpl: UInt8) throws(Fault) -> (Descriptor, UInt32) {
+        if csSel & 0xFFFC == 0 { throw Fault.gp(0) }
+        let (desc, address) = try readDescriptor(csSel)
+        let sel = UInt32(csSel & 0xFFFC)
+        let rpl = UInt8(csSel & 3)
+        if !desc.isCode || rpl < cpl { throw Fault.gp(sel) }
+        if desc.isConforming ? desc.dpl > rpl : desc.dpl != rpl { throw Fault.gp(sel) }
+        if !desc.present { throw Fault.np(sel) }
+        return (desc, address)
     }
 
     /// SS checks for a return to an outer level (RET far, IRET).

@@ -222,13 +222,8 @@ extension CPU {
             pendingExit = .notImplemented(eip: st.pointee.currentEIP, what: "IRET to virtual-8086 mode")
             throw Fault.exit
         }
-        if csSel & 0xFFFC == 0 { throw Fault.gp(0) }
-        let (desc, address) = try readDescriptor(csSel)
-        let sel = UInt32(csSel & 0xFFFC)
+        let (desc, address) = try checkReturnCodeSegment(csSel, cpl: cpl)
         let rpl = UInt8(csSel & 3)
-        if !desc.isCode || rpl < cpl { throw Fault.gp(sel) }
-        if desc.isConforming ? desc.dpl > rpl : desc.dpl != rpl { throw Fault.gp(sel) }
-        if !desc.present { throw Fault.np(sel) }
         let target = sz == 4 ? eip : eip & 0xFFFF
         var newSS: SegmentCache? = nil
         var newESP: UInt32 = 0
