@@ -50,7 +50,7 @@ public final class BareMachine {
                     }
                 }
             case .halted:
-                if cpu.eflags & EFLAGS.if == 0 { return .halted }
+                // No interrupt sources on this machine: a halt always ends the run.
                 return .halted
             case .shutdown: return .shutdown
             case .instructionLimit: return .instructionLimit

@@ -88,11 +88,7 @@ extension CPU {
         let returnEIP = st.pointee.eip
         let oldCS = UInt32(st.pointee.segments[1].selector)
         guard protectedMode else {
-            let esp = gpr[4]
-            do throws(Fault) {
-                try push(oldCS, size: sz)
-                try push(returnEIP, size: sz)
-            } catch { gpr[4] = esp; throw error }
+            try pushFarReturn(cs: oldCS, eip: returnEIP, size: sz)
             realModeFarTransfer(selector: selector, offset: target)
             return
         }
@@ -103,11 +99,7 @@ extension CPU {
         if desc.isCode {
             try checkDirectCodeTarget(desc, selector: selector)
             if target > desc.limit { throw Fault.gp(0) }
-            let esp = gpr[4]
-            do throws(Fault) {
-                try push(oldCS, size: sz)
-                try push(returnEIP, size: sz)
-            } catch { gpr[4] = esp; throw error }
+            try pushFarReturn(cs: oldCS, eip: returnEIP, size: sz)
             try markAccessed(desc, at: address)
             loadCS(desc, selector: selector, cpl: cpl)
             st.pointee.eip = target
@@ -125,11 +117,7 @@ extension CPU {
                 try callGateToInner(code: code, codeSelector: codeSel, gate: desc, gsz: gsz,
                                     returnEIP: returnEIP, oldCS: oldCS)
             } else {
-                let esp = gpr[4]
-                do throws(Fault) {
-                    try push(oldCS, size: gsz)
-                    try push(returnEIP, size: gsz)
-                } catch { gpr[4] = esp; throw error }
+                try pushFarReturn(cs: oldCS, eip: returnEIP, size: gsz)
                 loadCS(code, selector: codeSel, cpl: cpl)
             }
             try markAccessed(code, at: codeAddress)
@@ -138,6 +126,18 @@ extension CPU {
             try taskSwitchUnsupported(selector)
         default:
             throw Fault.gp(sel)
+        }
+    }
+
+    /// Pushes CS then EIP on the current stack; ESP is unchanged if either push faults.
+    func pushFarReturn(cs: UInt32, eip: UInt32, size: Int) throws(Fault) {
+        let esp = gpr[4]
+        do throws(Fault) {
+            try push(cs, size: size)
+            try push(eip, size: size)
+        } catch {
+            gpr[4] = esp
+            throw error
         }
     }
 

@@ -100,20 +100,21 @@ extension CPU {
     /// #GP/#SS when the segment does not allow it (SDM Vol. 3A §5.3, §5.4).
     @inline(__always)
     func readAddress(_ seg: Int, _ offset: UInt32, size: Int) throws(Fault) -> UInt32 {
-        let sc = s.pointee.segments[seg]
-        let last = offset &+ UInt32(size - 1)
-        if sc.access & SegmentAccess.read == 0 || last > sc.limit || last < offset {
-            try segmentCheckSlow(seg, offset, size: size, write: false)
-        }
-        return sc.base &+ offset
+        try segmentAddress(seg, offset, size: size, write: false)
     }
 
     @inline(__always)
     func writeAddress(_ seg: Int, _ offset: UInt32, size: Int) throws(Fault) -> UInt32 {
+        try segmentAddress(seg, offset, size: size, write: true)
+    }
+
+    @inline(__always)
+    func segmentAddress(_ seg: Int, _ offset: UInt32, size: Int, write: Bool) throws(Fault) -> UInt32 {
         let sc = s.pointee.segments[seg]
         let last = offset &+ UInt32(size - 1)
-        if sc.access & SegmentAccess.write == 0 || last > sc.limit || last < offset {
-            try segmentCheckSlow(seg, offset, size: size, write: true)
+        let needed = write ? SegmentAccess.write : SegmentAccess.read
+        if sc.access & needed == 0 || last > sc.limit || last < offset {
+            try segmentCheckSlow(seg, offset, size: size, write: write)
         }
         return sc.base &+ offset
     }

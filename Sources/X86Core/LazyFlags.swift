@@ -29,8 +29,6 @@ public enum FlagOp: UInt8, Sendable {
     case shl, shr, sar
 }
 
-@usableFromInline let sizeMasks: (UInt32, UInt32, UInt32) = (0xFF, 0xFFFF, 0xFFFF_FFFF)
-
 @inline(__always) func maskFor(_ size: UInt8) -> UInt32 {
     size == 2 ? 0xFFFF_FFFF : (size == 1 ? 0xFFFF : 0xFF)
 }

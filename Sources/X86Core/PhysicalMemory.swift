@@ -22,9 +22,6 @@ public final class PhysicalMemory {
     public let ram: UnsafeMutableRawPointer
     public let size: UInt32
     public private(set) var regions: [MMIORegion] = []
-    /// Bumped whenever something other than the CPU's own stores writes RAM (a loader, DMA, the
-    /// VMM). The decoded-instruction cache compares bytes anyway; this is for tools.
-    public private(set) var externalWrites: UInt64 = 0
     static let guardBytes = 64
 
     public init(size: Int) {
@@ -111,7 +108,6 @@ public final class PhysicalMemory {
 
     /// Copies bytes in (a loader or DMA). Bytes beyond RAM are dropped.
     public func load(bytes: [UInt8], at address: UInt32) {
-        externalWrites &+= 1
         for (i, b) in bytes.enumerated() { write8(address &+ UInt32(truncatingIfNeeded: i), b) }
     }
 
