@@ -39,8 +39,12 @@ build: deps
 guests:
 	$(MAKE) -C testguests
 
+# The guest reports success by writing 0 to the debug-exit port: x86v then exits with
+# status (0 << 1) | 1 = 1, as QEMU's isa-debug-exit does (docs/formats.md).
 run: build guests
-	$(X86V) run $(GUEST) --stats
+	@$(X86V) run $(GUEST) --stats; status=$$?; \
+	if [ $$status -eq 1 ]; then echo "make run: guest passed (debug-exit 0, status 1)"; \
+	else echo "make run: guest failed (x86v status $$status)"; exit 1; fi
 
 native-harness:
 	$(MAKE) -C Tools/native-harness
