@@ -34,6 +34,9 @@ let package = Package(
         .target(name: "X86Core", dependencies: ["X86Decode"], swiftSettings: hotPathSettings),
         // The machine around the CPU: loader, devices, run loop (grows with the VMM issue).
         .target(name: "Machine", dependencies: ["X86Core", "ELF"]),
+        // The trap-and-emulate engine: exit policy, exit handling, virtual control registers,
+        // event injection, exit statistics and traces. The only module that knows about exits.
+        .target(name: "VMM", dependencies: ["X86Core", "X86Decode", "Machine"]),
         // Robustness fuzzer: random bytes in random CPU states, every run with a budget.
         .executableTarget(name: "cpu-fuzz", dependencies: ["X86Core"], path: "Tools/cpu-fuzz"),
         // Differential checker: seeded random user-mode sequences run natively (Tools/native-harness)
@@ -46,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "x86v",
             dependencies: [
-                "X86Decode", "X86Core", "Machine", "ELF", "CapstoneOracle",
+                "X86Decode", "X86Core", "Machine", "VMM", "ELF", "CapstoneOracle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,5 +70,7 @@ let package = Package(
             // Read by path at run time (see UnicornSystemTests), not bundled.
             exclude: ["UnicornKnownDifferences.md", "Fixtures"]
         ),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "X86Core"]),
+        .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ELF"]),
     ]
 )

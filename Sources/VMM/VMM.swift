@@ -1,0 +1,2 @@
+import Machine
+import X86Core
