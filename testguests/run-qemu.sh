@@ -7,11 +7,11 @@ set -u
 header=0
 if [ "${1:-}" = "--header" ]; then header=1; shift; fi
 elf=$1
-cmd="qemu-system-i386 -accel tcg -nographic -monitor none -no-reboot -m 64 -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel $elf"
+cmd="qemu-system-i386 -accel tcg -nographic -monitor none -no-reboot -m 64 -rtc base=2000-01-01T00:00:00,clock=vm -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel $elf"
 out=$(mktemp)
 # shellcheck disable=SC2086
 timeout 20 qemu-system-i386 -accel tcg -nographic -monitor none -no-reboot -m 64 \
-    -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$elf" \
+    -rtc base=2000-01-01T00:00:00,clock=vm -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$elf" \
     < /dev/null > "$out" 2>/dev/null
 status=$?
 if [ $header = 1 ]; then
