@@ -1,2 +1,203 @@
 import Machine
 import X86Core
+import X86Decode
+
+/// The trap-and-emulate engine (`--virt=hw`). The guest runs on the interpreter in "guest
+/// mode": the interpreter stops on every event the `ExitPolicy` names, the VMM emulates it
+/// against the guest's virtual state and resumes, or injects an event as VT-x's VM entry does.
+///
+/// Who owns what: the CPU's real CR0/CR3/CR4 belong to the VMM; the guest's values live in
+/// `virtualCPU` and the guest reads them back through the CPU's read shadows or CR3 exits.
+/// (With the direct MMU the VMM loads the guest's values into the real registers; the shadow
+/// MMU of the next issue will load its own.)
+public final class VMM {
+    public let machine: PCMachine
+    public let policy: ExitPolicy
+    public private(set) var stats = ExitStats()
+    public internal(set) var virtualCPU: VirtualCPU
+    /// `--trace-exits`.
+    public var trace: ExitTrace? = nil
+    /// The guest executed HLT (activity state "HLT" in VT-x terms): it sleeps until an event.
+    public internal(set) var guestHalted = false
+    var cpu: CPU { machine.cpu }
+
+    public init(machine: PCMachine, policy: ExitPolicy = .default) {
+        self.machine = machine
+        self.policy = policy
+        let st = machine.cpu.state
+        virtualCPU = VirtualCPU(cr0: st.cr0, cr3: st.cr3, cr4: st.cr4)
+        let cpu = machine.cpu
+        cpu.intercepts = policy.intercepts
+        cpu.exitOnExceptions = policy.exceptions
+        // The VMM owns every CR0/CR4 bit: the guest reads its own values from the shadows.
+        cpu.cr0GuestHostMask = 0xFFFF_FFFF
+        cpu.cr4GuestHostMask = 0xFFFF_FFFF
+        syncReadShadows()
+        if policy.mmio {
+            machine.mmioObserver = { [unowned self] access in self.mmioExit(access) }
+        }
+    }
+
+    func syncReadShadows() {
+        cpu.cr0ReadShadow = virtualCPU.cr0
+        cpu.cr4ReadShadow = virtualCPU.cr4
+    }
+
+    // MARK: The exit loop
+
+    public func run(_ limits: RunLimits) -> StopReason {
+        let start = monotonicSeconds()
+        var iterations: UInt32 = 0
+        while true {
+            if let stop = machine.stopRequest { return stop }
+            let done = cpu.state.instructions
+            if done >= limits.maxInstructions { return .instructionLimit }
+            iterations &+= 1
+            if let t = limits.timeoutSeconds, iterations & 63 == 0, monotonicSeconds() - start > t {
+                return .timeout
+            }
+            machine.runDueTimers()
+            machine.pollInput(waitMilliseconds: 0)
+            if let stop = prepareEntry() { return stop }
+            if guestHalted {
+                if let stop = sleep() { return stop }
+                continue
+            }
+            // VM entry: run until an exit or the next timer deadline (a host timer interrupt).
+            let deadline = machine.nextDeadline()
+            var budget = min(limits.maxInstructions - done, RunLimits.burst)
+            if let d = deadline { budget = min(budget, machine.clock.instructions(until: d)) }
+            let exit = cpu.run(maxInstructions: budget)
+            if let stop = handle(exit, deadline: deadline) { return stop }
+        }
+    }
+
+    /// Event injection before VM entry: a pending external interrupt goes in now if the guest
+    /// can take it (IF = 1, no STI/MOV SS shadow); otherwise ask for an interrupt-window exit.
+    func prepareEntry() -> StopReason? {
+        guard machine.interrupts.pending else {
+            cpu.interruptRequested = false
+            return nil
+        }
+        let st = cpu.statePointer.pointee
+        if st.flags & EFLAGS.if != 0 && !st.interruptShadow {
+            cpu.interruptRequested = false
+            return injectExternalInterrupt()
+        }
+        cpu.interruptRequested = true
+        return nil
+    }
+
+    func injectExternalInterrupt() -> StopReason? {
+        guard let vector = machine.interrupts.acknowledge() else { return nil }
+        stats.injectedEvents &+= 1
+        machine.interruptsDelivered &+= 1
+        guestHalted = false
+        if cpu.deliverInterrupt(vector: vector) == .shutdown { return tripleFault() }
+        return nil
+    }
+
+    /// HLT: skip virtual time to the next timer event, or stop if nothing can wake the guest.
+    func sleep() -> StopReason? {
+        if cpu.eflags & EFLAGS.if == 0 { return .haltedWithInterruptsOff }
+        if let d = machine.nextDeadline() {
+            machine.clock.skipIdle(to: d)
+            return nil
+        }
+        if machine.canReceiveInput {
+            machine.pollInput(waitMilliseconds: 100)
+            return nil
+        }
+        return .idleForever
+    }
+
+    func handle(_ exit: ExitReason, deadline: UInt64?) -> StopReason? {
+        switch exit {
+        case .instructionLimit:
+            if let d = deadline, machine.clock.now >= d {
+                record(.externalInterrupt, eip: cpu.state.eip, .timer(deadline: d), action: "timer tick")
+            }
+            return nil
+        case .portIO(let access):
+            if policy.ioPorts.contains(access.port) {
+                record(.ioInstruction, instruction: cpu.exitInstruction, .io(access))
+            }
+            machine.completePortIO(access)
+            return nil
+        case .intercepted(let what):
+            return emulate(what)
+        case .interruptWindow:
+            record(.interruptWindow, eip: cpu.state.eip, .none, action: "inject")
+            cpu.interruptRequested = false
+            return injectExternalInterrupt()
+        case .exception(let vector, let code):
+            let cr2: UInt32? = vector == Vector.pageFault ? cpu.state.cr2 : nil
+            record(.exceptionOrNMI, eip: cpu.state.eip,
+                   .exception(vector: vector, errorCode: code, cr2: cr2), action: "reflected to the guest")
+            return reflect(vector: vector, errorCode: code)
+        case .halted:
+            // Only when the policy lets HLT run natively: the CPU itself sleeps.
+            guestHalted = true
+            cpu.statePointer.pointee.halted = false
+            return nil
+        case .shutdown:
+            return tripleFault()
+        case .notImplemented(let eip, let what):
+            return .notImplemented(eip: eip, what: what)
+        case .breakpoint:
+            return nil
+        }
+    }
+
+    func tripleFault() -> StopReason {
+        record(.tripleFault, eip: cpu.state.eip, .none, action: "stop")
+        return .tripleFault
+    }
+
+    /// Delivers an exception the exception bitmap took out of the guest, as the guest would have
+    /// seen it (KVM "reflects" exceptions it does not handle itself).
+    func reflect(vector: UInt8, errorCode: UInt32?) -> StopReason? {
+        let saved = cpu.exitOnExceptions
+        cpu.exitOnExceptions = 0
+        defer { cpu.exitOnExceptions = saved }
+        stats.injectedEvents &+= 1
+        if cpu.injectException(vector: vector, errorCode: errorCode) == .shutdown { return tripleFault() }
+        return nil
+    }
+
+    /// Injects a fault raised by an emulated instruction (its EIP is still the instruction's).
+    func inject(_ fault: Fault, into exit: inout VMExit) -> StopReason? {
+        exit.action = "injected \(Vector.name(fault.vector))" + (fault.hasErrorCode ? "(\(fault.errorCode))" : "")
+        return reflect(vector: fault.vector, errorCode: fault.hasErrorCode ? fault.errorCode : nil)
+    }
+
+    // MARK: Recording
+
+    func record(_ reason: VMExitReason, instruction: DecodedInstruction? = nil, eip: UInt32? = nil,
+                _ qualification: VMExit.Qualification, action: String = "emulated") {
+        stats.count(reason)
+        guard let trace else { return }
+        trace.write(VMExit(reason: reason, eip: eip ?? cpu.state.currentEIP,
+                           instructionCount: cpu.state.instructions, instruction: instruction,
+                           qualification: qualification, action: action))
+    }
+
+    func record(_ exit: VMExit) {
+        stats.count(exit.reason)
+        trace?.write(exit)
+    }
+
+    /// An access to the APIC pages or another device's MMIO (counted as it happens; the access
+    /// itself completes inside the instruction).
+    func mmioExit(_ a: PCMachine.MMIOAccess) {
+        record(a.device == "lapic" ? .apicAccess : .eptViolation,
+               .mmio(device: a.device, address: a.address, size: a.size, isWrite: a.isWrite, value: a.value))
+    }
+}
+
+/// The guest-visible control registers (the VMM's copies; the CPU's are the VMM's own).
+public struct VirtualCPU: Sendable, Equatable {
+    public var cr0: UInt32
+    public var cr3: UInt32
+    public var cr4: UInt32
+}

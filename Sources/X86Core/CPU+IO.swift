@@ -107,5 +107,8 @@ extension CPU {
         let next = s.pointee.eip &+ UInt32(d.length)
         s.pointee.eip = s.pointee.segments[1].big ? next : next & 0xFFFF
         s.pointee.instructions &+= 1
+        s.pointee.interruptShadow = false
+        s.pointee.flags &= ~EFLAGS.rf
+        if s.pointee.flags & EFLAGS.tf != 0 { ownerCompletedTrap = true; updateAttention() }
     }
 }

@@ -43,7 +43,7 @@ extension CPU {
 
     func clts() throws(Fault) {
         try requireCPL0()
-        try interceptIfRequested(.crWrite)
+        try interceptIfRequested(.cr0Write)
         s.pointee.cr0 &= ~CR0.ts
     }
 
@@ -186,12 +186,11 @@ extension CPU {
             let t = TableRegister(base: base, limit: UInt16(limit))
             if d.reg == 2 { s.pointee.gdtr = t } else { s.pointee.idtr = t }
         case 4:
-            try interceptIfRequested(.crRead)
-            let v = s.pointee.cr0
+            let v = guestVisibleCR0
             if d.modrm >= 0xC0 { setReg(Int(d.modrm & 7), size: sz, v) } else { try writeE(d, size: 2, v & 0xFFFF) }
         case 6:
             try requireCPL0()
-            try interceptIfRequested(.crWrite)
+            try interceptIfRequested(.cr0Write)
             let v = try readE(d, size: 2)
             // LMSW changes PE (set only), MP, EM, TS.
             let cr0 = s.pointee.cr0
@@ -217,22 +216,28 @@ extension CPU {
         let r = Int(d.modrm & 7)
         switch d.opcode {
         case 0x20:
-            try interceptIfRequested(.crRead)
             switch n {
-            case 0: gpr[r] = s.pointee.cr0
+            case 0: gpr[r] = guestVisibleCR0
             case 2: gpr[r] = s.pointee.cr2
-            case 3: gpr[r] = s.pointee.cr3
-            case 4: gpr[r] = s.pointee.cr4
+            case 3:
+                try interceptIfRequested(.cr3Read)
+                gpr[r] = s.pointee.cr3
+            case 4: gpr[r] = (s.pointee.cr4 & ~cr4GuestHostMask) | (cr4ReadShadow & cr4GuestHostMask)
             default: throw Fault.ud
             }
         case 0x22:
-            try interceptIfRequested(.crWrite)
             let v = gpr[r]
             switch n {
-            case 0: try writeCR0(v)
+            case 0:
+                try interceptIfRequested(.cr0Write)
+                try writeCR0(v)
             case 2: s.pointee.cr2 = v
-            case 3: writeCR3(v)
-            case 4: try writeCR4(v)
+            case 3:
+                try interceptIfRequested(.cr3Write)
+                writeCR3(v)
+            case 4:
+                try interceptIfRequested(.cr4Write)
+                try writeCR4(v)
             default: throw Fault.ud
             }
         case 0x21, 0x23:
@@ -265,6 +270,11 @@ extension CPU {
         default:
             throw Fault.ud
         }
+    }
+
+    /// CR0 as MOV from CR0 and SMSW see it: bits the owner masks come from the read shadow.
+    var guestVisibleCR0: UInt32 {
+        (s.pointee.cr0 & ~cr0GuestHostMask) | (cr0ReadShadow & cr0GuestHostMask)
     }
 
     /// CR0 write (SDM Vol. 3A §2.5, MOV CR): PG without PE, or NW without CD, is #GP(0). ET is

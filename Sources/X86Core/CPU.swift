@@ -46,8 +46,17 @@ public final class CPU {
     public internal(set) var exceptionChain: [(vector: UInt8, errorCode: UInt32?, eip: UInt32)] = []
     /// Set when something needs the per-instruction slow path (TF, RF, breakpoints, shadows).
     var attention = false
-    /// Decoded instruction of the instruction that is executing (for exits).
-    public internal(set) var currentInstruction = DecodedInstruction()
+    /// The instruction an `.intercepted`, `.portIO` or `.halted` exit stopped at (see CPU+Owner).
+    let exitInstructionPointer: UnsafeMutablePointer<DecodedInstruction>
+    /// CR0/CR4 guest/host masks and read shadows (SDM Vol. 3C §24.6.6): MOV from CR0/CR4 and
+    /// SMSW read masked bits from the shadow, so a VMM can run the guest with real control
+    /// register bits that differ from the ones the guest wrote. All zero on bare hardware.
+    public var cr0GuestHostMask: UInt32 = 0
+    public var cr0ReadShadow: UInt32 = 0
+    public var cr4GuestHostMask: UInt32 = 0
+    public var cr4ReadShadow: UInt32 = 0
+    /// A single-step trap owed by an instruction the owner completed (port I/O, emulation).
+    var ownerCompletedTrap = false
 
     public init(memorySize: Int) {
         memory = PhysicalMemory(size: memorySize)
@@ -65,6 +74,8 @@ public final class CPU {
         cacheEntries = cache.entries
         scratchInstruction = .allocate(capacity: 1)
         scratchInstruction.initialize(to: DecodedInstruction())
+        exitInstructionPointer = .allocate(capacity: 1)
+        exitInstructionPointer.initialize(to: DecodedInstruction())
     }
 
     deinit {
@@ -73,6 +84,7 @@ public final class CPU {
         tlb.deallocate()
         cache.deallocate()
         scratchInstruction.deallocate()
+        exitInstructionPointer.deallocate()
     }
 
     /// The architectural state (a copy).
@@ -135,7 +147,7 @@ public final class CPU {
         let st = s.pointee
         attention = st.flags & (EFLAGS.tf | EFLAGS.rf) != 0 || st.dr[7] & 0xFF != 0
             || st.interruptShadow || breakpoint != nil || interruptRequested || st.halted
-            || singleStepHeld || heldBreakpointHits != 0
+            || singleStepHeld || heldBreakpointHits != 0 || ownerCompletedTrap
     }
 
     // MARK: The loop
@@ -321,6 +333,14 @@ public final class CPU {
     @inline(never)
     func boundaryChecks() -> ExitReason? {
         let st = s
+        if ownerCompletedTrap {
+            ownerCompletedTrap = false
+            st.pointee.dr[6] = (st.pointee.dr[6] & ~0xF) | 0x4000 | 0xFFFF_0FF0
+            st.pointee.currentEIP = st.pointee.eip
+            if let exit = deliverOrExit(vector: Vector.debug, errorCode: nil, software: false, isTrap: true) {
+                return exit
+            }
+        }
         if interruptRequested && st.pointee.flags & EFLAGS.if != 0 && !st.pointee.interruptShadow {
             return .interruptWindow
         }
@@ -335,6 +355,11 @@ public final class CPU {
         if fault.kind == .exit {
             let exit = pendingExit
             pendingExit = .instructionLimit
+            if case .portIO = exit {
+                exitInstructionPointer.pointee = pendingPortInstruction
+            } else {
+                captureExitInstruction()
+            }
             if case .halted = exit {
                 // HLT completed: EIP is past it and it retired.
                 st.pointee.halted = true

@@ -118,8 +118,15 @@ public struct Intercept: OptionSet, Sendable, Hashable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
     public static let cpuid = Intercept(rawValue: 1 << 0)
-    public static let crRead = Intercept(rawValue: 1 << 1)
-    public static let crWrite = Intercept(rawValue: 1 << 2)
+    /// MOV from CR3 (CR3-store exiting). CR0/CR4 reads never exit: they read
+    /// `CPU.cr0ReadShadow`/`cr4ReadShadow` for the bits the owner masks (SDM Vol. 3C §25.3).
+    public static let cr3Read = Intercept(rawValue: 1 << 1)
+    /// MOV to CR3 (CR3-load exiting).
+    public static let cr3Write = Intercept(rawValue: 1 << 2)
+    /// MOV to CR0, CLTS, LMSW.
+    public static let cr0Write = Intercept(rawValue: 1 << 9)
+    /// MOV to CR4.
+    public static let cr4Write = Intercept(rawValue: 1 << 10)
     public static let invlpg = Intercept(rawValue: 1 << 3)
     public static let msr = Intercept(rawValue: 1 << 4)
     public static let rdtsc = Intercept(rawValue: 1 << 5)

@@ -1,69 +1,148 @@
 import ArgumentParser
 import ELF
-import Foundation
 import Machine
+import VMM
 import X86Core
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `x86v run`: boot a multiboot ELF guest on the interpreter (bare machine: serial TX and the
-/// debug-exit port; the full machine and the VMM come with issue 5).
+/// `x86v run`: boot a guest on the PC machine, under the VMM (`--virt=hw`) or on the bare
+/// interpreter (`--virt=none`).
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a multiboot ELF guest.",
+        abstract: "Run a multiboot ELF guest (or a flat binary) on the virtual PC.",
         discussion: """
-            Exit status: the guest's debug-exit status ((V << 1) | 1 for a write of V to port 0xF4), \
-            0 on a halt with interrupts off, 3 triple fault, 4 instruction limit, 5 not implemented, \
-            2 bad input. See docs/formats.md.
+            Exit status: the guest's debug-exit status ((V << 1) | 1 for a write of V to port 0xF4, \
+            always odd); 0 when the guest halts with interrupts off; x86v's own stops are even: \
+            2 bad input, 4 instruction limit, 6 not implemented, 8 triple fault, 10 timeout, \
+            12 halted with interrupts on and nothing left to wake it, 14 unknown port under \
+            --strict-io, 16 reset requested. See docs/formats.md.
             """
     )
 
-    @Argument(help: "The guest kernel (32-bit multiboot ELF).") var guest: String
-    @Option(help: "Guest memory, e.g. 64M or 1G (default 128M, at most 3G).") var memory: String = "128M"
-    @Option(name: .customLong("max-instructions"), help: "Stop after this many instructions.")
+    enum Virt: String, ExpressibleByArgument, CaseIterable {
+        case hw, none
+    }
+
+    @Argument(help: "The guest kernel (32-bit multiboot ELF). Omit with --flat.") var guest: String?
+    @Option(help: "Guest memory, e.g. 64M or 1G (1M–3G).") var memory: String = "128M"
+    @Option(name: .customLong("module"), help: "A multiboot module: 'FILE [ARGS]' (repeatable).")
+    var modules: [String] = []
+    @Option(help: "The kernel command line (multiboot cmdline).") var append: String = ""
+    @Option(help: "hw: under the trap-and-emulate VMM (VT-x-like exits); none: the bare interpreter.")
+    var virt: Virt = .hw
+    @Option(help: "Exit policy edits for --virt=hw, e.g. '-io,+rdtsc,+exception:14' (see docs/formats.md).")
+    var exits: String = ""
+    @Option(name: .customLong("max-instructions"), help: "Stop after this many instructions (status 4).")
     var maxInstructions: UInt64 = 10_000_000_000
-    @Flag(help: "Print instructions, time and MIPS to stderr at exit.") var stats = false
+    @Option(help: "Stop after this many seconds of wall time (status 10; not deterministic).")
+    var timeout: Double?
+    @Flag(help: "Print instructions, time, MIPS and the exit table to stderr at the end.") var stats = false
+    @Option(name: .customLong("stats-json"), help: "Write the statistics as JSON (deterministic fields only).")
+    var statsJSON: String?
+    @Option(name: .customLong("trace-exits"), help: "Write one JSON line per VM exit.") var traceExits: String?
+    @Option(help: "Write COM1 output to this file instead of stdout.") var serial: String?
+    @Option(name: .customLong("serial-in"), help: "Feed this file to COM1's receive line.") var serialIn: String?
+    @Flag(name: .customLong("strict-io"), help: "An access to a port no device owns stops the run (status 14).")
+    var strictIO = false
+    @Option(help: "Load this flat binary instead of an ELF (needs --load and --entry).") var flat: String?
+    @Option(help: "Physical load address for --flat (e.g. 0x100000).") var load: String?
+    @Option(help: "Entry point for --flat.") var entry: String?
+    @Option(help: "RTC boot date, YYYY-MM-DD[THH:MM:SS] (default 2000-01-01T00:00:00).") var rtc: String?
+
+    func validate() throws {
+        if flat == nil && guest == nil { throw InputError("missing GUEST (or --flat FILE --load ADDR --entry ADDR)") }
+        if flat != nil && guest != nil { throw InputError("give either GUEST or --flat, not both") }
+        if flat != nil && (load == nil || entry == nil) { throw InputError("--flat needs --load ADDR and --entry ADDR") }
+        if flat == nil && (load != nil || entry != nil) { throw InputError("--load and --entry go with --flat") }
+        if let t = timeout, !(t > 0) { throw InputError("bad --timeout (seconds > 0)") }
+        if maxInstructions == 0 { throw InputError("bad --max-instructions (must be > 0)") }
+        if virt == .none && !exits.isEmpty { throw InputError("--exits needs --virt=hw") }
+        if virt == .none && traceExits != nil { throw InputError("--trace-exits needs --virt=hw (no VMM, no exits)") }
+    }
 
     func run() throws {
         guard let bytes = parseMemorySize(memory) else {
             throw InputError("bad --memory '\(memory)' (use e.g. 64M, 1G; 1M–3G)")
         }
-        let contents = try readFile(guest)
-        let elf: ELF32File
-        do { elf = try ELF32File(bytes: contents) } catch { throw InputError("\(guest): \(error.description)") }
-        let machine = BareMachine(memorySize: bytes)
-        do { try MultibootLoader.load(elf, into: machine.cpu) } catch {
-            throw InputError("\(guest): \(error.description)")
+        var start = RTCDateTime.defaultStart
+        if let r = rtc {
+            guard let d = RTCDateTime.parse(r) else { throw InputError("bad --rtc '\(r)' (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)") }
+            start = d
         }
-        let start = DispatchTime.now().uptimeNanoseconds
-        let outcome = machine.run(maxInstructions: maxInstructions)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        writeAll(1, machine.serial)
-        let n = machine.cpu.state.instructions
-        if stats {
-            let line = String(format: "x86v: %llu instructions in %.3f s (%.1f MIPS), %llu port exits\n",
-                              n, seconds, Double(n) / seconds / 1e6, machine.portExits)
-            writeAll(2, Array(line.utf8))
+        var policy = ExitPolicy.default
+        if let problem = policy.apply(exits) { throw InputError("bad --exits: \(problem)") }
+
+        let machine = PCMachine(memorySize: bytes, rtcStart: start)
+        machine.strictIO = strictIO
+        try loadGuest(into: machine)
+
+        let output = try SerialOutput(path: serial)
+        machine.serialOutput = { output.append($0) }
+        let console = SerialOutput(fileDescriptor: 2)
+        machine.debugPorts.onConsole = { console.append($0) }
+        if let path = serialIn {
+            machine.uart.receive(try readFile(path))
+        } else if isatty(0) != 0 {
+            machine.inputSource = ConsoleInput(fileDescriptor: 0)
         }
-        let eip = String(machine.cpu.state.eip, radix: 16)
-        switch outcome {
-        case .debugExit(let status): throw ExitCode(status)
-        case .halted: throw ExitCode(0)
-        case .shutdown:
-            let chain = machine.cpu.exceptionChain.map { Vector.name($0.vector) }.joined(separator: " → ")
-            writeAll(2, Array("x86v: triple fault at eip 0x\(eip) (exceptions: \(chain))\n".utf8))
-            throw ExitCode(3)
-        case .instructionLimit:
-            writeAll(2, Array("x86v: instruction limit (\(maxInstructions)) reached at eip 0x\(eip)\n".utf8))
-            throw ExitCode(4)
-        case .stopped(let reason):
-            if case .notImplemented(let at, let what) = reason {
-                writeAll(2, Array("x86v: not implemented: \(what) at 0x\(String(at, radix: 16))\n".utf8))
-                throw ExitCode(5)
+
+        let limits = RunLimits(maxInstructions: maxInstructions, timeoutSeconds: timeout)
+        let began = monotonicSeconds()
+        let stop: StopReason
+        var vmm: VMM? = nil
+        switch virt {
+        case .none:
+            stop = HardwareRunner(machine: machine).run(limits)
+        case .hw:
+            let v = VMM(machine: machine, policy: policy)
+            if let path = traceExits {
+                guard let t = ExitTrace(path: path) else { throw InputError("\(path): cannot write the exit trace") }
+                v.trace = t
             }
-            writeAll(2, Array("x86v: stopped: \(reason) at eip 0x\(eip)\n".utf8))
-            throw ExitCode(5)
+            vmm = v
+            stop = v.run(limits)
+            v.trace?.close()
+        }
+        let seconds = monotonicSeconds() - began
+        output.flush()
+        console.flush()
+
+        let report = RunReport(virt: virt.rawValue, machine: machine, vmm: vmm, stop: stop, wallSeconds: seconds)
+        if stats { writeAll(2, Array(report.table().utf8)) }
+        if let path = statsJSON {
+            guard let f = fopen(path, "w") else { throw InputError("\(path): cannot write statistics") }
+            fputs(report.json(), f)
+            fclose(f)
+        }
+        if let line = report.stopMessage() { writeAll(2, Array("x86v: \(line)\n".utf8)) }
+        throw ExitCode(report.exitStatus)
+    }
+
+    func loadGuest(into machine: PCMachine) throws {
+        var mods: [MultibootLoader.Module] = []
+        for spec in modules {
+            let file = String(spec.split(separator: " ", maxSplits: 1).first ?? "")
+            guard !file.isEmpty else { throw InputError("empty --module") }
+            mods.append(.init(bytes: try readFile(file), string: spec))
+        }
+        do {
+            if let path = flat {
+                guard let at = parseAddress(load!), let e = parseAddress(entry!) else {
+                    throw InputError("bad --load/--entry address (decimal or 0x hex, below 4 GiB)")
+                }
+                try MultibootLoader.loadFlat(try readFile(path), at: at, entry: e, into: machine.cpu,
+                                             commandLine: append, modules: mods)
+            } else {
+                let path = guest!
+                let contents = try readFile(path)
+                let elf: ELF32File
+                do { elf = try ELF32File(bytes: contents) } catch { throw InputError("\(path): \(error.description)") }
+                try MultibootLoader.load(elf, into: machine.cpu, commandLine: append, modules: mods)
+            }
+        } catch let error as MultibootLoader.LoadError {
+            throw InputError("\(flat ?? guest ?? ""): \(error.description)")
         }
     }
 }
@@ -80,4 +159,39 @@ func parseMemorySize(_ text: String) -> Int? {
     let bytes = n * unit
     guard bytes >= 1 << 20, bytes % 4096 == 0 else { return nil }
     return bytes
+}
+
+/// COM1 and 0xE9 output: buffered, flushed at the end (and per line on a terminal, so an
+/// interactive guest is readable as it runs).
+final class SerialOutput {
+    let fd: Int32
+    let lineBuffered: Bool
+    var buffer: [UInt8] = []
+
+    init(path: String?) throws {
+        if let p = path {
+            let f = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard f >= 0 else { throw InputError("\(p): \(String(cString: strerror(errno)))") }
+            fd = f
+        } else {
+            fd = 1
+        }
+        lineBuffered = isatty(fd) != 0
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    func append(_ byte: UInt8) {
+        buffer.append(byte)
+        if buffer.count >= 1 << 16 || (lineBuffered && byte == 10) { flush() }
+    }
+
+    init(fileDescriptor: Int32) {
+        fd = fileDescriptor
+        lineBuffered = true
+    }
+
+    func flush() {
+        writeAll(fd, buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
 }

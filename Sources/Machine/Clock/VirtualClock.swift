@@ -17,10 +17,16 @@ public final class VirtualClock {
         state.pointee.instructions &* Self.nanosecondsPerInstruction &+ idleNanoseconds
     }
 
-    /// The CPU is halted: jump to `time` (no-op if it is not in the future).
+    /// The CPU is halted: jump to `time` (no-op if it is not in the future), rounded up to a
+    /// whole instruction time. The time-stamp counter (one tick per instruction time) keeps
+    /// counting while halted, so RDTSC is always `now / 10`.
     public func skipIdle(to time: UInt64) {
         let n = now
-        if time > n { idleNanoseconds &+= time - n }
+        guard time > n else { return }
+        let step = Self.nanosecondsPerInstruction
+        let ticks = (time - n + step - 1) / step
+        idleNanoseconds &+= ticks &* step
+        state.pointee.tscOffset &+= ticks
     }
 
     /// Instructions to run before virtual time reaches `deadline` (at least 1).

@@ -1,0 +1,90 @@
+import X86Core
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Limits every runner honours: an instruction budget (deterministic) and a wall-clock timeout
+/// (not deterministic, a safety net), checked between bursts of at most `burst` instructions.
+public struct RunLimits: Sendable {
+    public var maxInstructions: UInt64
+    public var timeoutSeconds: Double?
+    public static let burst: UInt64 = 1 << 22
+
+    public init(maxInstructions: UInt64, timeoutSeconds: Double? = nil) {
+        self.maxInstructions = maxInstructions
+        self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// Monotonic wall time in seconds (for timeouts and statistics only, never for guest time).
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// `--virt=none`: the guest on the bare machine, with no VMM. The CPU's events are the
+/// hardware's own: port I/O reaches the bus, the interrupt controller drives INTR, HLT sleeps
+/// until the next timer interrupt. The reference that every guest must also pass under the VMM.
+public final class HardwareRunner {
+    public let machine: PCMachine
+
+    public init(machine: PCMachine) { self.machine = machine }
+
+    public func run(_ limits: RunLimits) -> StopReason {
+        let cpu = machine.cpu
+        let start = monotonicSeconds()
+        var iterations: UInt32 = 0
+        while true {
+            if let stop = machine.stopRequest { return stop }
+            let done = cpu.state.instructions
+            if done >= limits.maxInstructions { return .instructionLimit }
+            iterations &+= 1
+            if let t = limits.timeoutSeconds, iterations & 63 == 0, monotonicSeconds() - start > t {
+                return .timeout
+            }
+            machine.runDueTimers()
+            machine.pollInput(waitMilliseconds: 0)
+            cpu.interruptRequested = machine.interrupts.pending
+            if cpu.state.halted && !(cpu.interruptRequested && cpu.eflags & EFLAGS.if != 0) {
+                if let stop = sleep(cpu) { return stop }
+                continue
+            }
+            let budget = machine.instructionsUntilNextEvent(cap: min(limits.maxInstructions - done, RunLimits.burst))
+            switch cpu.run(maxInstructions: budget) {
+            case .instructionLimit, .halted:
+                continue
+            case .portIO(let access):
+                machine.completePortIO(access)
+            case .interruptWindow:
+                // INTA: the controller names the vector (or the request vanished).
+                if let vector = machine.interrupts.acknowledge() {
+                    machine.interruptsDelivered &+= 1
+                    if cpu.deliverInterrupt(vector: vector) == .shutdown { return .tripleFault }
+                }
+                cpu.interruptRequested = machine.interrupts.pending
+            case .shutdown:
+                return .tripleFault
+            case .notImplemented(let eip, let what):
+                return .notImplemented(eip: eip, what: what)
+            case .exception, .intercepted, .breakpoint:
+                // Nothing asked for these on bare hardware.
+                return .notImplemented(eip: cpu.state.eip, what: "unexpected CPU exit")
+            }
+        }
+    }
+
+    /// HLT: jump virtual time to the next timer event, or stop if nothing can ever wake the CPU.
+    private func sleep(_ cpu: CPU) -> StopReason? {
+        if cpu.eflags & EFLAGS.if == 0 { return .haltedWithInterruptsOff }
+        if let d = machine.nextDeadline() {
+            machine.clock.skipIdle(to: d)
+            return nil
+        }
+        if machine.canReceiveInput {
+            machine.pollInput(waitMilliseconds: 100)
+            return nil
+        }
+        return .idleForever
+    }
+}

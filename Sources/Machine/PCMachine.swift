@@ -1,0 +1,193 @@
+import X86Core
+
+/// Why a run ended. x86v turns each into its exit status (docs/formats.md).
+public enum StopReason: Equatable, Sendable {
+    /// The guest wrote to isa-debug-exit: the status it asked for.
+    case debugExit(Int32)
+    /// HLT with IF = 0: nothing but NMI or reset can wake the CPU (a clean stop).
+    case haltedWithInterruptsOff
+    /// HLT with IF = 1, but no timer is armed and no input can arrive: it would sleep forever.
+    case idleForever
+    case tripleFault
+    case instructionLimit
+    case timeout
+    case notImplemented(eip: UInt32, what: String)
+    /// The guest pulsed the reset line (port 0x92 bit 0, or 8042 command 0xFE).
+    case resetRequested
+    /// `--strict-io`: the guest touched a port no device owns.
+    case unknownPort(port: UInt16, isIn: Bool)
+}
+
+/// The PC around the CPU: RAM, the I/O bus and its devices, the interrupt controllers, the
+/// virtual clock. It executes nothing itself: a runner (the bare `HardwareRunner` or the VMM)
+/// drives the CPU and calls `performPortIO`, `runDueTimers` and the interrupt controller.
+public final class PCMachine {
+    public let cpu: CPU
+    public let memory: PhysicalMemory
+    public let clock: VirtualClock
+    public let bus = IOBus()
+    public let pic: DualPIC
+    public let pit: PIT8254
+    public let cmos: CMOS
+    public let systemControl: SystemControl
+    public let uart: UART16550
+    public let lapic: LocalAPIC
+    public let ioapic: IOAPIC
+    public let lines: InterruptLines
+    public let interrupts: InterruptController
+    public let debugPorts: DebugPorts
+    /// Devices with deadlines, polled in this fixed order (determinism).
+    private let timers: [any ClockedDevice]
+    /// `--strict-io`: an access to a port nobody owns stops the run.
+    public var strictIO = false
+    /// Set by a device or a strict-I/O violation; the runner stops at the next boundary.
+    public var stopRequest: StopReason? = nil
+    /// Counters for `--stats` (hardware events, whatever the runner).
+    public private(set) var portAccesses: UInt64 = 0
+    public var interruptsDelivered: UInt64 = 0
+    /// Called for every MMIO access to a device region (the VMM counts them as exits).
+    public var mmioObserver: ((MMIOAccess) -> Void)? = nil
+
+    public struct MMIOAccess: Sendable {
+        public var device: String
+        public var address: UInt32
+        public var size: Int
+        public var isWrite: Bool
+        public var value: UInt32
+    }
+
+    public init(memorySize: Int, rtcStart: RTCDateTime = .defaultStart) {
+        cpu = CPU(memorySize: memorySize)
+        memory = cpu.memory
+        clock = VirtualClock(cpu: cpu)
+        pic = DualPIC()
+        lapic = LocalAPIC(clock: clock)
+        ioapic = IOAPIC(lapic: lapic)
+        lines = InterruptLines(pic: pic, ioapic: ioapic)
+        interrupts = InterruptController(pic: pic, lapic: lapic)
+        pit = PIT8254(clock: clock, lines: lines)
+        cmos = CMOS(clock: clock, lines: lines, start: rtcStart, memorySize: memorySize)
+        systemControl = SystemControl()
+        uart = UART16550(lines: lines)
+        debugPorts = DebugPorts()
+        timers = [pit, cmos, lapic]
+        bus.attach(pic, ports: 0x20...0x21)
+        bus.attach(pic, ports: 0xA0...0xA1)
+        bus.attach(pic, ports: 0x4D0...0x4D1)
+        bus.attach(pit, ports: 0x40...0x43)
+        bus.attach(pit, ports: 0x61...0x61)
+        bus.attach(cmos, ports: 0x70...0x71)
+        bus.attach(systemControl, ports: 0x60...0x60)
+        bus.attach(systemControl, ports: 0x64...0x64)
+        bus.attach(systemControl, ports: 0x92...0x92)
+        bus.attach(uart, ports: 0x3F8...0x3FF)
+        bus.attach(debugPorts, ports: 0xF4...0xF7)
+        bus.attach(debugPorts, ports: 0xE9...0xE9)
+        memory.add(ObservedRegion(lapic, name: "lapic", machine: self))
+        memory.add(ObservedRegion(ioapic, name: "ioapic", machine: self))
+        systemControl.onReset = { [unowned self] in self.stopRequest = .resetRequested }
+    }
+
+    /// Where serial (COM1) output goes.
+    public var serialOutput: (UInt8) -> Void {
+        get { uart.onTransmit }
+        set { uart.onTransmit = newValue }
+    }
+
+    // MARK: Port I/O
+
+    /// Performs a port access on the bus: the value read for IN (nil for OUT). Sets
+    /// `stopRequest` for a debug exit or a strict-I/O violation.
+    public func performPortIO(_ access: PortAccess) -> UInt32? {
+        portAccesses &+= 1
+        if strictIO && !bus.isOwned(access.port) {
+            stopRequest = .unknownPort(port: access.port, isIn: access.isIn)
+        }
+        if access.isIn {
+            return bus.read(port: access.port, size: Int(access.size))
+        }
+        bus.write(port: access.port, size: Int(access.size), value: access.value)
+        if let status = debugPorts.exitStatus { stopRequest = .debugExit(status) }
+        return nil
+    }
+
+    /// Performs the CPU's pending port access and completes the instruction.
+    public func completePortIO(_ access: PortAccess) {
+        if let value = performPortIO(access) {
+            cpu.completePortIn(value: value)
+        } else {
+            cpu.completePortOut()
+        }
+    }
+
+    // MARK: Time
+
+    /// The earliest timer deadline (absolute virtual ns), if any timer is armed.
+    public func nextDeadline() -> UInt64? {
+        var best: UInt64? = nil
+        for t in timers {
+            if let d = t.nextDeadline(), best == nil || d < best! { best = d }
+        }
+        return best
+    }
+
+    /// Ticks every device whose deadline has come. Returns true if any had.
+    @discardableResult
+    public func runDueTimers() -> Bool {
+        let now = clock.now
+        var any = false
+        for t in timers {
+            if let d = t.nextDeadline(), d <= now {
+                t.tick(now: now)
+                any = true
+            }
+        }
+        return any
+    }
+
+    /// Instructions the CPU may run before the next timer event, capped at `cap`.
+    public func instructionsUntilNextEvent(cap: UInt64) -> UInt64 {
+        guard let d = nextDeadline() else { return cap }
+        return min(cap, clock.instructions(until: d))
+    }
+
+    // MARK: Console input
+
+    /// Hands pending host input to the UART (the caller says whether it may block waiting).
+    public var inputSource: ConsoleInput? = nil
+
+    /// True when something outside the CPU could still raise an interrupt while it sleeps.
+    public var canReceiveInput: Bool { inputSource?.isOpen ?? false }
+
+    public func pollInput(waitMilliseconds: Int32) {
+        guard let input = inputSource, input.isOpen, uart.wantsInput else { return }
+        let bytes = input.read(waitMilliseconds: waitMilliseconds)
+        if !bytes.isEmpty { uart.receive(bytes) }
+    }
+}
+
+/// A device's MMIO window as the bus sees it: forwards to the device and tells the machine's
+/// observer (the VMM's APIC-access / MMIO exits).
+final class ObservedRegion: MMIORegion {
+    let inner: MMIORegion
+    let name: String
+    unowned let machine: PCMachine
+
+    init(_ inner: MMIORegion, name: String, machine: PCMachine) {
+        self.inner = inner
+        self.name = name
+        self.machine = machine
+        super.init(base: inner.base, size: inner.size)
+    }
+
+    override func read(offset: UInt32, size: Int) -> UInt32 {
+        let v = inner.read(offset: offset, size: size)
+        machine.mmioObserver?(.init(device: name, address: base &+ offset, size: size, isWrite: false, value: v))
+        return v
+    }
+
+    override func write(offset: UInt32, size: Int, value: UInt32) {
+        machine.mmioObserver?(.init(device: name, address: base &+ offset, size: size, isWrite: true, value: value))
+        inner.write(offset: offset, size: size, value: value)
+    }
+}

@@ -1,0 +1,121 @@
+import Machine
+import VMM
+import X86Core
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `x86v run` says at the end: the exit status, the one-line reason, the `--stats` table
+/// and the `--stats-json` document (docs/formats.md).
+struct RunReport {
+    let virt: String
+    let machine: PCMachine
+    let vmm: VMM?
+    let stop: StopReason
+    let wallSeconds: Double
+
+    var instructions: UInt64 { machine.cpu.state.instructions }
+
+    var exitStatus: Int32 {
+        switch stop {
+        case .debugExit(let status): status
+        case .haltedWithInterruptsOff: 0
+        case .instructionLimit: 4
+        case .notImplemented: 6
+        case .tripleFault: 8
+        case .timeout: 10
+        case .idleForever: 12
+        case .unknownPort: 14
+        case .resetRequested: 16
+        }
+    }
+
+    var stopName: String {
+        switch stop {
+        case .debugExit: "debug-exit"
+        case .haltedWithInterruptsOff: "halted"
+        case .instructionLimit: "instruction-limit"
+        case .notImplemented: "not-implemented"
+        case .tripleFault: "triple-fault"
+        case .timeout: "timeout"
+        case .idleForever: "idle-forever"
+        case .unknownPort: "unknown-port"
+        case .resetRequested: "reset"
+        }
+    }
+
+    var eip: String { "0x" + String(machine.cpu.state.eip, radix: 16) }
+
+    /// The one-line reason for stops that are not the guest's own choice.
+    func stopMessage() -> String? {
+        switch stop {
+        case .debugExit, .haltedWithInterruptsOff:
+            return nil
+        case .instructionLimit:
+            return "instruction limit (\(instructions)) reached at eip \(eip)"
+        case .notImplemented(let at, let what):
+            return "not implemented: \(what) at 0x\(String(at, radix: 16))"
+        case .tripleFault:
+            let chain = machine.cpu.exceptionChain.map { e in
+                Vector.name(e.vector) + (e.errorCode.map { "(0x\(String($0, radix: 16)))" } ?? "")
+                    + " at 0x\(String(e.eip, radix: 16))"
+            }.joined(separator: " → ")
+            return "triple fault at eip \(eip) (exceptions: \(chain))"
+        case .timeout:
+            return "timeout after \(instructions) instructions at eip \(eip)"
+        case .idleForever:
+            return "the guest halted with interrupts enabled and no timer armed: nothing can wake it (eip \(eip))"
+        case .unknownPort(let port, let isIn):
+            return "--strict-io: \(isIn ? "read from" : "write to") unknown port 0x\(String(port, radix: 16)) at eip 0x\(String(machine.cpu.state.eip, radix: 16))"
+        case .resetRequested:
+            return "the guest requested a system reset at eip \(eip)"
+        }
+    }
+
+    func table() -> String {
+        let mips = wallSeconds > 0 ? Double(instructions) / wallSeconds / 1e6 : 0
+        var s = "x86v: \(instructions) instructions in \(fixed(wallSeconds, 3)) s (\(fixed(mips, 1)) MIPS), virt=\(virt), stop: \(stopName)\n"
+        let clock = machine.clock
+        s += "  virtual time     \(fixed(Double(clock.now) / 1e6, 3)) ms (idle \(fixed(Double(clock.idleNanoseconds) / 1e6, 3)) ms)\n"
+        s += "  port accesses    \(machine.portAccesses)\n"
+        s += "  interrupts       \(machine.interruptsDelivered) delivered\n"
+        let unknown = machine.bus.unknownAccesses.sorted { $0.key < $1.key }
+        if !unknown.isEmpty {
+            s += "  unknown ports    " + unknown.map { "0x\(String($0.key, radix: 16))×\($0.value)" }.joined(separator: " ") + "\n"
+        }
+        if let vmm {
+            let total = vmm.stats.total
+            let rate = wallSeconds > 0 ? Double(total) / wallSeconds : 0
+            s += "  VM exits         \(total) (\(fixed(rate / 1000, 1)) k/s), \(vmm.stats.injectedEvents) events injected\n"
+            for (reason, n) in vmm.stats.nonZero {
+                let name = reason.name + String(repeating: " ", count: max(0, 20 - reason.name.count))
+                s += "    \(name) \(String(n).leftPad(10))  (basic reason \(reason.rawValue))\n"
+            }
+        }
+        return s
+    }
+
+    /// Deterministic: no wall-clock quantities.
+    func json() -> String {
+        var s = "{\"virt\":\"\(virt)\",\"stop\":\"\(stopName)\",\"exit_status\":\(exitStatus),\"instructions\":\(instructions)"
+        s += ",\"virtual_ns\":\(machine.clock.now),\"idle_ns\":\(machine.clock.idleNanoseconds)"
+        s += ",\"port_accesses\":\(machine.portAccesses),\"interrupts_delivered\":\(machine.interruptsDelivered)"
+        let unknown = machine.bus.unknownAccesses.sorted { $0.key < $1.key }
+        s += ",\"unknown_ports\":{" + unknown.map { "\"0x\(String($0.key, radix: 16))\":\($0.value)" }.joined(separator: ",") + "}"
+        if let vmm {
+            s += ",\"exits\":{\"total\":\(vmm.stats.total),\"injected_events\":\(vmm.stats.injectedEvents),\"by_reason\":{"
+            s += vmm.stats.nonZero.map { "\"\($0.0.name)\":\($0.1)" }.joined(separator: ",") + "}}"
+        }
+        return s + "}\n"
+    }
+}
+
+func fixed(_ v: Double, _ digits: Int32) -> String {
+    var buffer = [CChar](repeating: 0, count: 64)
+    _ = withVaList([v]) { vsnprintf(&buffer, 64, "%.\(digits)f", $0) }
+    return String(cString: buffer)
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
