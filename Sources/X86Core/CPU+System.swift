@@ -24,6 +24,7 @@ extension CPU {
 
     func hlt() throws(Fault) {
         try requireCPL0()
+        try interceptIfRequested(.hlt)
         pendingExit = .halted
         throw Fault.exit
     }
