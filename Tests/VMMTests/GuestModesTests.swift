@@ -1,0 +1,42 @@
+import Foundation
+import Machine
+import Testing
+@testable import VMM
+
+/// Guests that need x87/SSE execution, which the interpreter does not have yet: they must stop
+/// cleanly with "not implemented" in both modes.
+let needFloatingPoint: Set<String> = ["corpus"]
+
+/// Every test guest, in both modes, against its expected output (QEMU's, or the SDM's where the
+/// file says so): same serial output, same exit status.
+@Test(arguments: expectedOutputs().map(\.name), Virt.allCases)
+func guestMatchesItsExpectedOutput(name: String, virt: Virt) throws {
+    let expected = expectedOutputs().first { $0.name == name }!.expected
+    let run = try runGuest(name, virt: virt)
+    if needFloatingPoint.contains(name) {
+        guard case .notImplemented = run.stop else {
+            Issue.record("\(name) (\(virt)): expected a clean not-implemented stop, got \(run.stop)")
+            return
+        }
+        return
+    }
+    #expect(run.stop == .debugExit(1), "\(name) (\(virt)) stopped with \(run.stop)")
+    #expect(run.markedOutput == expected, "\(name) (\(virt)): serial output differs from expected/\(name).out")
+}
+
+/// The same guest and flags give the same serial output, statistics and exit trace, bit for
+/// bit: the demo guest takes timer interrupts, so this checks that they land on the same
+/// instruction in every run.
+@Test func timerDrivenRunsAreDeterministic() throws {
+    let dir = FileManager.default.temporaryDirectory.path
+    let a = try runGuest("demo", virt: .hw, tracePath: dir + "/x86v-determinism-a.jsonl")
+    let b = try runGuest("demo", virt: .hw, tracePath: dir + "/x86v-determinism-b.jsonl")
+    #expect(a.stop == .debugExit(1))
+    #expect(a.serial == b.serial)
+    #expect(a.instructions == b.instructions)
+    #expect(a.exits?.counts == b.exits?.counts)
+    #expect(a.trace != nil && a.trace == b.trace)
+    #expect((a.exits?.count(of: .externalInterrupt) ?? 0) > 0, "the demo guest should take timer interrupts")
+    let bare = try runGuest("demo", virt: .none)
+    #expect(bare.serial == a.serial, "the bare machine and the VMM must print the same")
+}
