@@ -67,6 +67,16 @@ check_bad "run: 64-bit guest" run "$tmp/elf64"
 check_bad "run: --memory 0" run testguests/build/hello.elf --memory 0
 check_bad "run: --memory too large" run testguests/build/hello.elf --memory 4G
 check_bad "run: guest does not fit" run testguests/build/hello.elf --memory 1M
+head -c 3000000 /dev/zero > "$tmp/big.bin"
+check_bad "run: module does not fit" run testguests/build/hello.elf --memory 2M --module "$tmp/big.bin"
+check_bad "run: missing module" run testguests/build/hello.elf --module "$tmp/nope.bin"
+check_bad "run: bad --virt" run testguests/build/hello.elf --virt=vtx
+check_bad "run: bad --exits" run testguests/build/hello.elf --exits=+bogus
+check_bad "run: bad --timeout" run testguests/build/hello.elf --timeout -1
+check_bad "run: bad --rtc" run testguests/build/hello.elf --rtc 2000-13-01
+check_bad "run: --flat without --load" run --flat "$tmp/garbage" --entry 0x100000
+check_bad "run: --trace-exits with --virt=none" run testguests/build/hello.elf --virt=none --trace-exits "$tmp/t"
+check_bad "run: guest and --flat" run testguests/build/hello.elf --flat "$tmp/garbage" --load 0x100000 --entry 0x100000
 
 # 4. x86v run: exit statuses (docs/formats.md).
 check_status() {
@@ -76,13 +86,34 @@ check_status() {
     if [ $status -eq "$want" ]; then pass "$description: status $status $(head -c 200 "$tmp/err")"
     else fail "$description: status $status, want $want: $(head -c 300 "$tmp/err")"; fi
 }
-check_status "run hello: debug exit 0 → status 1" 1 run testguests/build/hello.elf
-if diff <(tail -n +2 testguests/expected/hello.out) "$tmp/out" > /dev/null; then pass "run hello: serial output equals QEMU's"
-else fail "run hello: serial output differs from testguests/expected/hello.out"; fi
+for virt in hw none; do
+    check_status "run hello --virt=$virt: debug exit 0 → status 1" 1 run testguests/build/hello.elf --virt=$virt
+    if diff <(tail -n +2 testguests/expected/hello.out) "$tmp/out" > /dev/null; then pass "run hello --virt=$virt: serial output equals QEMU's"
+    else fail "run hello --virt=$virt: serial output differs from testguests/expected/hello.out"; fi
+done
 check_status "run alu: instruction limit → status 4" 4 run testguests/build/alu.elf --max-instructions 100000
-check_status "run corpus: x87 not implemented → status 5" 5 run testguests/build/corpus.elf
-"$x86v" run testguests/build/cwork.elf > "$tmp/run1"; "$x86v" run testguests/build/cwork.elf > "$tmp/run2"
-if cmp -s "$tmp/run1" "$tmp/run2"; then pass "run cwork twice: identical output"; else fail "run cwork twice: outputs differ"; fi
+check_status "run corpus: x87 not implemented → status 6" 6 run testguests/build/corpus.elf
+# Flat binaries (--flat) for the machine's own stops.
+flat() { printf "$1" > "$tmp/flat.bin"; }
+flat '\xfa\xf4';             check_status "cli; hlt → status 0" 0 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
+flat '\xcc';                  check_status "int3 without an IDT → triple fault, status 8" 8 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
+grep -q "triple fault at eip" "$tmp/err" && pass "triple fault message: $(cat "$tmp/err")" || fail "triple fault message: $(cat "$tmp/err")"
+flat '\xeb\xfe';             check_status "jmp \$ with --timeout → status 10" 10 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000 --timeout 0.3
+flat '\xfb\xf4';             check_status "sti; hlt, nothing armed → status 12" 12 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
+flat '\xe4\x80\xf4';         check_status "in al, 0x80 under --strict-io → status 14" 14 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000 --strict-io
+flat '\xb0\xfe\xe6\x64\xf4'; check_status "8042 reset command → status 16" 16 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
+# Determinism: a timer-driven guest twice, same output, statistics and exit trace, bit for bit.
+for i in 1 2; do
+    "$x86v" run testguests/build/demo.elf --stats-json "$tmp/stats$i.json" --trace-exits "$tmp/trace$i.jsonl" > "$tmp/run$i"
+done
+if cmp -s "$tmp/run1" "$tmp/run2" && cmp -s "$tmp/stats1.json" "$tmp/stats2.json" && cmp -s "$tmp/trace1.jsonl" "$tmp/trace2.jsonl" \
+    && [ -s "$tmp/trace1.jsonl" ] && grep -q EXTERNAL_INTERRUPT "$tmp/trace1.jsonl"; then
+    pass "run demo twice: identical serial output, --stats-json and --trace-exits ($(wc -l < "$tmp/trace1.jsonl") exits)"
+else fail "run demo twice: outputs differ"; fi
+if python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]; json.load(open(sys.argv[2]))' "$tmp/trace1.jsonl" "$tmp/stats1.json"; then
+    pass "trace and statistics are valid JSON"
+else fail "trace or statistics are not valid JSON"; fi
+"$x86v" run --help > "$tmp/help" 2>&1 && grep -q -- "--trace-exits" "$tmp/help" && pass "run --help" || fail "run --help"
 
 # A raw binary of seeded random bytes, and a whole ELF file read as raw bytes (headers and
 # data included), disassemble with --check without crashing or unexplained differences.
