@@ -71,6 +71,6 @@ let package = Package(
             exclude: ["UnicornKnownDifferences.md", "Fixtures"]
         ),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86Core"]),
-        .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ELF"]),
+        .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ELF", "CMallocCounter"]),
     ]
 )

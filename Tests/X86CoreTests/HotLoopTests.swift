@@ -12,10 +12,10 @@ func hotLoopDoesNotAllocate(_ name: String) throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("testguests/build/\(name).elf")
     let bytes = try [UInt8](Data(contentsOf: root))
-    let machine = BareMachine(memorySize: 64 << 20)
+    let machine = PCMachine(memorySize: 64 << 20)
     try MultibootLoader.load(try ELF32File(bytes: bytes), into: machine.cpu)
     // Boot and print the banner (serial output allocates in the machine, not the CPU).
-    #expect(machine.run(maxInstructions: 2_000_000) == .instructionLimit)
+    #expect(HardwareRunner(machine: machine).run(RunLimits(maxInstructions: 2_000_000)) == .instructionLimit)
     let before = x86v_malloc_count()
     let exit = machine.cpu.run(maxInstructions: 10_000_000)
     let after = x86v_malloc_count()
