@@ -1,11 +1,27 @@
-/// STUB (helper B fills in): what the CPU's INTR pin sees: the LAPIC's deliverable vectors and
-/// the 8259's ExtINT through LINT0.
+/// What the CPU's INTR pin sees: the local APIC's deliverable fixed interrupts, and the 8259
+/// pair's INT output passed through LINT0 as ExtINT (virtual-wire mode, MP spec §3.6.2.2).
+///
+/// ExtINT is taken first: it bypasses the APIC's priority logic (TPR/PPR do not apply —
+/// SDM §10.8.1) and the vector comes from the 8259's INTA cycle. A request that disappears
+/// between `pending` and `acknowledge` yields the APIC's spurious vector while the APIC is
+/// software enabled (SDM §10.9), else nothing.
+///
+/// EOI broadcasts from the local APIC to the I/O APIC are wired by `IOAPIC.init(lapic:)`.
 public final class InterruptController {
     public let pic: DualPIC
     public let lapic: LocalAPIC
     public init(pic: DualPIC, lapic: LocalAPIC) { self.pic = pic; self.lapic = lapic }
+
+    /// The 8259's request reaches the CPU through LINT0.
+    var extINTPending: Bool { lapic.acceptsExtINT && pic.interruptOutput }
+
     /// An interrupt is waiting for the CPU (it takes it when IF = 1).
-    public var pending: Bool { false }
+    public var pending: Bool { extINTPending || lapic.hasDeliverable }
+
     /// INTA: the vector to deliver, or nil if the request disappeared.
-    public func acknowledge() -> UInt8? { nil }
+    public func acknowledge() -> UInt8? {
+        if extINTPending { return pic.acknowledge() }
+        if let vector = lapic.acknowledge() { return vector }
+        return lapic.isSoftwareEnabled ? lapic.spuriousVector : nil
+    }
 }
