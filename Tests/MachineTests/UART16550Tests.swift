@@ -64,12 +64,12 @@ final class UARTBench {
     b.outb(4, 0x18)  // loopback + OUT2: CTS and DSR drop → DCTS, DDSR
     b.outb(1, 0x0F)
     b.outb(0, 0x61)
-    b.outb(0, 0x62)  // holding register full: overrun
-    #expect(b.irq4)
+    b.outb(0, 0x62)  // holding register full: overrun, the new byte replaces it
+    #expect(!b.irq4)  // loopback forces the OUT2 pin inactive
     #expect(b.inb(2) == 0x06)
     #expect(b.inb(5) == 0x63)  // DR | OE | THRE | TEMT; reading clears OE
     #expect(b.inb(2) == 0x04)
-    #expect(b.inb(0) == 0x61)
+    #expect(b.inb(0) == 0x62)
     #expect(b.inb(2) == 0x02)  // reading IIR with THRE as the source clears it
     #expect(b.inb(2) == 0x00)
     #expect(b.inb(6) == 0x83)  // DCD (OUT2) | DDSR | DCTS
@@ -93,6 +93,17 @@ final class UARTBench {
     #expect(b.inb(5) & 1 == 0)
     b.outb(4, 0x08)
     #expect(b.inb(0) == 0x70)
+}
+
+@Test func aFullFIFOKeepsItsBytesOnOverrun() {
+    let b = UARTBench()
+    b.outb(2, 0x01)
+    b.outb(4, 0x10)
+    for c in UInt8(0)..<17 { b.outb(0, c) }
+    #expect(b.inb(5) == 0x63)
+    var got: [UInt8] = []
+    while b.inb(5) & 1 != 0 { got.append(b.inb(0)) }
+    #expect(got == Array(0..<16))
 }
 
 @Test func fifoInterruptsAtTheTriggerLevelAndKeepsHostInput() {
@@ -127,6 +138,9 @@ final class UARTBench {
     #expect(!b.irq4)
     b.outb(4, 0x08)
     #expect(b.irq4)
+    b.outb(4, 0x18)
+    #expect(!b.irq4)
+    b.outb(4, 0x08)
     #expect(b.inb(2) == 0x02)
     #expect(!b.irq4)
 }

@@ -18,13 +18,14 @@
 ///   interrupt (as the real chip does when the byte moves on to the shift register).
 /// - Received bytes wait in an unbounded host-side queue that feeds the 16-byte RX FIFO (one
 ///   byte holding register with FIFOs off), so host input is never lost; only loopback can
-///   overrun. An RX FIFO reset discards just the bytes in the FIFO.
+///   overrun (see `transmit`). An RX FIFO reset discards just the bytes in the FIFO.
 /// - Character timeout (IIR 0xC) is approximated as "data below the trigger level is present":
 ///   there is no line timing, and host bytes all arrive at once.
 /// - With no modem attached MSR reads CTS | DSR | DCD (0xB0) and MCR resets to OUT2 (0x08), as
 ///   QEMU's serial port after reset; loopback maps RTS→CTS, DTR→DSR, OUT1→RI, OUT2→DCD.
-/// - As on a PC, the IRQ line is driven only while MCR.OUT2 is set (OUT2 enables the board's
-///   IRQ buffer); loopback does not change that. It is re-evaluated after every access.
+/// - As on a PC, the IRQ line is driven only while the OUT2 pin is active (it enables the
+///   board's IRQ buffer): MCR.OUT2 set and not in loopback, which forces the pin inactive.
+///   (QEMU ignores OUT2.) The line is re-evaluated after every access.
 /// - Accesses wider than a byte act on the addressed register only.
 public final class UART16550: PortDevice {
     /// Each transmitted byte.
@@ -119,7 +120,8 @@ public final class UART16550: PortDevice {
     }
 
     func updateIRQ() {
-        lines.set(irq, high: interruptIdentification & 1 == 0 && mcr & Self.mcrOut2 != 0)
+        let out2Pin = mcr & (Self.mcrOut2 | Self.mcrLoopback) == Self.mcrOut2
+        lines.set(irq, high: interruptIdentification & 1 == 0 && out2Pin)
     }
 
     // MARK: Registers
@@ -178,7 +180,14 @@ public final class UART16550: PortDevice {
 
     func transmit(_ byte: UInt8) {
         if loopback {
-            if fifo.count < fifoCapacity { fifo.append(byte) } else { lineErrors |= Self.lsrOverrun }
+            // Overrun: without FIFOs the new byte overwrites RBR; a full FIFO keeps its
+            // contents and loses the new byte (PC16550D, LSR bit 1).
+            if fifo.count >= fifoCapacity {
+                lineErrors |= Self.lsrOverrun
+                if !fifoEnabled { fifo[0] = byte }
+            } else {
+                fifo.append(byte)
+            }
         } else {
             onTransmit(byte)
         }
