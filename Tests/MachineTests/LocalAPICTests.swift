@@ -108,13 +108,29 @@ func oneShotTimerFiresAfterInitialCountTimesDivisorBusTicks(code: UInt32, diviso
     b.write(0x3E0, 0xB)
     b.write(0x320, 0x10000 | 0x20000 | 0x42)
     b.write(0x380, 10)
-    b.at(100)
-    b.lapic.tick(now: 100)
+    #expect(b.lapic.nextDeadline() == nil)  // nothing for the run loop to stop for
+    b.at(250)
+    #expect(b.read(0x390) == 5)
+    b.lapic.tick(now: 250)
     #expect(!b.irr(0x42))
-    #expect(b.lapic.nextDeadline() == 200)
+    b.write(0x320, 0x20000 | 0x42)  // unmasked: on the original grid
+    #expect(b.lapic.nextDeadline() == 300)
+    #expect(!b.irr(0x42))
     b.write(0x380, 0)
     #expect(b.lapic.nextDeadline() == nil)
     #expect(b.read(0x390) == 0)
+}
+
+@Test func aOneShotThatExpiredWhileMaskedDoesNotFireOnUnmask() {
+    let b = APICBench()
+    b.write(0x3E0, 0xB)
+    b.write(0x320, 0x10044)
+    b.write(0x380, 10)
+    b.at(500)
+    #expect(b.read(0x390) == 0)
+    b.write(0x320, 0x44)
+    #expect(!b.irr(0x44))
+    #expect(b.lapic.nextDeadline() == nil)
 }
 
 @Test func changingTheDivisorMidCountKeepsTheCurrentCount() {

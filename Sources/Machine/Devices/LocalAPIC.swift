@@ -336,16 +336,23 @@ extension LocalAPIC {
     /// Fires anything overdue before a register write changes how the timer counts.
     func catchUpTimer() { tick(now: clock.now) }
 
-    public func nextDeadline() -> UInt64? {
+    /// When the counter next reaches zero, or nil if it is stopped.
+    var timerExpiry: UInt64? {
         guard timerAnchorCount != 0 else { return nil }
         return timerAnchor &+ UInt64(timerAnchorCount) &* timerTickNanoseconds
+    }
+
+    /// Nil while the LVT timer is masked: the count is computed from the clock when read, and
+    /// an LVT write catches up first, so a masked periodic timer costs the run loop nothing.
+    public func nextDeadline() -> UInt64? {
+        lvtTimer & Self.lvtMask == 0 ? timerExpiry : nil
     }
 
     /// Reaching zero puts the LVT timer vector into IRR unless the entry is masked (it counts
     /// either way). Periodic mode reloads; if several periods went by, it fires once and stays
     /// aligned to the original period.
     public func tick(now: UInt64) {
-        guard let deadline = nextDeadline(), now >= deadline else { return }
+        guard let deadline = timerExpiry, now >= deadline else { return }
         if lvtTimer & Self.lvtMask == 0 {
             setRequest(vector: UInt8(truncatingIfNeeded: lvtTimer), levelTriggered: false)
         }
