@@ -112,6 +112,8 @@ public struct RTCDateTime: Equatable, Sendable {
 /// Power-on state is what SeaBIOS's `rtc_setup` leaves: register A 0x26 (32.768 kHz time base,
 /// 1024 Hz periodic rate), register B 0x02 (24-hour, BCD, no interrupts), NMI masked.
 public final class CMOS: PortDevice, ClockedDevice {
+    /// The ports this device answers.
+    public static let portRanges: [ClosedRange<UInt16>] = [0x70...0x71]
     /// Register B bits.
     static let set: UInt8 = 0x80, pie: UInt8 = 0x40, aie: UInt8 = 0x20, uie: UInt8 = 0x10
     static let binary: UInt8 = 0x04, hours24: UInt8 = 0x02

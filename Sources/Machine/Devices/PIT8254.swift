@@ -133,6 +133,8 @@ struct PITChannel {
 /// Power-on state is what SeaBIOS's `pit_setup` leaves: channel 0 in mode 2 with count 0 (65536,
 /// 18.2 Hz), counting from virtual time 0; channels 1 and 2 unprogrammed.
 public final class PIT8254: PortDevice, ClockedDevice {
+    /// The ports this device answers.
+    public static let portRanges: [ClosedRange<UInt16>] = [0x40...0x43, 0x61...0x61]
     public static let frequency: UInt64 = 1_193_182
     /// DRAM refresh request period: port 0x61 bit 4 toggles every 15.085 µs.
     public static let refreshToggleNanoseconds: UInt64 = 15_085
