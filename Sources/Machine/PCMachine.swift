@@ -189,5 +189,8 @@ final class ObservedRegion: MMIORegion {
     override func write(offset: UInt32, size: Int, value: UInt32) {
         machine.mmioObserver?(.init(device: name, address: base &+ offset, size: size, isWrite: true, value: value))
         inner.write(offset: offset, size: size, value: value)
+        // A self-IPI, an EOI or a TPR write can make an interrupt deliverable right after this
+        // instruction, not at the end of the CPU's burst.
+        machine.cpu.interruptRequested = machine.interrupts.pending
     }
 }

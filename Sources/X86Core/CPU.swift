@@ -32,7 +32,9 @@ public final class CPU {
     public var intercepts: Intercept = []
     /// An external interrupt is pending (the owner's interrupt controller says so). When IF = 1
     /// and no interrupt shadow is active, `run` returns `.interruptWindow`.
-    public var interruptRequested = false
+    public var interruptRequested = false {
+        didSet { if interruptRequested != oldValue { updateAttention() } }
+    }
     /// Linear address of an owner breakpoint (debugger), checked before each instruction.
     public var breakpoint: UInt32? = nil { didSet { updateAttention() } }
 
@@ -361,8 +363,10 @@ public final class CPU {
                 captureExitInstruction()
             }
             if case .halted = exit {
-                // HLT completed: EIP is past it and it retired.
+                // HLT completed: EIP is past it and it retired, ending any STI/MOV SS shadow
+                // (so `sti; hlt` wakes on the next interrupt).
                 st.pointee.halted = true
+                st.pointee.interruptShadow = false
                 st.pointee.instructions &+= 1
                 updateAttention()
             } else {

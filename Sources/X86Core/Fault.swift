@@ -86,6 +86,15 @@ public struct PortAccess: Sendable, Equatable {
     public var isString: Bool
     public var isRep: Bool
     public var value: UInt32
+
+    public init(port: UInt16, size: UInt8, isIn: Bool, isString: Bool, isRep: Bool, value: UInt32) {
+        self.port = port
+        self.size = size
+        self.isIn = isIn
+        self.isString = isString
+        self.isRep = isRep
+        self.value = value
+    }
 }
 
 /// Why `CPU.run` returned (a VM exit, from the hardware's side; named after SDM Vol. 3C
