@@ -47,7 +47,7 @@ public final class HardwareRunner {
             machine.pollInput(waitMilliseconds: 0)
             cpu.interruptRequested = machine.interrupts.pending
             if cpu.state.halted && !(cpu.interruptRequested && cpu.eflags & EFLAGS.if != 0) {
-                if let stop = sleep(cpu) { return stop }
+                if let stop = machine.sleep(interruptsEnabled: cpu.eflags & EFLAGS.if != 0) { return stop }
                 continue
             }
             let budget = machine.instructionsUntilNextEvent(cap: min(limits.maxInstructions - done, RunLimits.burst))
@@ -59,7 +59,7 @@ public final class HardwareRunner {
             case .interruptWindow:
                 // INTA: the controller names the vector (or the request vanished).
                 if let vector = machine.interrupts.acknowledge() {
-                    machine.interruptsDelivered &+= 1
+                    machine.noteInterruptDelivered()
                     if cpu.deliverInterrupt(vector: vector) == .shutdown { return .tripleFault }
                 }
                 cpu.interruptRequested = machine.interrupts.pending
@@ -72,19 +72,5 @@ public final class HardwareRunner {
                 return .notImplemented(eip: cpu.state.eip, what: "unexpected CPU exit")
             }
         }
-    }
-
-    /// HLT: jump virtual time to the next timer event, or stop if nothing can ever wake the CPU.
-    private func sleep(_ cpu: CPU) -> StopReason? {
-        if cpu.eflags & EFLAGS.if == 0 { return .haltedWithInterruptsOff }
-        if let d = machine.nextDeadline() {
-            machine.clock.skipIdle(to: d)
-            return nil
-        }
-        if machine.canReceiveInput {
-            machine.pollInput(waitMilliseconds: 100)
-            return nil
-        }
-        return .idleForever
     }
 }

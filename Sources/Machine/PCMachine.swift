@@ -44,7 +44,12 @@ public final class PCMachine {
     public var stopRequest: StopReason? = nil
     /// Counters for `--stats` (hardware events, whatever the runner).
     public private(set) var portAccesses: UInt64 = 0
-    public var interruptsDelivered: UInt64 = 0
+    public private(set) var interruptsDelivered: UInt64 = 0
+    /// Timer events handled in a row while the CPU slept, none of which woke it.
+    private var fruitlessWakeups = 0
+    /// After this many, a sleeping CPU is declared idle forever (its timers tick, but every
+    /// interrupt they raise is masked): at 18.2 Hz that is over an hour of virtual time.
+    public static let fruitlessWakeupLimit = 100_000
     /// Called for every MMIO access to a device region (the VMM counts them as exits).
     public var mmioObserver: ((MMIOAccess) -> Void)? = nil
 
@@ -149,6 +154,30 @@ public final class PCMachine {
     public func instructionsUntilNextEvent(cap: UInt64) -> UInt64 {
         guard let d = nextDeadline() else { return cap }
         return min(cap, clock.instructions(until: d))
+    }
+
+    /// The CPU took an external interrupt (INTA done, delivered or injected).
+    public func noteInterruptDelivered() {
+        interruptsDelivered &+= 1
+        fruitlessWakeups = 0
+    }
+
+    /// HLT with nothing to take: skip virtual time to the next timer event (the TSC keeps
+    /// counting), or say why the CPU can never wake: IF = 0 (a clean stop), or no timer armed and
+    /// no input possible, or only masked interrupts for `fruitlessWakeupLimit` timer events.
+    public func sleep(interruptsEnabled: Bool) -> StopReason? {
+        if !interruptsEnabled { return .haltedWithInterruptsOff }
+        if let d = nextDeadline() {
+            if fruitlessWakeups >= Self.fruitlessWakeupLimit { return .idleForever }
+            fruitlessWakeups += 1
+            clock.skipIdle(to: d)
+            return nil
+        }
+        if canReceiveInput {
+            pollInput(waitMilliseconds: 100)
+            return nil
+        }
+        return .idleForever
     }
 
     // MARK: Console input

@@ -60,7 +60,7 @@ public final class VMM {
             machine.pollInput(waitMilliseconds: 0)
             if let stop = prepareEntry() { return stop }
             if guestHalted {
-                if let stop = sleep() { return stop }
+                if let stop = machine.sleep(interruptsEnabled: cpu.eflags & EFLAGS.if != 0) { return stop }
                 continue
             }
             // VM entry: run until an exit or the next timer deadline (a host timer interrupt).
@@ -91,24 +91,10 @@ public final class VMM {
     func injectExternalInterrupt() -> StopReason? {
         guard let vector = machine.interrupts.acknowledge() else { return nil }
         stats.injectedEvents &+= 1
-        machine.interruptsDelivered &+= 1
+        machine.noteInterruptDelivered()
         guestHalted = false
         if cpu.deliverInterrupt(vector: vector) == .shutdown { return tripleFault() }
         return nil
-    }
-
-    /// HLT: skip virtual time to the next timer event, or stop if nothing can wake the guest.
-    func sleep() -> StopReason? {
-        if cpu.eflags & EFLAGS.if == 0 { return .haltedWithInterruptsOff }
-        if let d = machine.nextDeadline() {
-            machine.clock.skipIdle(to: d)
-            return nil
-        }
-        if machine.canReceiveInput {
-            machine.pollInput(waitMilliseconds: 100)
-            return nil
-        }
-        return .idleForever
     }
 
     func handle(_ exit: ExitReason, deadline: UInt64?) -> StopReason? {

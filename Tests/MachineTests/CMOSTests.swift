@@ -1,6 +1,6 @@
 import Testing
 import X86Core
-@testable import Machine
+import Machine
 
 private final class RTCRig {
     let cpu = CPU(memorySize: 1 << 20)

@@ -1,6 +1,6 @@
 import Testing
 import X86Core
-@testable import Machine
+import Machine
 
 final class IOAPICBench {
     let apic = APICBench()

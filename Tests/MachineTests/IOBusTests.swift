@@ -1,5 +1,5 @@
 import Testing
-@testable import Machine
+import Machine
 
 private final class Latch: PortDevice {
     var last: (UInt16, Int, UInt32)? = nil

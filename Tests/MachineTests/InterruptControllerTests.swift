@@ -1,6 +1,6 @@
 import Testing
 import X86Core
-@testable import Machine
+import Machine
 
 /// The tests that need a working 8259 run once `DualPIC` is more than a stub.
 let picIsImplemented: Bool = {

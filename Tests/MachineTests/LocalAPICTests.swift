@@ -1,6 +1,6 @@
 import Testing
 import X86Core
-@testable import Machine
+import Machine
 
 /// A local APIC on a fresh CPU's virtual clock; `at(ns)` moves virtual time (10 ns per instruction).
 final class APICBench {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Machine
+import Machine
 
 /// A PIC programmed the way an OS does it: vectors 0x20/0x28, cascade on IRQ2, 8086 mode,
 /// everything unmasked.

@@ -1,6 +1,6 @@
 import Testing
 import X86Core
-@testable import Machine
+import Machine
 
 /// A CPU only for its instruction counter, which drives the virtual clock.
 private final class PITRig {

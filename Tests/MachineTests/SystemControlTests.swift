@@ -1,5 +1,5 @@
 import Testing
-@testable import Machine
+import Machine
 
 private func rig() -> (SystemControl, () -> Int) {
     let sc = SystemControl()

@@ -1,6 +1,6 @@
 import Testing
 import X86Core
-@testable import Machine
+import Machine
 
 final class UARTBench {
     let apic = APICBench()

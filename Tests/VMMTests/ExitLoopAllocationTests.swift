@@ -4,7 +4,7 @@ import Foundation
 import Machine
 import Testing
 import X86Core
-@testable import VMM
+import VMM
 
 /// The VMM's loop adds no allocation to a guest that runs without exits: 10 M instructions of
 /// the alu guest's loop under `--virt=hw` (trace off) with a per-thread malloc counter.

@@ -2,7 +2,7 @@ import ELF
 import Foundation
 import Machine
 import X86Core
-@testable import VMM
+import VMM
 
 /// Runs a test guest from testguests/build on the PC machine, bare or under the VMM, the way
 /// `x86v run --memory 64M` does (QEMU's expected outputs were recorded with -m 64).

@@ -1,7 +1,7 @@
 import Machine
 import Testing
 import X86Core
-@testable import VMM
+import VMM
 
 /// A machine with `code` at 0x100000 in flat 32-bit protected mode (the multiboot state).
 func machine(_ code: [UInt8]) throws -> PCMachine {
@@ -105,9 +105,23 @@ let controlRegisterCode: [UInt8] = [
     #expect(m.cpu.state.instructions == 12_345)
 }
 
-@Test func haltWithInterruptsOnAndNothingArmedIsReported() throws {
-    let m = try machine([0xFB, 0xF4])  // sti / hlt
+/// `sti; hlt` with every 8259 input masked: the PIT keeps ticking (it runs from power-on as the
+/// BIOS left it) but no interrupt can arrive, so the run ends as idle-forever, not as a hang.
+@Test func haltWithEveryInterruptMaskedIsReported() throws {
+    let code: [UInt8] = [0xB0, 0xFF, 0xE6, 0x21, 0xE6, 0xA1, 0xFB, 0xF4]  // mov al, 0xff / out 0x21 / out 0xa1 / sti / hlt
+    let m = try machine(code)
     #expect(VMM(machine: m).run(limits) == .idleForever)
-    let b = try machine([0xFB, 0xF4])
+    #expect(m.clock.idleNanoseconds > 3_600_000_000_000, "over an hour of virtual time passed first")
+    let b = try machine(code)
     #expect(HardwareRunner(machine: b).run(limits) == .idleForever)
+}
+
+/// `sti; hlt` on the machine as the BIOS left it: the PIT's IRQ0 arrives as vector 8 (the 8259's
+/// BIOS base), and with no IDT that is a triple fault — as on QEMU.
+@Test func theBIOSTimerWakesAHaltedGuest() throws {
+    let m = try machine([0xFB, 0xF4])
+    let vmm = VMM(machine: m)
+    #expect(vmm.run(limits) == .tripleFault)
+    #expect(vmm.stats.injectedEvents == 1)
+    #expect(m.cpu.exceptionChain.first?.vector == 8)
 }

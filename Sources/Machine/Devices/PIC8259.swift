@@ -3,9 +3,9 @@
 /// Only the 8086 mode of ICW4 is modelled (an x86 guest has no use for the MCS-80/85 mode), and
 /// the buffered and special-fully-nested bits of ICW4 are stored but have no effect. ICW1's LTIM
 /// bit is ignored: on a PIIX-style board the ELCR decides edge or level per line.
-struct PIC8259Chip {
+package struct PIC8259Chip {
     /// Interrupt request register: requests waiting for an INTA cycle.
-    var irr: UInt8 = 0
+    package var irr: UInt8 = 0
     /// In-service register: requests acknowledged and not yet ended by an EOI.
     var isr: UInt8 = 0
     /// Interrupt mask register (OCW1); a set bit masks that input.
@@ -160,7 +160,7 @@ struct PIC8259Chip {
 /// A guest that enables interrupts without programming the PIC therefore gets IRQ0 as vector 8,
 /// exactly as on QEMU.
 public final class DualPIC: PortDevice {
-    var master = PIC8259Chip(elcrWritable: 0xF8)
+    package var master = PIC8259Chip(elcrWritable: 0xF8)
     var slave = PIC8259Chip(elcrWritable: 0xDE)
 
     /// The ports this device answers.

@@ -1,15 +1,15 @@
 /// Exact conversions between virtual nanoseconds and the ticks of a fixed-frequency clock, with
 /// 128-bit intermediates so nothing drifts however long the guest runs.
-enum TickMath {
+package enum TickMath {
     /// floor(ns × hz / 10⁹).
-    static func ticks(atNanoseconds ns: UInt64, hz: UInt64) -> UInt64 {
+    package static func ticks(atNanoseconds ns: UInt64, hz: UInt64) -> UInt64 {
         let p = ns.multipliedFullWidth(by: hz)
         return UInt64(1_000_000_000).dividingFullWidth(p).quotient
     }
 
     /// ceil(ticks × 10⁹ / hz): the first nanosecond at which `ticks(atNanoseconds:)` ≥ `ticks`
     /// (UInt64.max if that lies beyond the clock's range).
-    static func nanoseconds(atTick ticks: UInt64, hz: UInt64) -> UInt64 {
+    package static func nanoseconds(atTick ticks: UInt64, hz: UInt64) -> UInt64 {
         let p = ticks.multipliedFullWidth(by: 1_000_000_000)
         guard p.high < hz else { return .max }
         let (q, r) = hz.dividingFullWidth(p)
