@@ -83,8 +83,8 @@ bench: build guests $(IOBENCH)
 		$(X86V) run testguests/build/$$g.elf --virt=$$v --stats 2>&1 >/dev/null \
 		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/virt=$$v guest=$$g mips=\1/p" | tee -a .build/bench-virt.txt; \
 	done; done
-	@awk '{ split($$1, v, "="); split($$2, g, "="); split($$3, m, "="); r[g[2] " " v[2]] = m[2] } \
-		END { for (g in r) { split(g, a, " "); if (a[2] == "hw" && r[a[1] " none"] > 0) \
+	@awk '{ split($$1, v, "="); split($$2, gs, "="); split($$3, m, "="); r[gs[2] " " v[2]] = m[2] } \
+		END { for (k in r) { split(k, a, " "); if (a[2] == "hw" && r[a[1] " none"] > 0) \
 		printf "guest=%s hw/none MIPS ratio: %.3f (goal >= 0.95)\n", a[1], r[a[1] " hw"] / r[a[1] " none"] } }' .build/bench-virt.txt | sort
 	@rm -f .build/bench-virt.txt
 	@for i in 1 2 3; do $(X86V) run --flat $(IOBENCH) --load 0x100000 --entry 0x100000 --serial /dev/null --stats 2>&1 \

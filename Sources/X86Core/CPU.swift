@@ -31,7 +31,8 @@ public final class CPU {
     /// Instructions that end `run` with `.intercepted` before they execute.
     public var intercepts: Intercept = []
     /// An external interrupt is pending (the owner's interrupt controller says so). When IF = 1
-    /// and no interrupt shadow is active, `run` returns `.interruptWindow`.
+    /// and no interrupt shadow is active, `run` returns `.interruptWindow`. While IF = 0 it costs
+    /// nothing: every instruction that can set IF (STI, POPF, IRET) re-evaluates `attention`.
     public var interruptRequested = false {
         didSet { if interruptRequested != oldValue { updateAttention() } }
     }
@@ -148,7 +149,8 @@ public final class CPU {
         updateAlignmentCheck()
         let st = s.pointee
         attention = st.flags & (EFLAGS.tf | EFLAGS.rf) != 0 || st.dr[7] & 0xFF != 0
-            || st.interruptShadow || breakpoint != nil || interruptRequested || st.halted
+            || st.interruptShadow || breakpoint != nil || st.halted
+            || (interruptRequested && st.flags & EFLAGS.if != 0)
             || singleStepHeld || heldBreakpointHits != 0 || ownerCompletedTrap
     }
 
@@ -160,7 +162,7 @@ public final class CPU {
         pendingPort = nil
         updateAttention()
         while true {
-            if attention || interruptRequested {
+            if attention {
                 if let exit = boundaryChecks() { return exit }
                 if s.pointee.instructions >= budgetEnd { return .instructionLimit }
                 if let exit = slowStep() { return exit }
