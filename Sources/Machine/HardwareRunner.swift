@@ -16,6 +16,42 @@ public struct RunLimits: Sendable {
     }
 }
 
+/// The part of every run loop that comes before running the CPU: stop if a device asked, the
+/// budget is spent or the wall-clock timeout passed; tick the timers that are due; take host
+/// input. `budget()` is how far the CPU may run: to the budget, the burst cap or the next timer.
+public struct RunGate {
+    let machine: PCMachine
+    let limits: RunLimits
+    let start = monotonicSeconds()
+    var iterations: UInt32 = 0
+
+    public init(machine: PCMachine, limits: RunLimits) {
+        self.machine = machine
+        self.limits = limits
+    }
+
+    public mutating func check() -> StopReason? {
+        if let stop = machine.stopRequest { return stop }
+        if machine.cpu.statePointer.pointee.instructions >= limits.maxInstructions { return .instructionLimit }
+        iterations &+= 1
+        if let t = limits.timeoutSeconds, iterations & 63 == 0, monotonicSeconds() - start > t {
+            return .timeout
+        }
+        machine.runDueTimers()
+        machine.pollInput(waitMilliseconds: 0)
+        return nil
+    }
+
+    /// Instructions to run next, and the timer deadline that bounds them (if it does).
+    public func budget() -> (instructions: UInt64, deadline: UInt64?) {
+        let left = limits.maxInstructions - machine.cpu.statePointer.pointee.instructions
+        var n = min(left, RunLimits.burst)
+        let deadline = machine.nextDeadline()
+        if let d = deadline { n = min(n, machine.clock.instructions(until: d)) }
+        return (n, deadline)
+    }
+}
+
 /// Monotonic wall time in seconds (for timeouts and statistics only, never for guest time).
 public func monotonicSeconds() -> Double {
     var ts = timespec()
@@ -33,25 +69,15 @@ public final class HardwareRunner {
 
     public func run(_ limits: RunLimits) -> StopReason {
         let cpu = machine.cpu
-        let start = monotonicSeconds()
-        var iterations: UInt32 = 0
+        var gate = RunGate(machine: machine, limits: limits)
         while true {
-            if let stop = machine.stopRequest { return stop }
-            let done = cpu.state.instructions
-            if done >= limits.maxInstructions { return .instructionLimit }
-            iterations &+= 1
-            if let t = limits.timeoutSeconds, iterations & 63 == 0, monotonicSeconds() - start > t {
-                return .timeout
-            }
-            machine.runDueTimers()
-            machine.pollInput(waitMilliseconds: 0)
+            if let stop = gate.check() { return stop }
             cpu.interruptRequested = machine.interrupts.pending
             if cpu.state.halted && !(cpu.interruptRequested && cpu.eflags & EFLAGS.if != 0) {
                 if let stop = machine.sleep(interruptsEnabled: cpu.eflags & EFLAGS.if != 0) { return stop }
                 continue
             }
-            let budget = machine.instructionsUntilNextEvent(cap: min(limits.maxInstructions - done, RunLimits.burst))
-            switch cpu.run(maxInstructions: budget) {
+            switch cpu.run(maxInstructions: gate.budget().instructions) {
             case .instructionLimit, .halted:
                 continue
             case .portIO(let access):

@@ -150,12 +150,6 @@ public final class PCMachine {
         return any
     }
 
-    /// Instructions the CPU may run before the next timer event, capped at `cap`.
-    public func instructionsUntilNextEvent(cap: UInt64) -> UInt64 {
-        guard let d = nextDeadline() else { return cap }
-        return min(cap, clock.instructions(until: d))
-    }
-
     /// The CPU took an external interrupt (INTA done, delivered or injected).
     public func noteInterruptDelivered() {
         interruptsDelivered &+= 1

@@ -46,27 +46,16 @@ public final class VMM {
     // MARK: The exit loop
 
     public func run(_ limits: RunLimits) -> StopReason {
-        let start = monotonicSeconds()
-        var iterations: UInt32 = 0
+        var gate = RunGate(machine: machine, limits: limits)
         while true {
-            if let stop = machine.stopRequest { return stop }
-            let done = cpu.state.instructions
-            if done >= limits.maxInstructions { return .instructionLimit }
-            iterations &+= 1
-            if let t = limits.timeoutSeconds, iterations & 63 == 0, monotonicSeconds() - start > t {
-                return .timeout
-            }
-            machine.runDueTimers()
-            machine.pollInput(waitMilliseconds: 0)
+            if let stop = gate.check() { return stop }
             if let stop = prepareEntry() { return stop }
             if guestHalted {
                 if let stop = machine.sleep(interruptsEnabled: cpu.eflags & EFLAGS.if != 0) { return stop }
                 continue
             }
             // VM entry: run until an exit or the next timer deadline (a host timer interrupt).
-            let deadline = machine.nextDeadline()
-            var budget = min(limits.maxInstructions - done, RunLimits.burst)
-            if let d = deadline { budget = min(budget, machine.clock.instructions(until: d)) }
+            let (budget, deadline) = gate.budget()
             let exit = cpu.run(maxInstructions: budget)
             if let stop = handle(exit, deadline: deadline) { return stop }
         }
