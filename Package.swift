@@ -36,7 +36,9 @@ let package = Package(
         .target(name: "Machine", dependencies: ["X86Core", "ELF"]),
         // The trap-and-emulate engine: exit policy, exit handling, virtual control registers,
         // event injection, exit statistics and traces. The only module that knows about exits.
-        .target(name: "VMM", dependencies: ["X86Core", "X86Decode", "Machine"]),
+        .target(name: "VMM", dependencies: ["X86Core", "X86Decode", "Machine", "ShadowMMU"]),
+        // Shadow page tables built from the guest's and kept in sync (used by the VMM).
+        .target(name: "ShadowMMU", dependencies: ["X86Core"]),
         // Robustness fuzzer: random bytes in random CPU states, every run with a budget.
         .executableTarget(name: "cpu-fuzz", dependencies: ["X86Core"], path: "Tools/cpu-fuzz"),
         // Differential checker: seeded random user-mode sequences run natively (Tools/native-harness)
@@ -49,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "x86v",
             dependencies: [
-                "X86Decode", "X86Core", "Machine", "VMM", "ELF", "CapstoneOracle",
+                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,6 +73,6 @@ let package = Package(
             exclude: ["UnicornKnownDifferences.md", "Fixtures"]
         ),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86Core"]),
-        .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ELF", "CMallocCounter"]),
+        .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ShadowMMU", "ELF", "CMallocCounter"]),
     ]
 )

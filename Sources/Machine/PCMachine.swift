@@ -61,8 +61,9 @@ public final class PCMachine {
         public var value: UInt32
     }
 
-    public init(memorySize: Int, rtcStart: RTCDateTime = .defaultStart) {
-        cpu = CPU(memorySize: memorySize)
+    /// `privateMemory`: RAM after the guest's that only the VMM uses (shadow page tables).
+    public init(memorySize: Int, rtcStart: RTCDateTime = .defaultStart, privateMemory: Int = 0) {
+        cpu = CPU(memorySize: memorySize, privateMemory: privateMemory)
         memory = cpu.memory
         clock = VirtualClock(cpu: cpu)
         pic = DualPIC()

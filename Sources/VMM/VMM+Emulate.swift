@@ -36,7 +36,7 @@ extension VMM {
             exit.reason = .invlpg
             let address = cpu.exitOperandLinearAddress()
             exit.qualification = .linearAddress(address)
-            cpu.invalidateTLB(page: address)
+            if let sh = shadow { sh.invalidatePage(address) } else { cpu.invalidateTLB(page: address) }
             cpu.completeEmulatedInstruction()
         case .cr0Write, .cr3Write, .cr3Read, .cr4Write:
             stop = emulateControlRegister(d, &exit)
@@ -134,8 +134,10 @@ extension VMM {
                 return .notImplemented(eip: exit.eip, what: "exit on CR\(number)")
             }
         } catch {
+            loadControlRegisters()
             return inject(error, into: &exit)
         }
+        loadControlRegisters()
         syncReadShadows()
         cpu.completeEmulatedInstruction()
         return nil

@@ -1,6 +1,15 @@
 import Machine
+import ShadowMMU
 import X86Core
 import X86Decode
+
+/// How the guest's linear addresses are translated under the VMM.
+public enum MMUMode: Sendable, Equatable {
+    /// The CPU walks the guest's own tables (the nested-paging reference).
+    case direct
+    /// The CPU walks shadow tables the VMM builds (`ShadowMMU`), `pages` of private memory.
+    case shadow(pages: Int)
+}
 
 /// The trap-and-emulate engine (`--virt=hw`). The guest runs on the interpreter in "guest
 /// mode": the interpreter stops on every event the `ExitPolicy` names, the VMM emulates it
@@ -17,11 +26,15 @@ public final class VMM {
     public internal(set) var virtualCPU: VirtualCPU
     /// `--trace-exits`.
     public var trace: ExitTrace? = nil
+    /// `--trace-faults`.
+    public var faultTrace: FaultTrace? = nil
+    /// The shadow MMU (`--mmu=shadow`), nil with the direct MMU.
+    public let shadow: ShadowMMU?
     /// The guest executed HLT (activity state "HLT" in VT-x terms): it sleeps until an event.
     public internal(set) var guestHalted = false
     var cpu: CPU { machine.cpu }
 
-    public init(machine: PCMachine, policy: ExitPolicy = .default) {
+    public init(machine: PCMachine, policy: ExitPolicy = .default, mmu: MMUMode = .direct) {
         self.machine = machine
         self.policy = policy
         let st = machine.cpu.state
@@ -29,6 +42,16 @@ public final class VMM {
         let cpu = machine.cpu
         cpu.intercepts = policy.intercepts
         cpu.exitOnExceptions = policy.exceptions
+        if case .shadow(let pages) = mmu {
+            // The shadow must see every change of the guest's paging controls.
+            cpu.intercepts.formUnion([.cr0Write, .cr3Write, .cr3Read, .cr4Write, .invlpg])
+            let s = ShadowMMU(cpu: cpu, poolPages: pages)
+            shadow = s
+            cpu.pageFaultHandler = { [unowned s] linear, code in s.pageFault(linear: linear, code: code) }
+            cpu.boundaryCallback = { [unowned s] in s.finishTableWrites() }
+        } else {
+            shadow = nil
+        }
         // The VMM owns every CR0/CR4 bit: the guest reads its own values from the shadows.
         cpu.cr0GuestHostMask = 0xFFFF_FFFF
         cpu.cr4GuestHostMask = 0xFFFF_FFFF
@@ -36,6 +59,34 @@ public final class VMM {
         if policy.mmio {
             machine.mmioObserver = { [unowned self] access in self.mmioExit(access) }
         }
+        if let s = shadow {
+            s.observer = { [unowned self] event in self.pageFaultExit(event) }
+            loadControlRegisters()
+        }
+    }
+
+    /// Loads the real control registers for the guest's virtual ones. Direct MMU: the guest's
+    /// values themselves (already loaded by the emulation). Shadow MMU: paging and CR0.WP always
+    /// on (the shadow enforces the guest's WP), CR4.PSE off (shadows use 4 KiB pages only), CR3
+    /// = the shadow root for the guest's CR3.
+    func loadControlRegisters() {
+        guard let s = shadow else { return }
+        let v = virtualCPU
+        if v.cr0 & CR0.pe != 0 {
+            try? cpu.writeCR0(v.cr0 | CR0.pg | CR0.wp)
+        }
+        try? cpu.writeCR4(v.cr4 & ~CR4.pse)
+        s.guestControlRegistersChanged(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4)
+    }
+
+    /// A page fault the shadow MMU resolved (hidden) or handed to the guest (true): an
+    /// EXCEPTION_NMI exit for #PF, handled at the point of the fault.
+    func pageFaultExit(_ e: ShadowMMU.FaultEvent) {
+        let hidden = e.guestCode == nil
+        record(.exceptionOrNMI, .exception(vector: Vector.pageFault, errorCode: e.guestCode ?? e.shadowCode, cr2: e.linear),
+               action: hidden ? e.action : "injected #PF(\(e.guestCode!))")
+        faultTrace?.record(cpu: cpu, linear: e.linear, errorCode: e.guestCode ?? e.shadowCode, walk: e.walk,
+                           hidden: hidden, action: e.action)
     }
 
     func syncReadShadows() {
@@ -106,7 +157,9 @@ public final class VMM {
             cpu.interruptRequested = false
             return injectExternalInterrupt()
         case .exception(let vector, let code):
-            let cr2: UInt32? = vector == Vector.pageFault ? cpu.state.cr2 : nil
+            let cr2: UInt32? = vector == Vector.pageFault ? cpu.pageFaultAddress : nil
+            // VT-x leaves CR2 alone on a #PF exit; the guest sees it when the fault is reflected.
+            if let a = cr2 { cpu.statePointer.pointee.cr2 = a }
             record(.exceptionOrNMI, eip: cpu.state.eip,
                    .exception(vector: vector, errorCode: code, cr2: cr2), action: "reflected to the guest")
             return reflect(vector: vector, errorCode: code)

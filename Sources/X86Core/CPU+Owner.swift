@@ -39,6 +39,12 @@ extension CPU {
         updateAttention()
     }
 
+    /// Asks for `boundaryCallback` before the next instruction starts.
+    public func requestBoundaryCallback() {
+        boundaryCallbackRequested = true
+        attention = true
+    }
+
     /// Reads or writes a general register (EAX = 0 … EDI = 7), 32 bits.
     public func register(_ index: Int) -> UInt32 { gpr[index & 7] }
     public func setRegister(_ index: Int, _ value: UInt32) { gpr[index & 7] = value }

@@ -12,8 +12,42 @@ extension CPU {
 
     /// Translates a linear address for one access, setting A/D bits and filling the TLB.
     /// Throws #PF (with CR2 set) when the walk fails; A and D are then left untouched.
+    ///
+    /// With a `pageFaultHandler` (the shadow MMU), a failed walk first goes to the owner, at the
+    /// point of the fault: it may fill the table the walker reads and ask for a retry (a fault the
+    /// guest never sees), or have the fault delivered with its own error code.
     @inline(never)
     func translate(_ linear: UInt32, write: Bool, user: Bool, fetch: Bool = false) throws(Fault) -> UInt32 {
+        do {
+            return try walk(linear, write: write, user: user)
+        } catch {
+            guard let handler = pageFaultHandler else {
+                if exitOnExceptions & (1 << UInt32(Vector.pageFault)) == 0 { s.pointee.cr2 = linear }
+                throw error
+            }
+            var code = error.errorCode
+            for _ in 0..<8 {
+                switch handler(linear, code) {
+                case .deliver(let guestCode):
+                    s.pointee.cr2 = linear
+                    throw Fault.exception(Vector.pageFault, errorCode: guestCode)
+                case .retry:
+                    do {
+                        return try walk(linear, write: write, user: user)
+                    } catch let again {
+                        code = again.errorCode
+                    }
+                }
+            }
+            // The owner kept asking for retries that could not succeed: give the guest the fault.
+            s.pointee.cr2 = linear
+            throw Fault.exception(Vector.pageFault, errorCode: code)
+        }
+    }
+
+    /// One walk of the table at `pagingRoot`.
+    @inline(__always)
+    func walk(_ linear: UInt32, write: Bool, user: Bool) throws(Fault) -> UInt32 {
         let st = s
         guard st.pointee.cr0 & CR0.pg != 0 else {
             let page = linear & 0xFFFF_F000
@@ -84,8 +118,11 @@ extension CPU {
         }
     }
 
+    /// A #PF from the walker. `translate` decides about CR2: set for a fault the guest takes, left
+    /// alone when the owner takes #PF as an exit (VT-x reports the address as the exit
+    /// qualification instead: `pageFaultAddress`) or resolves it.
     func pageFault(_ linear: UInt32, code: UInt32) -> Fault {
-        s.pointee.cr2 = linear
+        pageFaultAddress = linear
         return .exception(Vector.pageFault, errorCode: code)
     }
 

@@ -58,11 +58,19 @@ public final class CPU {
     public var cr0ReadShadow: UInt32 = 0
     public var cr4GuestHostMask: UInt32 = 0
     public var cr4ReadShadow: UInt32 = 0
+    /// The shadow MMU's hook: called when a walk of `pagingRoot` fails (slow path only).
+    public var pageFaultHandler: ((_ linear: UInt32, _ errorCode: UInt32) -> PageFaultVerdict)? = nil
+    /// Called once at the next instruction boundary after `requestBoundaryCallback()` (the shadow
+    /// MMU re-protects a page-table page its guest just wrote).
+    public var boundaryCallback: (() -> Void)? = nil
+    var boundaryCallbackRequested = false
+    /// The linear address of the last page fault (the exit qualification of a #PF exit).
+    public internal(set) var pageFaultAddress: UInt32 = 0
     /// A single-step trap owed by an instruction the owner completed (port I/O, emulation).
     var ownerCompletedTrap = false
 
-    public init(memorySize: Int) {
-        memory = PhysicalMemory(size: memorySize)
+    public init(memorySize: Int, privateMemory: Int = 0) {
+        memory = PhysicalMemory(size: memorySize, privateBytes: privateMemory)
         s = .allocate(capacity: 1)
         s.initialize(to: CPUState())
         statePointer = s
@@ -151,7 +159,7 @@ public final class CPU {
         attention = st.flags & (EFLAGS.tf | EFLAGS.rf) != 0 || st.dr[7] & 0xFF != 0
             || st.interruptShadow || breakpoint != nil || st.halted
             || (interruptRequested && st.flags & EFLAGS.if != 0)
-            || singleStepHeld || heldBreakpointHits != 0 || ownerCompletedTrap
+            || singleStepHeld || heldBreakpointHits != 0 || ownerCompletedTrap || boundaryCallbackRequested
     }
 
     // MARK: The loop
@@ -337,6 +345,10 @@ public final class CPU {
     @inline(never)
     func boundaryChecks() -> ExitReason? {
         let st = s
+        if boundaryCallbackRequested {
+            boundaryCallbackRequested = false
+            boundaryCallback?()
+        }
         if ownerCompletedTrap {
             ownerCompletedTrap = false
             st.pointee.dr[6] = (st.pointee.dr[6] & ~0xF) | 0x4000 | 0xFFFF_0FF0

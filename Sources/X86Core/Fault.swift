@@ -143,3 +143,11 @@ public struct Intercept: OptionSet, Sendable, Hashable {
     public static let drAccess = Intercept(rawValue: 1 << 7)
     public static let descriptorTable = Intercept(rawValue: 1 << 8)
 }
+
+/// What the owner's page-fault handler decided (`CPU.pageFaultHandler`).
+public enum PageFaultVerdict: Sendable, Equatable {
+    /// The owner fixed the tables the walker reads: walk again.
+    case retry
+    /// The guest takes a #PF with this error code (CR2 = the address).
+    case deliver(errorCode: UInt32)
+}

@@ -20,17 +20,25 @@ public final class PhysicalMemory {
     /// Host address of guest-physical 0. The buffer has `guardBytes` of slack after `size` so
     /// that a 16-byte instruction compare at the last byte stays inside the allocation.
     public let ram: UnsafeMutableRawPointer
+    /// All RAM: the guest's and the owner's private part after it.
     public let size: UInt32
+    /// The RAM the guest is told about (multiboot, CMOS); private memory starts here.
+    public let guestSize: UInt32
     public private(set) var regions: [MMIORegion] = []
     static let guardBytes = 64
 
-    public init(size: Int) {
+    /// `size` bytes of guest RAM, followed by `privateBytes` that only the owner uses (the shadow
+    /// MMU keeps its page tables there: the CPU's walker can read them, and the owner never maps
+    /// them into the guest).
+    public init(size: Int, privateBytes: Int = 0) {
         precondition(size > 0 && size <= 0xC000_0000 && size % 4096 == 0,
                      "guest RAM must be a positive multiple of 4 KiB up to 3 GiB")
-        self.size = UInt32(size)
+        precondition(privateBytes >= 0 && privateBytes % 4096 == 0 && size + privateBytes <= 0xF000_0000)
+        self.size = UInt32(size + privateBytes)
+        guestSize = UInt32(size)
         // Anonymous mmap: page-aligned and zero-filled lazily, so a 3 GiB guest costs only the
         // pages it touches.
-        mappedBytes = size + Self.guardBytes
+        mappedBytes = size + privateBytes + Self.guardBytes
         guard let p = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               p != MAP_FAILED else {
             fatalError("cannot reserve \(size >> 20) MiB of guest memory")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ELF
 import Machine
+import ShadowMMU
 import VMM
 import X86Core
 #if canImport(Glibc)
@@ -25,6 +26,10 @@ struct Run: ParsableCommand {
         case hw, none
     }
 
+    enum MMU: String, ExpressibleByArgument, CaseIterable {
+        case shadow, direct
+    }
+
     @Argument(help: "The guest kernel (32-bit multiboot ELF). Omit with --flat.") var guest: String?
     @Option(help: "Guest memory, e.g. 64M or 1G (1M–3G).") var memory: String = "128M"
     @Option(name: .customLong("module"), help: "A multiboot module: 'FILE [ARGS]' (repeatable).")
@@ -32,6 +37,12 @@ struct Run: ParsableCommand {
     @Option(help: "The kernel command line (multiboot cmdline).") var append: String = ""
     @Option(help: "hw: under the trap-and-emulate VMM (VT-x-like exits); none: the bare interpreter.")
     var virt: Virt = .hw
+    @Option(help: "--virt=hw only: shadow (the VMM's shadow page tables) or direct (the CPU walks the guest's tables, the nested-paging reference).")
+    var mmu: MMU = .shadow
+    @Option(name: .customLong("shadow-pages"), help: "Shadow page-table pool in 4 KiB pages (default: 4 per MiB of guest memory, at least 256).")
+    var shadowPages: Int?
+    @Option(name: .customLong("trace-faults"), help: "Write one JSON line per page fault (hidden and delivered).")
+    var traceFaults: String?
     @Option(help: "Exit policy edits for --virt=hw, e.g. '-io,+rdtsc,+exception:14' (see docs/formats.md).")
     var exits: String = ""
     @Option(name: .customLong("max-instructions"), help: "Stop after this many instructions (status 4).")
@@ -60,6 +71,7 @@ struct Run: ParsableCommand {
         if maxInstructions == 0 { throw InputError("bad --max-instructions (must be > 0)") }
         if virt == .none && !exits.isEmpty { throw InputError("--exits needs --virt=hw") }
         if virt == .none && traceExits != nil { throw InputError("--trace-exits needs --virt=hw (no VMM, no exits)") }
+        if let n = shadowPages, n < 8 || n > 1 << 18 { throw InputError("bad --shadow-pages (8–262144)") }
     }
 
     func run() throws {
@@ -74,7 +86,9 @@ struct Run: ParsableCommand {
         var policy = ExitPolicy.default
         if let problem = policy.apply(exits) { throw InputError("bad --exits: \(problem)") }
 
-        let machine = PCMachine(memorySize: bytes, rtcStart: start)
+        let useShadow = virt == .hw && mmu == .shadow
+        let pool = shadowPages ?? max(256, (bytes >> 20) * 4)
+        let machine = PCMachine(memorySize: bytes, rtcStart: start, privateMemory: useShadow ? pool * 4096 : 0)
         machine.strictIO = strictIO
         try loadGuest(into: machine)
 
@@ -88,15 +102,24 @@ struct Run: ParsableCommand {
             machine.inputSource = ConsoleInput(fileDescriptor: 0)
         }
 
+        var faults: FaultTrace? = nil
+        if let path = traceFaults {
+            guard let t = FaultTrace(path: path) else { throw InputError("\(path): cannot write the fault trace") }
+            faults = t
+        }
         let limits = RunLimits(maxInstructions: maxInstructions, timeoutSeconds: timeout)
         let began = monotonicSeconds()
         let stop: StopReason
         var vmm: VMM? = nil
         switch virt {
         case .none:
+            faults?.attach(to: machine.cpu) { Self.walkControls(machine.cpu) }
             stop = HardwareRunner(machine: machine).run(limits)
         case .hw:
-            let v = VMM(machine: machine, policy: policy)
+            let v = VMM(machine: machine, policy: policy, mmu: useShadow ? .shadow(pages: pool) : .direct)
+            if let f = faults {
+                if useShadow { v.faultTrace = f } else { f.attach(to: machine.cpu) { Self.walkControls(machine.cpu) } }
+            }
             if let path = traceExits {
                 guard let t = ExitTrace(path: path) else { throw InputError("\(path): cannot write the exit trace") }
                 v.trace = t
@@ -108,8 +131,9 @@ struct Run: ParsableCommand {
         let seconds = monotonicSeconds() - began
         output.flush()
         console.flush()
+        faults?.close()
 
-        let report = RunReport(virt: virt.rawValue, machine: machine, vmm: vmm, stop: stop, wallSeconds: seconds)
+        let report = RunReport(virt: virt == .hw ? "hw-\(mmu.rawValue)" : "none", machine: machine, vmm: vmm, stop: stop, wallSeconds: seconds)
         if stats { writeAll(2, Array(report.table().utf8)) }
         if let path = statsJSON {
             guard let f = fopen(path, "w") else { throw InputError("\(path): cannot write statistics") }
@@ -118,6 +142,13 @@ struct Run: ParsableCommand {
         }
         if let line = report.stopMessage() { writeAll(2, Array("x86v: \(line)\n".utf8)) }
         throw ExitCode(report.exitStatus)
+    }
+
+    /// The paging controls a CPU walking the guest's own tables uses (nil with paging off).
+    static func walkControls(_ cpu: CPU) -> GuestPageWalk.Controls? {
+        let st = cpu.statePointer.pointee
+        guard st.cr0 & CR0.pg != 0 else { return nil }
+        return .init(cr3: st.cr3, wp: st.cr0 & CR0.wp != 0, pse: st.cr4 & CR4.pse != 0, pge: st.cr4 & CR4.pge != 0)
     }
 
     func loadGuest(into machine: PCMachine) throws {

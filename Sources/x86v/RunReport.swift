@@ -1,4 +1,5 @@
 import Machine
+import ShadowMMU
 import VMM
 import X86Core
 #if canImport(Glibc)
@@ -91,6 +92,12 @@ struct RunReport {
                 let name = reason.name + String(repeating: " ", count: max(0, 20 - reason.name.count))
                 s += "    \(name) \(String(n).leftPad(10))  (basic reason \(reason.rawValue))\n"
             }
+            if let sh = vmm.shadow {
+                s += "  shadow MMU       \(sh.stats.pagesInUse) of \(sh.poolPages) pages in use (peak \(sh.stats.peakPagesInUse))\n"
+                for (name, value) in Self.shadowCounters(sh.stats) {
+                    s += "    \(name + String(repeating: " ", count: max(0, 20 - name.count))) \(String(value).leftPad(10))\n"
+                }
+            }
         }
         return s
     }
@@ -105,8 +112,22 @@ struct RunReport {
         if let vmm {
             s += ",\"exits\":{\"total\":\(vmm.stats.total),\"injected_events\":\(vmm.stats.injectedEvents),\"by_reason\":{"
             s += vmm.stats.nonZero.map { "\"\($0.0.name)\":\($0.1)" }.joined(separator: ",") + "}}"
+            if let sh = vmm.shadow {
+                s += ",\"shadow\":{\"pool_pages\":\(sh.poolPages),\"pages_in_use\":\(sh.stats.pagesInUse),\"peak_pages\":\(sh.stats.peakPagesInUse),"
+                s += Self.shadowCounters(sh.stats).map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+            }
         }
         return s + "}\n"
+    }
+}
+
+extension RunReport {
+    static func shadowCounters(_ s: ShadowMMU.Stats) -> [(String, UInt64)] {
+        [("hidden_faults", s.hiddenFaults), ("true_faults", s.trueFaults),
+         ("entries_created", s.entriesCreated), ("entries_zapped", s.entriesZapped),
+         ("write_protect_faults", s.writeProtectFaults), ("flooded_tables", s.floodedTables),
+         ("cr3_switches", s.cr3Switches), ("root_cache_hits", s.rootCacheHits),
+         ("invlpg", s.invlpg), ("resets", s.resets)]
     }
 }
 

@@ -60,8 +60,8 @@ public struct MultibootLoader {
     static func place(_ image: [UInt8], zeroTo size: UInt32, at address: UInt32, memory: PhysicalMemory) throws(LoadError) {
         let end = UInt64(address) + UInt64(size)
         let where_ = "0x\(String(address, radix: 16)) (\(size) bytes)"
-        guard end <= UInt64(memory.size) else {
-            throw LoadError(description: "image at \(where_) does not fit in \(memory.size >> 20) MiB of guest memory")
+        guard end <= UInt64(memory.guestSize) else {
+            throw LoadError(description: "image at \(where_) does not fit in \(memory.guestSize >> 20) MiB of guest memory")
         }
         guard address >= 0x10_0000 || end <= 0xA_0000 else {
             throw LoadError(description: "image at \(where_) overlaps the 640 KiB–1 MiB hole")
@@ -87,8 +87,8 @@ public struct MultibootLoader {
         var placed: [(start: UInt32, end: UInt32)] = []
         for m in modules {
             let end = UInt64(next) + UInt64(m.bytes.count)
-            guard end <= UInt64(memory.size) else {
-                throw LoadError(description: "module '\(m.string)' (\(m.bytes.count) bytes) does not fit in \(memory.size >> 20) MiB of guest memory")
+            guard end <= UInt64(memory.guestSize) else {
+                throw LoadError(description: "module '\(m.string)' (\(m.bytes.count) bytes) does not fit in \(memory.guestSize >> 20) MiB of guest memory")
             }
             memory.ram.advanced(by: Int(next)).copyMemory(from: m.bytes, byteCount: m.bytes.count)
             placed.append((next, UInt32(end)))
@@ -128,7 +128,7 @@ public struct MultibootLoader {
                           modules: [(UInt32, UInt32, UInt32)]) {
         let info = infoAddress
         memory.load(bytes: [UInt8](repeating: 0, count: 0x80), at: info)
-        let upperKiB = (memory.size - 0x10_0000) / 1024
+        let upperKiB = (memory.guestSize - 0x10_0000) / 1024
         memory.write32(info + 0, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 6) | (1 << 9))
         memory.write32(info + 4, 639)
         memory.write32(info + 8, upperKiB)
@@ -143,7 +143,7 @@ public struct MultibootLoader {
             memory.write32(p + 12, 0)
         }
         // Memory map: two entries (size, base lo/hi, length lo/hi, type 1 = RAM).
-        let entries: [(UInt32, UInt32)] = [(0, 0x9_FC00), (0x10_0000, memory.size - 0x10_0000)]
+        let entries: [(UInt32, UInt32)] = [(0, 0x9_FC00), (0x10_0000, memory.guestSize - 0x10_0000)]
         for (i, e) in entries.enumerated() {
             let p = mmapAddress + UInt32(i * 24)
             memory.write32(p, 20)

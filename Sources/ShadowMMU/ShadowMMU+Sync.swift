@@ -1,0 +1,137 @@
+import X86Core
+
+/// Keeping shadows in sync with the guest's tables: tracking (write protection), the
+/// compare-after-write of a table page, zapping, write flooding, INVLPG.
+extension ShadowMMU {
+    /// `frame` holds a guest table that `shadow` was built from: map it read-only everywhere.
+    func track(frame: UInt32, shadow: UInt32) {
+        if tracked[frame] == nil {
+            tracked[frame] = Tracked()
+            writeProtect(frame)
+        }
+        tracked[frame]!.shadows.insert(shadow)
+    }
+
+    func untrack(frame: UInt32, shadow: UInt32) {
+        guard tracked[frame] != nil else { return }
+        tracked[frame]!.shadows.remove(shadow)
+        if tracked[frame]!.shadows.isEmpty { tracked[frame] = nil }
+    }
+
+    func writeProtect(_ frame: UInt32) {
+        for spte in reverseMap[frame] ?? [] {
+            let v = memory.read32(spte)
+            guard v & 2 != 0 else { continue }
+            memory.write32(spte, v & ~2)
+            if let linear = linearAddress(ofShadowEntry: spte) { cpu.invalidateTLB(page: linear) }
+        }
+    }
+
+    /// The guest is about to write table page `frame`: remember its contents; the comparison
+    /// happens at the next instruction boundary.
+    func beginTableWrite(_ frame: UInt32) {
+        if pendingWrites[frame] == nil {
+            pendingWrites[frame] = (0..<1024).map { memory.read32(frame + UInt32($0) * 4) }
+        }
+        cpu.requestBoundaryCallback()
+    }
+
+    /// Installed as `CPU.boundaryCallback`: what the last instruction changed in guest tables.
+    public func finishTableWrites() {
+        guard !pendingWrites.isEmpty else { return }
+        let writes = pendingWrites.sorted { $0.key < $1.key }
+        pendingWrites.removeAll()
+        for (frame, old) in writes {
+            for i in 0..<1024 where memory.read32(frame + UInt32(i) * 4) != old[i] {
+                syncEntry(frame: frame, index: i)
+            }
+            guard tracked[frame] != nil else { continue }
+            tracked[frame]!.writesSinceUse += 1
+            if tracked[frame]!.writesSinceUse > Self.floodThreshold {
+                unshadow(frame)
+            } else {
+                writeProtect(frame)
+            }
+        }
+    }
+
+    /// Entry `index` of guest table page `frame` changed: drop what was built from it.
+    func syncEntry(frame: UInt32, index: Int) {
+        guard let t = tracked[frame] else { return }
+        for shadow in t.shadows.sorted() {
+            switch info(shadow) {
+            case .directory(let key)?:
+                if let r = roots.firstIndex(where: { $0.key == key }) { zapTable(root: r, index: UInt16(index)) }
+            case .table(_, let pdIndex, _)?:
+                zapEntry(shadow + UInt32(index) * 4, linear: UInt32(pdIndex) << 22 | UInt32(index) << 12)
+            case nil:
+                break
+            }
+        }
+    }
+
+    func zapEntry(_ spte: UInt32, linear: UInt32) {
+        let v = memory.read32(spte)
+        guard v & 1 != 0 else { return }
+        unmapReverse(v & 0xFFFF_F000, spte: spte)
+        memory.write32(spte, 0)
+        stats.entriesZapped += 1
+        cpu.invalidateTLB(page: linear)
+    }
+
+    /// Drops the shadow table of PD slot `index` in root `r`.
+    func zapTable(root r: Int, index: UInt16) {
+        guard let table = roots[r].tables.removeValue(forKey: index) else { return }
+        memory.write32(roots[r].page + UInt32(index) * 4, 0)
+        freeTable(table)
+        cpu.flushTLB()
+    }
+
+    func freeTable(_ table: UInt32) {
+        for i in 0..<1024 {
+            let spte = table + UInt32(i) * 4
+            let v = memory.read32(spte)
+            if v & 1 != 0 {
+                unmapReverse(v & 0xFFFF_F000, spte: spte)
+                stats.entriesZapped += 1
+            }
+        }
+        if case .table(_, _, let g?)? = info(table) { untrack(frame: g, shadow: table) }
+        release(table)
+    }
+
+    /// Write flooding: the guest keeps writing a page it no longer uses as a table. Drop every
+    /// shadow built from it; it is shadowed again if it is ever used as a table.
+    func unshadow(_ frame: UInt32) {
+        guard let t = tracked[frame] else { return }
+        stats.floodedTables += 1
+        var rebuildCurrent = false
+        for shadow in t.shadows.sorted() {
+            switch info(shadow) {
+            case .directory(let key)?:
+                guard let r = roots.firstIndex(where: { $0.key == key }) else { continue }
+                if r == current { rebuildCurrent = true }
+                freeRoot(roots[r])
+                roots.remove(at: r)
+                if let c = current { current = c > r ? c - 1 : (c == r ? nil : c) }
+            case .table(let key, let index, _)?:
+                if let r = roots.firstIndex(where: { $0.key == key }) { zapTable(root: r, index: index) }
+            case nil:
+                break
+            }
+        }
+        tracked[frame] = nil
+        cpu.flushTLB()
+        if rebuildCurrent || current == nil { activateRoot() }
+    }
+
+    /// INVLPG: hardware drops the TLB entry; the shadow drops its entry too, so the next access
+    /// walks the guest tables again (this is also what resyncs a table no longer write-protected).
+    public func invalidatePage(_ linear: UInt32) {
+        stats.invlpg += 1
+        if let c = current, let table = roots[c].tables[UInt16(linear >> 22)] {
+            zapEntry(table + ((linear >> 10) & 0xFFC), linear: linear)
+        }
+        cpu.invalidateTLB(page: linear)
+    }
+}

@@ -1,0 +1,201 @@
+import X86Core
+
+/// Shadow page tables (the VMM's, before EPT): the CPU's walker reads only tables this class
+/// builds in the VMM's private memory, filled lazily from the guest's tables and kept in sync
+/// with them, so the guest cannot tell it from a CPU walking its own tables.
+///
+/// - A walk that fails in the shadow reaches `pageFault(linear:code:)` (the CPU's page-fault
+///   hook, at the point of the fault): the guest tables are walked in software; if they allow the
+///   access the shadow entry is filled (a hidden fault, with the guest's A/D bits set as hardware
+///   sets them), else the guest takes #PF with the error code hardware would give (a true fault).
+/// - Shadow PTEs stay read-only until the guest's D bit is set, so the first write is seen.
+/// - Guest frames that hold shadowed page tables are tracked: every shadow mapping of them is
+///   read-only; a guest write to one is let through once and the page is compared with a
+///   snapshot at the next instruction boundary, zapping the shadow entries built from what
+///   changed (`ShadowMMU+Sync.swift`). A table written too often without being used is dropped
+///   (write flooding), and shadowed again on its next use.
+/// - Roots are cached by guest CR3 (`rootCacheSize`), so switching among a few address spaces
+///   keeps their shadows. Shadow memory is a fixed pool; when it runs out the least recently
+///   used roots are dropped, and in the end everything (`reset`), which only costs refills.
+public final class ShadowMMU {
+    let cpu: CPU
+    let memory: PhysicalMemory
+    /// First byte of the pool (the VMM's private memory) and its size in pages.
+    let poolBase: UInt32
+    public let poolPages: Int
+    var freePages: [UInt32] = []
+    /// Per pool page: what it shadows (nil = free).
+    var pages: [ShadowPage?]
+    var roots: [Root] = []
+    var current: Int? = nil
+    var useClock: UInt64 = 0
+    public static let rootCacheSize = 8
+    /// Guest frame → the shadow PTEs (physical addresses) that map it.
+    var reverseMap: [UInt32: [UInt32]] = [:]
+    /// Guest frames holding shadowed tables → their bookkeeping.
+    var tracked: [UInt32: Tracked] = [:]
+    /// Page-table pages the guest wrote during the current instruction, with their old contents.
+    var pendingWrites: [UInt32: [UInt32]] = [:]
+    /// Writes to a tracked table without a fill through it before it is dropped.
+    public static let floodThreshold = 8
+    public internal(set) var controls = GuestPageWalk.Controls(cr3: 0, wp: false, pse: false, pge: false)
+    public internal(set) var pagingEnabled = false
+    public internal(set) var stats = Stats()
+    /// Guest-physical addresses at or above this are not guest RAM: shadows send them to
+    /// `holeFrame` unless they are device MMIO (above `mmioStart`).
+    let guestTop: UInt32
+    static let holeFrame: UInt32 = 0xFFFF_F000
+    static let mmioStart: UInt32 = 0xF000_0000
+    /// Called for every fault the hook sees (the VMM counts and traces them).
+    public var observer: ((FaultEvent) -> Void)? = nil
+
+    struct Root {
+        /// Guest CR3 (page-aligned), or `identityKey` for guest paging off.
+        var key: UInt32
+        var page: UInt32
+        var tables: [UInt16: UInt32] = [:]
+        var lastUse: UInt64
+    }
+    static let identityKey: UInt32 = 0xFFFF_FFFF
+
+    enum ShadowPage {
+        case directory(rootKey: UInt32)
+        /// A shadow PT: for PD slot `index` of the root with `rootKey`, shadowing guest PT
+        /// `guestTable` (nil for a 4 MiB guest page or the identity map).
+        case table(rootKey: UInt32, index: UInt16, guestTable: UInt32?)
+    }
+
+    struct Tracked {
+        /// Shadow pages built from this guest frame (a PD's root page, PTs' table pages).
+        var shadows: Set<UInt32> = []
+        var writesSinceUse = 0
+    }
+
+    public struct Stats: Sendable {
+        public var hiddenFaults: UInt64 = 0
+        public var trueFaults: UInt64 = 0
+        public var entriesCreated: UInt64 = 0
+        public var entriesZapped: UInt64 = 0
+        public var writeProtectFaults: UInt64 = 0
+        public var floodedTables: UInt64 = 0
+        public var cr3Switches: UInt64 = 0
+        public var rootCacheHits: UInt64 = 0
+        public var invlpg: UInt64 = 0
+        public var resets: UInt64 = 0
+        public var pagesInUse = 0
+        public var peakPagesInUse = 0
+    }
+
+    /// One page fault as the hook saw it.
+    public struct FaultEvent: Sendable {
+        public var linear: UInt32
+        /// The shadow walker's error code, and the guest's when delivered.
+        public var shadowCode: UInt32
+        public var guestCode: UInt32?
+        public var walk: GuestPageWalk?
+        /// "fill", "dirty", "write-protect", "identity", "deliver", "evict".
+        public var action: String
+    }
+
+    /// `pool`: the VMM's private memory (after guest RAM), in pages.
+    public init(cpu: CPU, poolPages: Int) {
+        self.cpu = cpu
+        memory = cpu.memory
+        poolBase = memory.guestSize
+        guestTop = memory.guestSize
+        let available = Int((memory.size - memory.guestSize) / 4096)
+        precondition(poolPages >= 8 && poolPages <= available, "the shadow pool needs 8+ pages of private memory")
+        self.poolPages = poolPages
+        pages = [ShadowPage?](repeating: nil, count: poolPages)
+        freePages = (0..<UInt32(poolPages)).reversed().map { poolBase + $0 * 4096 }
+    }
+
+    // MARK: Pool
+
+    func allocate(_ what: ShadowPage) -> UInt32? {
+        guard let page = freePages.popLast() else { return nil }
+        memory.ram.advanced(by: Int(page)).initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
+        pages[Int((page - poolBase) / 4096)] = what
+        stats.pagesInUse += 1
+        stats.peakPagesInUse = max(stats.peakPagesInUse, stats.pagesInUse)
+        return page
+    }
+
+    func release(_ page: UInt32) {
+        pages[Int((page - poolBase) / 4096)] = nil
+        freePages.append(page)
+        stats.pagesInUse -= 1
+    }
+
+    func info(_ page: UInt32) -> ShadowPage? { pages[Int((page - poolBase) / 4096)] }
+
+    // MARK: Guest control registers
+
+    /// The guest's CR0/CR3/CR4 changed (a VMM exit): reload the shadow for them. A change of
+    /// PG, WP, PSE or PGE drops every shadow (they encode those bits); a CR3 change switches root.
+    public func guestControlRegistersChanged(cr0: UInt32, cr3: UInt32, cr4: UInt32) {
+        let paging = cr0 & CR0.pg != 0 && cr0 & CR0.pe != 0
+        let c = GuestPageWalk.Controls(cr3: cr3 & 0xFFFF_F000, wp: cr0 & CR0.wp != 0,
+                                       pse: cr4 & CR4.pse != 0, pge: cr4 & CR4.pge != 0)
+        if paging != pagingEnabled || c.wp != controls.wp || c.pse != controls.pse || c.pge != controls.pge {
+            reset()
+        } else if c.cr3 != controls.cr3 {
+            stats.cr3Switches += 1
+        }
+        pagingEnabled = paging
+        controls = c
+        activateRoot()
+    }
+
+    /// Makes the root for the current guest CR3 (or the identity root) the walker's root.
+    func activateRoot() {
+        let key = pagingEnabled ? controls.cr3 : Self.identityKey
+        useClock += 1
+        if let i = roots.firstIndex(where: { $0.key == key }) {
+            roots[i].lastUse = useClock
+            current = i
+            stats.rootCacheHits += 1
+        } else {
+            if roots.count >= Self.rootCacheSize { dropLeastRecentlyUsedRoot(keeping: nil) }
+            var page = allocate(.directory(rootKey: key))
+            if page == nil {
+                reset()
+                page = allocate(.directory(rootKey: key))
+            }
+            roots.append(Root(key: key, page: page!, lastUse: useClock))
+            current = roots.count - 1
+            if key != Self.identityKey { track(frame: key, shadow: page!) }
+        }
+        cpu.writeCR3(roots[current!].page)
+    }
+
+    /// Drops every shadow (a paging-mode change, or the pool ran dry).
+    public func reset() {
+        for r in roots { freeRoot(r) }
+        roots.removeAll()
+        current = nil
+        reverseMap.removeAll()
+        tracked.removeAll()
+        pendingWrites.removeAll()
+        stats.resets += 1
+        cpu.flushTLB()
+    }
+
+    func freeRoot(_ r: Root) {
+        for (_, table) in r.tables { freeTable(table) }
+        if r.key != Self.identityKey { untrack(frame: r.key, shadow: r.page) }
+        release(r.page)
+    }
+
+    func dropLeastRecentlyUsedRoot(keeping keep: Int?) {
+        var victim: Int? = nil
+        for (i, r) in roots.enumerated() where i != keep {
+            if victim == nil || r.lastUse < roots[victim!].lastUse { victim = i }
+        }
+        guard let v = victim else { return }
+        freeRoot(roots[v])
+        roots.remove(at: v)
+        if let c = current { current = c > v ? c - 1 : (c == v ? nil : c) }
+        cpu.flushTLB()
+    }
+}
