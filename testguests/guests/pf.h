@@ -66,8 +66,18 @@ static inline void pf_copy32(uint32_t dst, uint32_t src, uint32_t words)
 {
     __asm__ volatile("cld; rep movsl" : "+D"(dst), "+S"(src), "+c"(words) :: "memory");
 }
-static inline uint32_t pf_peek(uint32_t a) { return *(volatile uint32_t *)a; }
-static inline void pf_poke(uint32_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
+/* One 32-bit load/store that may fault: a compiler barrier too, since the
+ * #PF handler it may run edits page tables and counters behind C's back. */
+static inline uint32_t pf_peek(uint32_t a)
+{
+    uint32_t v;
+    __asm__ volatile("movl (%1), %0" : "=r"(v) : "r"(a) : "memory");
+    return v;
+}
+static inline void pf_poke(uint32_t a, uint32_t v)
+{
+    __asm__ volatile("movl %1, (%0)" :: "r"(a), "r"(v) : "memory");
+}
 
 /* Accessors run through st_try / st_try_user: one access each, so a fault's
  * EIP, CR2 and error code belong to exactly that access. */
