@@ -1,6 +1,7 @@
 import ELF
 import Foundation
 import Machine
+import ShadowMMU
 import X86Core
 import VMM
 
@@ -21,7 +22,9 @@ struct GuestOutcome {
     }
 }
 
-enum Virt: String, CaseIterable, Sendable { case none, hw }
+/// The three configurations every guest runs in: bare, VMM with the direct MMU, VMM with the
+/// shadow MMU.
+enum Virt: String, CaseIterable, Sendable { case none, hwDirect = "hw-direct", hwShadow = "hw-shadow" }
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
@@ -31,20 +34,30 @@ func guestPath(_ name: String) -> String {
 }
 
 func runGuest(_ name: String, virt: Virt, maxInstructions: UInt64 = 400_000_000,
-              tracePath: String? = nil) throws -> GuestOutcome {
+              tracePath: String? = nil, faultTracePath: String? = nil) throws -> GuestOutcome {
     let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: guestPath(name))))
-    let machine = PCMachine(memorySize: 64 << 20)
+    let shadowPages = 512
+    let machine = PCMachine(memorySize: 64 << 20, privateMemory: virt == .hwShadow ? shadowPages * 4096 : 0)
     try MultibootLoader.load(try ELF32File(bytes: bytes), into: machine.cpu)
     var serial: [UInt8] = []
     machine.serialOutput = { serial.append($0) }
     let limits = RunLimits(maxInstructions: maxInstructions, timeoutSeconds: 120)
+    let faults = faultTracePath.flatMap { FaultTrace(path: $0) }
+    let controls = { () -> GuestPageWalk.Controls? in
+        let st = machine.cpu.statePointer.pointee
+        guard st.cr0 & CR0.pg != 0 else { return nil }
+        return .init(cr3: st.cr3, wp: st.cr0 & CR0.wp != 0, pse: st.cr4 & CR4.pse != 0, pge: st.cr4 & CR4.pge != 0)
+    }
+    defer { faults?.close() }
     switch virt {
     case .none:
+        faults?.attach(to: machine.cpu, controls: controls)
         let stop = HardwareRunner(machine: machine).run(limits)
         return GuestOutcome(serial: serial, stop: stop, instructions: machine.cpu.state.instructions)
-    case .hw:
-        let vmm = VMM(machine: machine)
+    case .hwDirect, .hwShadow:
+        let vmm = VMM(machine: machine, mmu: virt == .hwShadow ? .shadow(pages: shadowPages) : .direct)
         if let p = tracePath { vmm.trace = ExitTrace(path: p) }
+        if virt == .hwShadow { vmm.faultTrace = faults } else { faults?.attach(to: machine.cpu, controls: controls) }
         let stop = vmm.run(limits)
         vmm.trace?.close()
         vmm.trace = nil

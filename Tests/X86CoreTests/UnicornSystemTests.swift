@@ -138,7 +138,11 @@ import X86Core
         var gotException: Scenario.Exception? = nil
         var gotIO: PortAccess? = nil
         switch exit {
-        case .exception(let v, let code): gotException = .init(vector: v, errorCode: code)
+        case .exception(let v, let code):
+            gotException = .init(vector: v, errorCode: code)
+            // A #PF exit leaves CR2 alone (as VT-x does) and reports the address instead; the
+            // fixture records the CR2 the delivered fault would have set.
+            if v == Vector.pageFault { cpu.statePointer.pointee.cr2 = cpu.pageFaultAddress }
         case .portIO(let p): gotIO = p
         default: diffs.append("exit: expected \(describe(sc.expect.exception)), got \(exit)")
         }
