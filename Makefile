@@ -18,7 +18,7 @@ CPU_FUZZ := .build/release/cpu-fuzz
 UNICORN_PY ?= /usr/bin/python3
 APT_PACKAGES := libcapstone-dev pkg-config gcc binutils make
 
-.PHONY: all build deps run test bench guests clean check-cli native-harness diff-cpu fuzz-cpu unicorn-cases
+.PHONY: all build deps run test bench guests clean check-cli check-test-command native-harness diff-cpu fuzz-cpu unicorn-cases
 
 all: build
 
@@ -64,7 +64,12 @@ unicorn-cases:
 check-cli: build guests
 	bash Tests/cli/check-cli.sh $(X86V)
 
-test: build guests check-cli native-harness
+# The page-fault regression runner on every guest in all three configurations, with JUnit.
+check-test-command: build guests
+	bash Tests/cli/check-test-command.sh $(X86V)
+	$(X86V) test testguests/ --junit .build/x86v-test-junit.xml
+
+test: build guests check-cli check-test-command native-harness
 	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS)
 	$(CPU_FUZZ) --instructions 1000000 --seed 1
 	$(SWIFT) build -c release --build-tests

@@ -76,6 +76,7 @@ extension CPU {
             let page = phys & 0xFFFF_F000
             if memory.isPlainRAMPage(page) && !pageHasDataBreakpoint(linear) {
                 let writable = updated & 0x40 != 0 && writeAllowed(rw: pde & 2 != 0, user: user, wp: wp)
+                tlb.holdsLargePages = true
                 tlb.fill(linear: linear, user: user, physPage: page, writable: writable,
                          global: pge && pde & 0x100 != 0)
             }

@@ -67,7 +67,20 @@ struct SoftTLB {
     }
 
     /// INVLPG: drop both banks' slot for this page (whatever its global bit).
+    /// Some entry came from a 4 MiB page since the last full flush: INVLPG must then drop every
+    /// 4 KiB slot of the large page around the address (SDM Vol. 3A §4.10.4.1).
+    var holdsLargePages = false
+
     mutating func invalidate(page linear: UInt32) {
+        if holdsLargePages {
+            let base = linear & 0xFFC0_0000
+            for i in 0..<UInt32(1024) { invalidateOne(base | i << 12) }
+        } else {
+            invalidateOne(linear)
+        }
+    }
+
+    private mutating func invalidateOne(_ linear: UInt32) {
         let page = linear & 0xFFFF_F000
         for user in [false, true] {
             let i = Self.index(linear, user: user)
@@ -77,6 +90,7 @@ struct SoftTLB {
 
     /// CR3 write: drop everything but global entries (when `keepGlobal`).
     mutating func flush(keepGlobal: Bool) {
+        if !keepGlobal { holdsLargePages = false }
         if overflowed {
             for i in 0..<(Self.entries * 2) where !(keepGlobal && slots[i].global) { slots[i] = TLBEntry() }
             overflowed = false
