@@ -3,7 +3,8 @@
 #   make         release build
 #   make run     run the default guest (demo.elf) under the VMM, with --stats
 #   make test    deps + build + guests + CLI checks + CPU differential + fuzz + swift test
-#   make bench   interpreter MIPS (paging off/on) beside QEMU and Bochs, decoder speed
+#   make bench   interpreter MIPS (paging off/on) beside QEMU and Bochs, VMM exit rate and
+#                hw/none ratio, decoder speed, shadow-vs-direct MMU table
 #   make fuzz-cpu N=…   random code in random CPU states, N instructions (default 10^7)
 #   make diff-cpu COUNT=… SEED=…   host-CPU differential run (default 10^6 sequences)
 #   make guests  build testguests/
@@ -104,6 +105,8 @@ bench: build guests $(IOBENCH)
 		END { for (k in p) { split(k, a, " "); if (x[a[2]] != "") printf "ratio x86v/%s on %s: %.2f\n", a[1], a[2], x[a[2]] / p[k] } }' \
 		.build/bench-x86v.txt .build/bench-peers.txt | sort
 	.build/release/x86v-bench testguests/build/*.elf
+	@echo "shadow MMU vs direct MMU (goals: alu-paging within 10%, bench-churn at most 3x):"
+	Benchmarks/shadow/run.sh $(X86V) testguests/build
 
 clean:
 	rm -rf .build

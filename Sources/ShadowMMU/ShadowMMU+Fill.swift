@@ -86,7 +86,7 @@ extension ShadowMMU {
         let target = hostFrame(frame)
         // A tracked table page stays read-only (the table may have been tracked just now, by
         // `createTable`, when a page directory maps itself), unless this instruction writes it.
-        let protect = tracked[frame] != nil && pendingWrites[frame] == nil
+        let protect = tracked[frame] != nil && !pendingFrames.contains(frame)
         var value = target | 0x21 | (writable && !protect ? 0x42 : 0) | (user ? 4 : 0)
         if global { value |= 0x100 }
         memory.write32(spte, value)

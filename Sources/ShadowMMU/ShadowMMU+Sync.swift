@@ -1,4 +1,7 @@
 import X86Core
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Keeping shadows in sync with the guest's tables: tracking (write protection), the
 /// compare-after-write of a table page, zapping, write flooding, INVLPG.
@@ -9,12 +12,15 @@ extension ShadowMMU {
             tracked[frame] = Tracked()
             writeProtect(frame)
         }
-        tracked[frame]!.shadows.insert(shadow)
+        let i = tracked[frame]!.shadows.firstIndex { $0 >= shadow } ?? tracked[frame]!.shadows.count
+        if i == tracked[frame]!.shadows.count || tracked[frame]!.shadows[i] != shadow {
+            tracked[frame]!.shadows.insert(shadow, at: i)
+        }
     }
 
     func untrack(frame: UInt32, shadow: UInt32) {
         guard tracked[frame] != nil else { return }
-        tracked[frame]!.shadows.remove(shadow)
+        tracked[frame]!.shadows.removeAll { $0 == shadow }
         if tracked[frame]!.shadows.isEmpty { tracked[frame] = nil }
     }
 
@@ -30,20 +36,32 @@ extension ShadowMMU {
     /// The guest is about to write table page `frame`: remember its contents; the comparison
     /// happens at the next instruction boundary.
     func beginTableWrite(_ frame: UInt32) {
-        if pendingWrites[frame] == nil {
-            pendingWrites[frame] = (0..<1024).map { memory.read32(frame + UInt32($0) * 4) }
+        guard !pendingFrames.contains(frame) else { return }
+        if pendingFrames.count == Self.maxPendingFrames {
+            // An instruction writing this many tables at once: stop shadowing this one instead.
+            unshadow(frame)
+            return
         }
+        (snapshots + pendingFrames.count * 4096).copyMemory(from: memory.ram + Int(frame), byteCount: 4096)
+        pendingFrames.append(frame)
         cpu.requestBoundaryCallback()
     }
 
     /// Installed as `CPU.boundaryCallback`: what the last instruction changed in guest tables.
     public func finishTableWrites() {
-        guard !pendingWrites.isEmpty else { return }
-        let writes = pendingWrites.sorted { $0.key < $1.key }
-        pendingWrites.removeAll()
-        for (frame, old) in writes {
-            for i in 0..<1024 where memory.read32(frame + UInt32(i) * 4) != old[i] {
-                syncEntry(frame: frame, index: i)
+        guard !pendingFrames.isEmpty else { return }
+        // Work on a copy: syncing may reset everything (and clear the list).
+        let frames = pendingFrames
+        pendingFrames.removeAll(keepingCapacity: true)
+        for (k, frame) in frames.enumerated() {
+            let old = snapshots + k * 4096
+            let now = memory.ram + Int(frame)
+            // memcmp finds the 256-byte blocks that changed; only those are compared entry by entry.
+            for block in 0..<16 where memcmp(old + block * 256, now + block * 256, 256) != 0 {
+                for i in (block * 64)..<(block * 64 + 64)
+                where old.load(fromByteOffset: i * 4, as: UInt32.self) != now.load(fromByteOffset: i * 4, as: UInt32.self) {
+                    syncEntry(frame: frame, index: i)
+                }
             }
             guard tracked[frame] != nil else { continue }
             tracked[frame]!.writesSinceUse += 1
@@ -58,7 +76,7 @@ extension ShadowMMU {
     /// Entry `index` of guest table page `frame` changed: drop what was built from it.
     func syncEntry(frame: UInt32, index: Int) {
         guard let t = tracked[frame] else { return }
-        for shadow in t.shadows.sorted() {
+        for shadow in t.shadows {
             switch info(shadow) {
             case .directory(let key)?:
                 if let r = roots.firstIndex(where: { $0.key == key }) { zapTable(root: r, index: UInt16(index)) }
@@ -106,7 +124,7 @@ extension ShadowMMU {
         guard let t = tracked[frame] else { return }
         stats.floodedTables += 1
         var rebuildCurrent = false
-        for shadow in t.shadows.sorted() {
+        for shadow in t.shadows {
             switch info(shadow) {
             case .directory(let key)?:
                 guard let r = roots.firstIndex(where: { $0.key == key }) else { continue }

@@ -34,8 +34,11 @@ public final class ShadowMMU {
     var reverseMap: [UInt32: [UInt32]] = [:]
     /// Guest frames holding shadowed tables → their bookkeeping.
     var tracked: [UInt32: Tracked] = [:]
-    /// Page-table pages the guest wrote during the current instruction, with their old contents.
-    var pendingWrites: [UInt32: [UInt32]] = [:]
+    /// Page-table pages the guest is writing in the current instruction; their old contents are
+    /// in `snapshots` (page k at k * 4096), compared at the next instruction boundary.
+    var pendingFrames: [UInt32] = []
+    static let maxPendingFrames = 8
+    let snapshots = UnsafeMutableRawPointer.allocate(byteCount: 4096 * ShadowMMU.maxPendingFrames, alignment: 64)
     /// Writes to a tracked table without a fill through it before it is dropped.
     public static let floodThreshold = 8
     public internal(set) var controls = GuestPageWalk.Controls(cr3: 0, wp: false, pse: false, pge: false)
@@ -66,8 +69,9 @@ public final class ShadowMMU {
     }
 
     struct Tracked {
-        /// Shadow pages built from this guest frame (a PD's root page, PTs' table pages).
-        var shadows: Set<UInt32> = []
+        /// Shadow pages built from this guest frame (a PD's root page, PTs' table pages), in
+        /// ascending order (a handful: an array beats a set, and the order is deterministic).
+        var shadows: [UInt32] = []
         var writesSinceUse = 0
     }
 
@@ -107,8 +111,11 @@ public final class ShadowMMU {
         precondition(poolPages >= 8 && poolPages <= available, "the shadow pool needs 8+ pages of private memory")
         self.poolPages = poolPages
         pages = [ShadowPage?](repeating: nil, count: poolPages)
+        pendingFrames.reserveCapacity(Self.maxPendingFrames)
         freePages = (0..<UInt32(poolPages)).reversed().map { poolBase + $0 * 4096 }
     }
+
+    deinit { snapshots.deallocate() }
 
     // MARK: Pool
 
@@ -176,7 +183,7 @@ public final class ShadowMMU {
         current = nil
         reverseMap.removeAll()
         tracked.removeAll()
-        pendingWrites.removeAll()
+        pendingFrames.removeAll(keepingCapacity: true)
         stats.resets += 1
         cpu.flushTLB()
     }
