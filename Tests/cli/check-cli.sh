@@ -113,6 +113,22 @@ else fail "run demo twice: outputs differ"; fi
 if python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]; json.load(open(sys.argv[2]))' "$tmp/trace1.jsonl" "$tmp/stats1.json"; then
     pass "trace and statistics are valid JSON"
 else fail "trace or statistics are not valid JSON"; fi
+# x86v pt: the guest walk beside the shadow walk.
+"$x86v" pt testguests/build/paging.elf --memory 64M --address 0x1000 > "$tmp/pt" 2>&1
+if grep -q "^  guest   PDE" "$tmp/pt" && grep -q "^  shadow  PDE" "$tmp/pt"; then pass "pt: guest and shadow walks shown"
+else fail "pt: $(head -c 300 "$tmp/pt")"; fi
+check_bad "pt: no address" pt testguests/build/paging.elf
+check_bad "pt: bad address" pt testguests/build/paging.elf --address zz
+# Page-fault traces: valid JSON, the same delivered faults under every MMU.
+for c in "--virt=none" "--mmu=direct" "--mmu=shadow"; do
+    "$x86v" run testguests/build/pf-perm.elf --memory 64M $c --trace-faults "$tmp/f.jsonl" > /dev/null
+    grep '"kind":"delivered"' "$tmp/f.jsonl" | sed 's/"seq":[0-9]*,//; s/,"pde".*//; s/,"kind".*//' > "$tmp/delivered$c"
+done
+if [ -s "$tmp/delivered--virt=none" ] && cmp -s "$tmp/delivered--virt=none" "$tmp/delivered--mmu=direct" \
+    && cmp -s "$tmp/delivered--virt=none" "$tmp/delivered--mmu=shadow" \
+    && python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/f.jsonl"; then
+    pass "pf-perm: $(wc -l < "$tmp/delivered--virt=none") delivered faults, identical under none, direct and shadow"
+else fail "pf-perm: delivered faults differ between MMU modes"; fi
 "$x86v" run --help > "$tmp/help" 2>&1 && grep -q -- "--trace-exits" "$tmp/help" && pass "run --help" || fail "run --help"
 
 # A raw binary of seeded random bytes, and a whole ELF file read as raw bytes (headers and
