@@ -34,9 +34,8 @@ func guestPath(_ name: String) -> String {
 }
 
 func runGuest(_ name: String, virt: Virt, maxInstructions: UInt64 = 400_000_000,
-              tracePath: String? = nil, faultTracePath: String? = nil) throws -> GuestOutcome {
+              tracePath: String? = nil, faultTracePath: String? = nil, shadowPages: Int = 512) throws -> GuestOutcome {
     let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: guestPath(name))))
-    let shadowPages = 512
     let machine = PCMachine(memorySize: 64 << 20, privateMemory: virt == .hwShadow ? shadowPages * 4096 : 0)
     try MultibootLoader.load(try ELF32File(bytes: bytes), into: machine.cpu)
     var serial: [UInt8] = []

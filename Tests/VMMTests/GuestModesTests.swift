@@ -56,6 +56,17 @@ func deliveredPageFaultsAreTheSameInEveryConfiguration(name: String) throws {
     #expect(traces[.hwShadow] == traces[.none], "\(name): delivered faults differ between none and hw-shadow")
 }
 
+/// Running out of shadow memory never breaks a guest: with a pool of 8 pages (a directory and a
+/// few tables) roots are evicted and everything is dropped again and again, and the output is
+/// still the expected one.
+@Test(arguments: ["paging", "pf-demand", "pf-perm", "pf-ad", "pf-cow", "pf-live", "pf-cr3", "demo"])
+func aTinyShadowPoolNeverBreaksTheGuest(name: String) throws {
+    guard let expected = expectedOutputs().first(where: { $0.name == name })?.expected else { return }
+    let run = try runGuest(name, virt: .hwShadow, shadowPages: 8)
+    #expect(run.stop == .debugExit(1), "\(name) stopped with \(run.stop)")
+    #expect(run.markedOutput == expected, "\(name): output differs with a tiny shadow pool")
+}
+
 /// The same guest and flags give the same serial output, statistics and exit trace, bit for
 /// bit: the demo guest takes timer interrupts, so this checks that they land on the same
 /// instruction in every run.

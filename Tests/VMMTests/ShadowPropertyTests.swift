@@ -168,3 +168,30 @@ func describeDifference(_ a: [UInt8], _ b: [UInt8]) -> String {
     #expect(roomy.writeProtectFaults > 100 && roomy.hiddenFaults > 1000 && roomy.entriesZapped > 100,
             "\(roomy)")
 }
+
+/// A guest PTE naming a frame past guest RAM (where the VMM keeps its shadow tables) reaches
+/// nothing, as on a machine without memory there: reads give all ones, writes vanish, and the
+/// shadow tables are untouched.
+@Test func guestMappingsNeverReachTheVMMsPrivateMemory() {
+    func le(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+    let beyondRAM: UInt32 = 16 << 20  // the first frame after guest RAM: the shadow pool
+    let steps: [[UInt8]] = [
+        [0xC7, 0x05] + le(Layout.tables[0]) + le(beyondRAM | 0x3),        // PTE 0 → the pool
+        [0xC7, 0x05] + le(Layout.directoryA + 4) + le(Layout.tables[0] | 0x3),  // slot 1 → that table
+        [0x0F, 0x20, 0xD8, 0x0F, 0x22, 0xD8],                                // reload CR3
+        [0xB8] + le(0xDEAD_BEEF) + [0x89, 0x05] + le(1 << 22),               // write through it
+        [0x8B, 0x05] + le(1 << 22),                                          // read it back
+    ]
+    let machines = [propertyMachine(mmu: .direct), propertyMachine(mmu: .shadow(pages: 64))]
+    for code in steps {
+        for (m, vmm) in machines {
+            m.memory.load(bytes: code + [0xEB, 0xFE], at: Layout.code)
+            m.cpu.statePointer.pointee.eip = Layout.code
+            #expect(vmm.run(RunLimits(maxInstructions: m.cpu.state.instructions + 20)) == .instructionLimit)
+        }
+    }
+    for (m, _) in machines { #expect(m.cpu.state[.eax] == 0xFFFF_FFFF) }
+    let (shadowMachine, vmm) = machines[1]
+    #expect(shadowMachine.memory.read32(beyondRAM) != 0xDEAD_BEEF, "the guest wrote into the shadow pool")
+    #expect(vmm.shadow!.stats.hiddenFaults > 0)
+}
