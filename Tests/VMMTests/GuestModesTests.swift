@@ -83,3 +83,19 @@ func aTinyShadowPoolNeverBreaksTheGuest(name: String) throws {
     let bare = try runGuest("demo", virt: .none)
     #expect(bare.serial == a.serial, "the bare machine and the VMM must print the same")
 }
+
+/// The device guests drive every interrupt path of the VMM: timer deadlines while the guest runs
+/// (EXTERNAL_INTERRUPT), interrupts held while IF = 0 (INTERRUPT_WINDOW), injection at entry, and
+/// APIC / I/O APIC MMIO exits.
+@Test func deviceGuestsExerciseEveryInterruptPath() throws {
+    let pic = try runGuest("pic", virt: .hwShadow)
+    let apic = try runGuest("apic", virt: .hwShadow)
+    #expect(pic.stop == .debugExit(1) && apic.stop == .debugExit(1))
+    for run in [pic, apic] {
+        let exits = try #require(run.exits)
+        #expect(exits.count(of: .externalInterrupt) > 0)
+        #expect(exits.count(of: .interruptWindow) > 0)
+        #expect(exits.injectedEvents >= exits.count(of: .interruptWindow))
+    }
+    #expect(apic.exits!.count(of: .apicAccess) > 0 && apic.exits!.count(of: .eptViolation) > 0)
+}
