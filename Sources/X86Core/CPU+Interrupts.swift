@@ -19,6 +19,9 @@ extension CPU {
             }
             do throws(Fault) {
                 try deliver(vector: v, errorCode: code, software: soft, ext: ext, isINT3: isINT3)
+                // A delivery takes one instruction time on the virtual clock: a guest caught in
+                // an exception loop that never retires an instruction still reaches its budget.
+                s.pointee.instructions &+= 1
                 s.pointee.halted = false
                 updateAttention()
                 return nil

@@ -4,8 +4,12 @@ import X86Decode
 /// index and count registers, so a fault in the middle restarts the instruction with the work
 /// done so far kept, as on hardware. A long REP yields after `repChunk` iterations (EIP stays
 /// on the instruction) so interrupts and the instruction budget are seen.
+///
+/// Each iteration counts as one instruction in `CPUState.instructions` (the virtual clock and
+/// every budget): a `rep stosd` of four billion iterations takes time, and `--max-instructions`
+/// and `--timeout` stop it like any other loop.
 extension CPU {
-    static let repChunk = 1 << 16
+    static let repChunk = 1 << 12
 
     @inline(__always)
     func stringStep(_ sz: Int) -> UInt32 {
@@ -22,6 +26,14 @@ extension CPU {
         let es = SegmentRegister.es.rawValue
         let amask: UInt32 = a32 ? 0xFFFF_FFFF : 0xFFFF
         var iterations = 0
+        defer {
+            // `step` counts the instruction once; the other iterations count here. A REP that ran
+            // long leaves the burst so the budget is checked before the next instruction.
+            if iterations > 1 {
+                s.pointee.instructions &+= UInt64(iterations - 1)
+                attention = true
+            }
+        }
         while true {
             if rep {
                 if gpr[1] & amask == 0 { return }

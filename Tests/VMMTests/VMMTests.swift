@@ -4,8 +4,8 @@ import X86Core
 import VMM
 
 /// A machine with `code` at 0x100000 in flat 32-bit protected mode (the multiboot state).
-func machine(_ code: [UInt8]) throws -> PCMachine {
-    let m = PCMachine(memorySize: 4 << 20)
+func machine(_ code: [UInt8], privateMemory: Int = 0) throws -> PCMachine {
+    let m = PCMachine(memorySize: 4 << 20, privateMemory: privateMemory)
     try MultibootLoader.loadFlat(code, at: 0x10_0000, entry: 0x10_0000, into: m.cpu)
     var st = m.cpu.state
     st[.esp] = 0x8000
