@@ -37,9 +37,9 @@ public final class FaultTrace {
 
     /// Without a VMM (or with the direct MMU): every fault the CPU's walker raises is the
     /// guest's; record it and let it be delivered unchanged.
-    public func attach(to cpu: CPU, controls: @escaping () -> GuestPageWalk.Controls?) {
+    public func attach(to cpu: CPU) {
         cpu.pageFaultHandler = { [unowned self, unowned cpu] linear, code in
-            let walk = controls().map {
+            let walk = GuestPageWalk.Controls(cpu: cpu).map {
                 GuestPageWalk.walk(cpu.memory, $0, linear: linear, write: code & 2 != 0, user: code & 4 != 0)
             }
             self.record(cpu: cpu, linear: linear, errorCode: code, walk: walk, hidden: false, action: "deliver")
@@ -48,7 +48,8 @@ public final class FaultTrace {
     }
 }
 
-func hex(_ v: UInt32, digits: Int = 8) -> String {
+/// "0x" and `digits` hex digits (at least), as the JSON traces write addresses.
+package func hex(_ v: UInt32, digits: Int = 8) -> String {
     let s = String(v, radix: 16)
     return "0x" + String(repeating: "0", count: max(0, digits - s.count)) + s
 }

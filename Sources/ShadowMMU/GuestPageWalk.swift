@@ -13,6 +13,20 @@ public struct GuestPageWalk: Sendable, Equatable {
         public init(cr3: UInt32, wp: Bool, pse: Bool, pge: Bool) {
             self.cr3 = cr3; self.wp = wp; self.pse = pse; self.pge = pge
         }
+
+        /// The controls that CR0/CR3/CR4 values give.
+        public init(cr0: UInt32, cr3: UInt32, cr4: UInt32) {
+            self.init(cr3: cr3 & 0xFFFF_F000, wp: cr0 & CR0.wp != 0, pse: cr4 & CR4.pse != 0,
+                      pge: cr4 & CR4.pge != 0)
+        }
+
+        /// The controls of the CPU's own registers, or nil with paging off (a CPU walking the
+        /// guest's tables directly: `--virt=none`, `--mmu=direct`).
+        public init?(cpu: CPU) {
+            let st = cpu.statePointer.pointee
+            guard st.cr0 & CR0.pg != 0 else { return nil }
+            self.init(cr0: st.cr0, cr3: st.cr3, cr4: st.cr4)
+        }
     }
 
     public var pdeAddress: UInt32

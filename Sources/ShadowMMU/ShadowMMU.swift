@@ -142,8 +142,7 @@ public final class ShadowMMU {
     /// PG, WP, PSE or PGE drops every shadow (they encode those bits); a CR3 change switches root.
     public func guestControlRegistersChanged(cr0: UInt32, cr3: UInt32, cr4: UInt32) {
         let paging = cr0 & CR0.pg != 0 && cr0 & CR0.pe != 0
-        let c = GuestPageWalk.Controls(cr3: cr3 & 0xFFFF_F000, wp: cr0 & CR0.wp != 0,
-                                       pse: cr4 & CR4.pse != 0, pge: cr4 & CR4.pge != 0)
+        let c = GuestPageWalk.Controls(cr0: cr0, cr3: cr3, cr4: cr4)
         if paging != pagingEnabled || c.wp != controls.wp || c.pse != controls.pse || c.pge != controls.pge {
             reset()
         } else if c.cr3 != controls.cr3 {

@@ -1,3 +1,4 @@
+import ShadowMMU
 import X86Core
 import X86Decode
 #if canImport(Glibc)
@@ -65,9 +66,4 @@ public final class ExitTrace {
     }
 
     static let registerNames = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
-}
-
-func hex(_ v: UInt32, digits: Int = 8) -> String {
-    let s = String(v, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, digits - s.count)) + s
 }

@@ -40,10 +40,8 @@ struct PageTables: ParsableCommand {
         var out = "x86v pt: \(st.instructions) instructions (\(stop == .instructionLimit ? "--at reached" : "\(stop)")), eip \(hex32(st.eip)), CPL \(st.cpl)\n"
         out += "  guest  CR0 \(hex32(v.cr0)) (PG \(v.cr0 >> 31), WP \((v.cr0 >> 16) & 1))  CR3 \(hex32(v.cr3))  CR4 \(hex32(v.cr4)) (PSE \((v.cr4 >> 4) & 1), PGE \((v.cr4 >> 7) & 1))\n"
         out += "  real   CR0 \(hex32(st.cr0))  CR3 \(hex32(st.cr3)) (\(mmu == .shadow ? "shadow root" : "the guest's"))  CR4 \(hex32(st.cr4))\n"
-        let controls = GuestPageWalk.Controls(cr3: v.cr3, wp: v.cr0 & CR0.wp != 0, pse: v.cr4 & CR4.pse != 0,
-                                              pge: v.cr4 & CR4.pge != 0)
-        let real = GuestPageWalk.Controls(cr3: st.cr3, wp: st.cr0 & CR0.wp != 0, pse: st.cr4 & CR4.pse != 0,
-                                          pge: st.cr4 & CR4.pge != 0)
+        let controls = GuestPageWalk.Controls(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4)
+        let real = GuestPageWalk.Controls(cr0: st.cr0, cr3: st.cr3, cr4: st.cr4)
         for a in addresses {
             out += "\n\(hex32(a))  (PDE \(a >> 22), PTE \((a >> 12) & 0x3FF), offset \(hex32(a & 0xFFF)))\n"
             if v.cr0 & CR0.pg == 0 {

@@ -113,12 +113,12 @@ struct Run: ParsableCommand {
         var vmm: VMM? = nil
         switch virt {
         case .none:
-            faults?.attach(to: machine.cpu) { Self.walkControls(machine.cpu) }
+            faults?.attach(to: machine.cpu)
             stop = HardwareRunner(machine: machine).run(limits)
         case .hw:
             let v = VMM(machine: machine, policy: policy, mmu: useShadow ? .shadow(pages: pool) : .direct)
             if let f = faults {
-                if useShadow { v.faultTrace = f } else { f.attach(to: machine.cpu) { Self.walkControls(machine.cpu) } }
+                if useShadow { v.faultTrace = f } else { f.attach(to: machine.cpu) }
             }
             if let path = traceExits {
                 guard let t = ExitTrace(path: path) else { throw InputError("\(path): cannot write the exit trace") }
@@ -142,13 +142,6 @@ struct Run: ParsableCommand {
         }
         if let line = report.stopMessage() { writeAll(2, Array("x86v: \(line)\n".utf8)) }
         throw ExitCode(report.exitStatus)
-    }
-
-    /// The paging controls a CPU walking the guest's own tables uses (nil with paging off).
-    static func walkControls(_ cpu: CPU) -> GuestPageWalk.Controls? {
-        let st = cpu.statePointer.pointee
-        guard st.cr0 & CR0.pg != 0 else { return nil }
-        return .init(cr3: st.cr3, wp: st.cr0 & CR0.wp != 0, pse: st.cr4 & CR4.pse != 0, pge: st.cr4 & CR4.pge != 0)
     }
 
     func loadGuest(into machine: PCMachine) throws {

@@ -42,21 +42,16 @@ func runGuest(_ name: String, virt: Virt, maxInstructions: UInt64 = 400_000_000,
     machine.serialOutput = { serial.append($0) }
     let limits = RunLimits(maxInstructions: maxInstructions, timeoutSeconds: 120)
     let faults = faultTracePath.flatMap { FaultTrace(path: $0) }
-    let controls = { () -> GuestPageWalk.Controls? in
-        let st = machine.cpu.statePointer.pointee
-        guard st.cr0 & CR0.pg != 0 else { return nil }
-        return .init(cr3: st.cr3, wp: st.cr0 & CR0.wp != 0, pse: st.cr4 & CR4.pse != 0, pge: st.cr4 & CR4.pge != 0)
-    }
     defer { faults?.close() }
     switch virt {
     case .none:
-        faults?.attach(to: machine.cpu, controls: controls)
+        faults?.attach(to: machine.cpu)
         let stop = HardwareRunner(machine: machine).run(limits)
         return GuestOutcome(serial: serial, stop: stop, instructions: machine.cpu.state.instructions)
     case .hwDirect, .hwShadow:
         let vmm = VMM(machine: machine, mmu: virt == .hwShadow ? .shadow(pages: shadowPages) : .direct)
         if let p = tracePath { vmm.trace = ExitTrace(path: p) }
-        if virt == .hwShadow { vmm.faultTrace = faults } else { faults?.attach(to: machine.cpu, controls: controls) }
+        if virt == .hwShadow { vmm.faultTrace = faults } else { faults?.attach(to: machine.cpu) }
         let stop = vmm.run(limits)
         vmm.trace?.close()
         vmm.trace = nil
