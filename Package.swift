@@ -51,10 +51,15 @@ let package = Package(
             dependencies: ["X86Core", "X86Decode"],
             path: "Tools/cpu-diff"
         ),
+        // Line editing for the debugger's REPL (libedit, Debian's libedit-dev).
+        .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        // The teaching debugger: one engine (stepping, breakpoints, views, snapshots, reverse
+        // execution) shared by the REPL, scripts and the GDB stub. Above VMM and Machine.
+        .target(name: "Debugger", dependencies: ["X86Core", "X86Decode", "Machine", "VMM", "ShadowMMU", "ELF", "CEditLine"]),
         .executableTarget(
             name: "x86v",
             dependencies: [
-                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle",
+                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle", "Debugger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -76,6 +81,7 @@ let package = Package(
             exclude: ["UnicornKnownDifferences.md", "Fixtures"]
         ),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86Core"]),
+        .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "VMM", "Machine", "X86Core", "ELF"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ShadowMMU", "ELF", "CMallocCounter"]),
     ]
 )

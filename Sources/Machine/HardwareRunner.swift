@@ -77,6 +77,10 @@ public final class HardwareRunner {
                 if let stop = machine.sleep(interruptsEnabled: cpu.eflags & EFLAGS.if != 0) { return stop }
                 continue
             }
+            if cpu.ownerStopPending {
+                cpu.cancelOwnerStop()
+                return .breakpoint
+            }
             switch cpu.run(maxInstructions: gate.budget().instructions) {
             case .instructionLimit, .halted:
                 continue
@@ -93,7 +97,9 @@ public final class HardwareRunner {
                 return .tripleFault
             case .notImplemented(let eip, let what):
                 return .notImplemented(eip: eip, what: what)
-            case .exception, .intercepted, .breakpoint:
+            case .breakpoint:
+                return .breakpoint
+            case .exception, .intercepted:
                 // Nothing asked for these on bare hardware.
                 return .notImplemented(eip: cpu.state.eip, what: "unexpected CPU exit")
             }

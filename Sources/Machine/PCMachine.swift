@@ -16,6 +16,9 @@ public enum StopReason: Equatable, Sendable {
     case resetRequested
     /// `--strict-io`: the guest touched a port no device owns.
     case unknownPort(port: UInt16, isIn: Bool)
+    /// A debugger breakpoint, watchpoint or stop request (`CPU.breakpoints`, `watchpoints`,
+    /// `requestOwnerStop`): only ever seen by a debugger, which resumes the run.
+    case breakpoint
 }
 
 /// The PC around the CPU: RAM, the I/O bus and its devices, the interrupt controllers, the
@@ -43,10 +46,10 @@ public final class PCMachine {
     /// Set by a device or a strict-I/O violation; the runner stops at the next boundary.
     public var stopRequest: StopReason? = nil
     /// Counters for `--stats` (hardware events, whatever the runner).
-    public private(set) var portAccesses: UInt64 = 0
-    public private(set) var interruptsDelivered: UInt64 = 0
+    public internal(set) var portAccesses: UInt64 = 0
+    public internal(set) var interruptsDelivered: UInt64 = 0
     /// Timer events handled in a row while the CPU slept, none of which woke it.
-    private var fruitlessWakeups = 0
+    var fruitlessWakeups = 0
     /// After this many, a sleeping CPU is declared idle forever (its timers tick, but every
     /// interrupt they raise is masked): at 18.2 Hz that is over an hour of virtual time.
     public static let fruitlessWakeupLimit = 100_000

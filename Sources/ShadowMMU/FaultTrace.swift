@@ -9,8 +9,10 @@ import Glibc
 /// Deterministic: guest-visible quantities only.
 public final class FaultTrace {
     private let file: UnsafeMutablePointer<FILE>
-    private var sequence: UInt64 = 0
-    public private(set) var delivered: UInt64 = 0
+    /// The last `seq` written and the delivered faults among them: a run resumed from a
+    /// snapshot continues the numbering.
+    public var sequence: UInt64 = 0
+    public var delivered: UInt64 = 0
 
     public init?(path: String) {
         guard let f = fopen(path, "w") else { return nil }

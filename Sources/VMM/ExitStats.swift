@@ -1,7 +1,7 @@
 /// Exit counts by reason and the VMM's other counters (`--stats`, `--stats-json`).
 public struct ExitStats: Sendable {
     /// Indexed by `VMExitReason.rawValue`.
-    public private(set) var counts = [UInt64](repeating: 0, count: 64)
+    public internal(set) var counts = [UInt64](repeating: 0, count: 64)
     /// Events injected at VM entry (interrupts and exceptions).
     public var injectedEvents: UInt64 = 0
     public var total: UInt64 { counts.reduce(0, +) }

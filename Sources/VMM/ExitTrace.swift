@@ -10,7 +10,8 @@ import Glibc
 public final class ExitTrace {
     private let file: UnsafeMutablePointer<FILE>
     private let disassembler = Disassembler()
-    private var sequence: UInt64 = 0
+    /// The last `seq` written: a run resumed from a snapshot continues the numbering.
+    public var sequence: UInt64 = 0
 
     public init?(path: String) {
         guard let f = fopen(path, "w") else { return nil }

@@ -148,11 +148,15 @@ extension VMM {
     func executeNatively(without intercept: Intercept) -> StopReason? {
         let saved = cpu.intercepts
         let savedRequest = cpu.interruptRequested
+        // A debugger breakpoint on this instruction has already stopped on it once.
+        let savedBreakpoints = cpu.breakpoints
         cpu.intercepts.remove(intercept)
         cpu.interruptRequested = false
+        if !savedBreakpoints.isEmpty { cpu.breakpoints = [] }
         defer {
             cpu.intercepts = saved
             cpu.interruptRequested = savedRequest
+            if !savedBreakpoints.isEmpty { cpu.breakpoints = savedBreakpoints }
         }
         return handle(cpu.run(maxInstructions: 1), deadline: nil)
     }

@@ -22,12 +22,17 @@ public enum MMUMode: Sendable, Equatable {
 public final class VMM {
     public let machine: PCMachine
     public let policy: ExitPolicy
-    public private(set) var stats = ExitStats()
+    public internal(set) var stats = ExitStats()
     public internal(set) var virtualCPU: VirtualCPU
     /// `--trace-exits`.
     public var trace: ExitTrace? = nil
     /// `--trace-faults`.
     public var faultTrace: FaultTrace? = nil
+    /// Sees every exit as it is recorded, with what the VMM did (the debugger's exit log and
+    /// exit breakpoints). Exit path only: the loop never calls it.
+    public var exitObserver: ((VMExit) -> Void)? = nil
+    /// Sees every page fault the shadow MMU handles, hidden or delivered, with the guest walk.
+    public var faultObserver: ((ShadowMMU.FaultEvent) -> Void)? = nil
     /// The shadow MMU (`--mmu=shadow`), nil with the direct MMU.
     public let shadow: ShadowMMU?
     /// The guest executed HLT (activity state "HLT" in VT-x terms): it sleeps until an event.
@@ -87,6 +92,7 @@ public final class VMM {
                action: hidden ? e.action : "injected #PF(\(e.guestCode!))")
         faultTrace?.record(cpu: cpu, linear: e.linear, errorCode: e.guestCode ?? e.shadowCode, walk: e.walk,
                            hidden: hidden, action: e.action)
+        faultObserver?(e)
     }
 
     func syncReadShadows() {
@@ -100,6 +106,11 @@ public final class VMM {
         var gate = RunGate(machine: machine, limits: limits)
         while true {
             if let stop = gate.check() { return stop }
+            if cpu.ownerStopPending {
+                // The debugger asked to stop after the exit just handled: before any injection.
+                cpu.cancelOwnerStop()
+                return .breakpoint
+            }
             if let stop = prepareEntry() { return stop }
             if guestHalted {
                 if let stop = machine.sleep(interruptsEnabled: cpu.eflags & EFLAGS.if != 0) { return stop }
@@ -173,7 +184,7 @@ public final class VMM {
         case .notImplemented(let eip, let what):
             return .notImplemented(eip: eip, what: what)
         case .breakpoint:
-            return nil
+            return .breakpoint
         }
     }
 
@@ -204,15 +215,18 @@ public final class VMM {
     func record(_ reason: VMExitReason, instruction: DecodedInstruction? = nil, eip: UInt32? = nil,
                 _ qualification: VMExit.Qualification, action: String = "emulated") {
         stats.count(reason)
-        guard let trace else { return }
-        trace.write(VMExit(reason: reason, eip: eip ?? cpu.state.currentEIP,
-                           instructionCount: cpu.state.instructions, instruction: instruction,
-                           qualification: qualification, action: action))
+        guard trace != nil || exitObserver != nil else { return }
+        let exit = VMExit(reason: reason, eip: eip ?? cpu.state.currentEIP,
+                          instructionCount: cpu.state.instructions, instruction: instruction,
+                          qualification: qualification, action: action)
+        trace?.write(exit)
+        exitObserver?(exit)
     }
 
     func record(_ exit: VMExit) {
         stats.count(exit.reason)
         trace?.write(exit)
+        exitObserver?(exit)
     }
 
     /// An access to the APIC pages or another device's MMIO (counted as it happens; the access

@@ -24,6 +24,7 @@ extension CPU {
                 s.pointee.instructions &+= 1
                 s.pointee.halted = false
                 updateAttention()
+                deliveryObserver?(v, code, soft)
                 return nil
             } catch {
                 if error.kind == .exit { return pendingExitAfterDeliveryFailure() }

@@ -39,6 +39,7 @@ extension CPU {
     func readLinearSlow(_ lin: UInt32, size: Int, user: Bool) throws(Fault) -> UInt32 {
         if user && s.pointee.userBank == 2 { try alignmentCheck(lin, size: size) }
         if s.pointee.dr[7] & 0xFF != 0 { noteDataBreakpoint(lin, size: size, write: false) }
+        if hasOwnerWatches { noteOwnerWatch(lin, size: size, write: false) }
         let inPage = 0x1000 - Int(lin & 0xFFF)
         if size <= inPage {
             let p = try translate(lin, write: false, user: user)
@@ -59,6 +60,7 @@ extension CPU {
     func writeLinearSlow(_ lin: UInt32, size: Int, value: UInt32, user: Bool) throws(Fault) {
         if user && s.pointee.userBank == 2 { try alignmentCheck(lin, size: size) }
         if s.pointee.dr[7] & 0xFF != 0 { noteDataBreakpoint(lin, size: size, write: true) }
+        if hasOwnerWatches { noteOwnerWatch(lin, size: size, write: true, value: value) }
         let inPage = 0x1000 - Int(lin & 0xFFF)
         if size <= inPage {
             let p = try translate(lin, write: true, user: user)
@@ -200,6 +202,7 @@ extension CPU {
 
     /// True if the page of `linear` holds an enabled data breakpoint (never cache it).
     func pageHasDataBreakpoint(_ linear: UInt32) -> Bool {
+        if hasOwnerWatches && pageHasOwnerWatch(linear) { return true }
         guard s.pointee.dr[7] & 0xFF != 0 else { return false }
         for i in 0..<4 {
             if let (address, _, _) = dataBreakpoint(i), address & 0xFFFF_F000 == linear & 0xFFFF_F000 { return true }

@@ -36,8 +36,19 @@ public final class CPU {
     public var interruptRequested = false {
         didSet { if interruptRequested != oldValue { updateAttention() } }
     }
-    /// Linear address of an owner breakpoint (debugger), checked before each instruction.
-    public var breakpoint: UInt32? = nil { didSet { updateAttention() } }
+    /// Linear addresses of the owner's (debugger's) instruction breakpoints, checked before each
+    /// instruction. While any is set every instruction takes the slow path; none costs nothing.
+    public var breakpoints: [UInt32] = [] { didSet { updateAttention() } }
+    /// The owner's watchpoints (see CPU+Watch.swift): their pages stay out of the soft TLB, so
+    /// every access to them reaches the slow path, which records hits.
+    public var watchpoints: [OwnerWatch] = [] { didSet { watchpointsChanged() } }
+    /// Watchpoint hits of the current instruction (filled by the slow access paths).
+    public internal(set) var watchHits: [WatchHit] = []
+    /// The owner asked the CPU to stop at the next instruction boundary (`requestOwnerStop`).
+    var ownerStopRequested = false
+    /// Called after each event delivered through the IDT (vector, error code, software INT n):
+    /// the debugger's event log. Never called on the fast path.
+    public var deliveryObserver: ((_ vector: UInt8, _ errorCode: UInt32?, _ software: Bool) -> Void)? = nil
 
     /// The last port access that left the loop, until completed.
     public internal(set) var pendingPort: PortAccess? = nil
@@ -157,7 +168,7 @@ public final class CPU {
         updateAlignmentCheck()
         let st = s.pointee
         attention = st.flags & (EFLAGS.tf | EFLAGS.rf) != 0 || st.dr[7] & 0xFF != 0
-            || st.interruptShadow || breakpoint != nil || st.halted
+            || st.interruptShadow || !breakpoints.isEmpty || !watchpoints.isEmpty || ownerStopRequested || st.halted
             || (interruptRequested && st.flags & EFLAGS.if != 0)
             || singleStepHeld || heldBreakpointHits != 0 || ownerCompletedTrap || boundaryCallbackRequested
     }
@@ -289,11 +300,12 @@ public final class CPU {
         let shadowBefore = st.pointee.interruptShadow
         let tfBefore = st.pointee.flags & EFLAGS.tf != 0
         let lin = st.pointee.segments[1].base &+ st.pointee.eip
-        if let b = breakpoint, b == lin, !skipOwnerBreakpointOnce {
+        if !breakpoints.isEmpty && breakpoints.contains(lin) && !skipOwnerBreakpointOnce {
             skipOwnerBreakpointOnce = true
             return .breakpoint
         }
         skipOwnerBreakpointOnce = false
+        if !watchHits.isEmpty { watchHits.removeAll(keepingCapacity: true) }
         // Instruction breakpoints (DR0–DR3 with R/W = 00) are faults, suppressed by RF.
         if st.pointee.flags & EFLAGS.rf == 0, let hit = instructionBreakpointHit(linear: lin) {
             st.pointee.dr[6] = (st.pointee.dr[6] & ~0xF) | hit | 0xFFFF_0FF0
@@ -330,6 +342,8 @@ public final class CPU {
             if let exit = deliverOrExit(vector: Vector.debug, errorCode: nil, software: false, isTrap: true) { return exit }
         }
         updateAttention()
+        // An owner watchpoint is a trap: the instruction completed, the owner sees it after.
+        if !watchHits.isEmpty { return .breakpoint }
         return nil
     }
 
@@ -348,6 +362,11 @@ public final class CPU {
         if boundaryCallbackRequested {
             boundaryCallbackRequested = false
             boundaryCallback?()
+        }
+        if ownerStopRequested {
+            ownerStopRequested = false
+            updateAttention()
+            return .breakpoint
         }
         if ownerCompletedTrap {
             ownerCompletedTrap = false

@@ -117,7 +117,9 @@ public enum ExitReason: Sendable, Equatable {
     case intercepted(Intercept)
     /// An instruction this CPU does not implement yet (x87/MMX/SSE execution, task switches).
     case notImplemented(eip: UInt32, what: String)
-    /// An instruction breakpoint the owner set (`CPU.breakpoint`) was reached.
+    /// An instruction breakpoint the owner set (`CPU.breakpoints`) was reached (EIP at it), an
+    /// owner watchpoint was hit (`CPU.watchHits`, EIP after the instruction), or the owner asked
+    /// for a stop (`CPU.requestOwnerStop`).
     case breakpoint
 }
 

@@ -18,7 +18,7 @@ struct PageTables: ParsableCommand {
     @Option(help: "Stop after this many instructions (default: run to the end).") var at: UInt64 = 10_000_000_000
     @Option(help: "A linear address to show (repeatable; hex with 0x, or decimal).") var address: [String] = []
     @Option(help: "Guest memory, e.g. 64M.") var memory: String = "128M"
-    @Option(help: "shadow or direct.") var mmu: Run.MMU = .shadow
+    @Option(help: "shadow or direct.") var mmu: RunOptions.MMU = .shadow
 
     func run() throws {
         guard let bytes = parseMemorySize(memory) else { throw InputError("bad --memory '\(memory)'") }

@@ -28,6 +28,7 @@ struct RunReport {
         case .idleForever: 12
         case .unknownPort: 14
         case .resetRequested: 16
+        case .breakpoint: 20
         }
     }
 
@@ -42,6 +43,7 @@ struct RunReport {
         case .idleForever: "idle-forever"
         case .unknownPort: "unknown-port"
         case .resetRequested: "reset"
+        case .breakpoint: "debugger-stop"
         }
     }
 
@@ -70,6 +72,8 @@ struct RunReport {
             return "--strict-io: \(isIn ? "read from" : "write to") unknown port 0x\(String(port, radix: 16)) at eip 0x\(String(machine.cpu.state.eip, radix: 16))"
         case .resetRequested:
             return "the guest requested a system reset at eip \(eip)"
+        case .breakpoint:
+            return "stopped by the debugger at eip \(eip)"
         }
     }
 

@@ -6,7 +6,7 @@ public final class IOBus {
     private var owner = [UInt8](repeating: 0, count: 65536)
     private var devices: [any PortDevice] = []
     /// Accesses to unowned ports, by port.
-    public private(set) var unknownAccesses: [UInt16: UInt64] = [:]
+    public internal(set) var unknownAccesses: [UInt16: UInt64] = [:]
 
     public init() {}
 

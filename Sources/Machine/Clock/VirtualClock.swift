@@ -8,7 +8,7 @@ public final class VirtualClock {
     public static let nanosecondsPerInstruction: UInt64 = 10
     let state: UnsafeMutablePointer<CPUState>
     /// Virtual time spent halted (skipped, never executed).
-    public private(set) var idleNanoseconds: UInt64 = 0
+    public internal(set) var idleNanoseconds: UInt64 = 0
 
     public init(cpu: CPU) { state = cpu.statePointer }
 

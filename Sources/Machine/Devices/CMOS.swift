@@ -128,7 +128,7 @@ public final class CMOS: PortDevice, ClockedDevice {
     /// CMOS RAM; the time bytes (0–9, 0x32) hold the frozen time while SET is on.
     var ram = [UInt8](repeating: 0, count: 128)
     var index: UInt8 = 0
-    public private(set) var nmiMasked = true
+    public internal(set) var nmiMasked = true
     /// Calendar seconds at virtual time 0: the clock reads `epochOffset + now / 1 s`.
     var epochOffset: Int64
     var regA: UInt8 = 0x26

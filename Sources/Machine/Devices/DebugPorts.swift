@@ -3,7 +3,7 @@
 /// reading 0xE9 returns 0xE9, the "port present" signature).
 public final class DebugPorts: PortDevice {
     /// Set by a write to 0xF4: the status x86v exits with.
-    public private(set) var exitStatus: Int32? = nil
+    public internal(set) var exitStatus: Int32? = nil
     public var onConsole: (UInt8) -> Void = { _ in }
 
     public init() {}

@@ -5,7 +5,7 @@
 public final class InterruptLines {
     public let pic: DualPIC
     public let ioapic: IOAPIC
-    private var levels: UInt16 = 0
+    var levels: UInt16 = 0
 
     public init(pic: DualPIC, ioapic: IOAPIC) {
         self.pic = pic

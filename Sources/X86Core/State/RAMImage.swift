@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One 4 KiB page of a `RAMImage`: immutable once captured, so images share it freely.
+public final class RAMPage: @unchecked Sendable {
+    let bytes: UnsafeMutableRawPointer
+
+    init(copying source: UnsafeRawPointer) {
+        bytes = .allocate(byteCount: RAMImage.pageSize, alignment: 64)
+        bytes.copyMemory(from: source, byteCount: RAMImage.pageSize)
+    }
+
+    deinit { bytes.deallocate() }
+
+    /// The page's bytes (read-only: other images may share them).
+    public var contents: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: RAMImage.pageSize) }
+}
+
+/// The contents of a `PhysicalMemory` (guest RAM and the owner's private memory after it, where
+/// the shadow MMU keeps its tables) as a list of 4 KiB pages: nil for an all-zero page, else a
+/// shared, immutable `RAMPage`.
+///
+/// Capturing against a `previous` image compares each page with the previous image's page
+/// (memcmp) and reuses that object when they are equal, so a series of snapshots (the debugger's
+/// history) costs only the pages that changed between them; zero pages cost nothing. Restoring
+/// compares before it copies, so only pages that differ are written (and untouched zero pages of
+/// a fresh machine stay unmapped). In a file an image is sparse: the non-zero pages, each with its
+/// index (docs/formats.md, "Machine snapshots").
+public struct RAMImage: Sendable {
+    public static let pageSize = 4096
+    /// Page n holds bytes n × 4096 … n × 4096 + 4095; nil = all zero.
+    public private(set) var pages: [RAMPage?]
+    /// Pages this image allocated when it was captured or read (the ones it does not share with
+    /// the `previous` image).
+    public private(set) var newPages: Int
+
+    public var pageCount: Int { pages.count }
+    public var nonZeroPages: Int { pages.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    /// Bytes this image holds that the previous one did not (page data and the page list).
+    public var unsharedBytes: Int { newPages * Self.pageSize + pages.count * MemoryLayout<RAMPage?>.stride }
+
+    nonisolated(unsafe) static let zeroPage: UnsafeRawPointer = {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: 64)
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
+        return UnsafeRawPointer(p)
+    }()
+
+    @inline(__always) static func isZero(_ p: UnsafeRawPointer) -> Bool {
+        memcmp(p, zeroPage, pageSize) == 0
+    }
+
+    /// Copies `memory` (all of it: guest RAM and private memory), sharing every page that is
+    /// unchanged since `previous` (an image of the same memory).
+    public static func capture(_ memory: PhysicalMemory, previous: RAMImage? = nil) -> RAMImage {
+        let count = Int(memory.size) / pageSize
+        let prior = previous.flatMap { $0.pages.count == count ? $0.pages : nil }
+        var pages = [RAMPage?](repeating: nil, count: count)
+        var fresh = 0
+        for i in 0..<count {
+            let p = UnsafeRawPointer(memory.ram + i * pageSize)
+            if let prior, let old = prior[i], memcmp(old.bytes, p, pageSize) == 0 {
+                pages[i] = old
+            } else if !isZero(p) {
+                pages[i] = RAMPage(copying: p)
+                fresh += 1
+            }
+        }
+        return RAMImage(pages: pages, newPages: fresh)
+    }
+
+    /// Writes the image back into `memory` (of the same size), touching only pages that differ.
+    public func restore(into memory: PhysicalMemory) {
+        precondition(Int(memory.size) / Self.pageSize == pages.count, "a RAM image restores into memory of its own size")
+        for (i, page) in pages.enumerated() {
+            let p = memory.ram + i * Self.pageSize
+            if let page {
+                if memcmp(p, page.bytes, Self.pageSize) != 0 { p.copyMemory(from: page.bytes, byteCount: Self.pageSize) }
+            } else if !Self.isZero(p) {
+                p.initializeMemory(as: UInt8.self, repeating: 0, count: Self.pageSize)
+            }
+        }
+    }
+
+    /// True when `memory` holds exactly this image.
+    public func matches(_ memory: PhysicalMemory) -> Bool {
+        guard Int(memory.size) / Self.pageSize == pages.count else { return false }
+        for (i, page) in pages.enumerated() {
+            let p = memory.ram + i * Self.pageSize
+            if !(page.map { memcmp(p, $0.bytes, Self.pageSize) == 0 } ?? Self.isZero(p)) { return false }
+        }
+        return true
+    }
+
+    /// Section "RAM ": the page count, the number of non-zero pages, then each non-zero page as
+    /// its index (u32) and its 4096 bytes (length-prefixed).
+    public func write(to w: inout StateWriter) {
+        w.tag("RAM ")
+        w.put(UInt32(pages.count))
+        w.put(UInt32(nonZeroPages))
+        for (i, page) in pages.enumerated() {
+            guard let page else { continue }
+            w.put(UInt32(i))
+            w.put(bytes: page.contents)
+        }
+    }
+
+    /// Reads a "RAM " section for a memory of `pageCount` pages. Pages must come in ascending
+    /// order, each at most once.
+    public static func read(from r: inout StateReader, pageCount: Int) throws(StateError) -> RAMImage {
+        try r.expect("RAM ")
+        let count = Int(try r.get(UInt32.self))
+        guard count == pageCount else {
+            throw StateError("snapshot corrupt: RAM image of \(count) pages for a memory of \(pageCount)")
+        }
+        let present = try r.getCount(limit: pageCount)
+        var pages = [RAMPage?](repeating: nil, count: pageCount)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var next = 0
+        for _ in 0..<present {
+            let at = r.offset
+            let index = Int(try r.get(UInt32.self))
+            guard index >= next, index < pageCount else {
+                throw StateError("snapshot corrupt: RAM page \(index) out of order at byte \(at)")
+            }
+            try r.getBytes(into: buffer, count: pageSize)
+            if !isZero(buffer) { pages[index] = RAMPage(copying: buffer) }
+            next = index + 1
+        }
+        return RAMImage(pages: pages, newPages: pages.reduce(0) { $0 + ($1 == nil ? 0 : 1) })
+    }
+}

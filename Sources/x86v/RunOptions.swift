@@ -1,0 +1,194 @@
+import ArgumentParser
+import ELF
+import Machine
+import ShadowMMU
+import VMM
+import X86Core
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every flag that says how to build and run a guest: shared by `run` and `debug` (and any
+/// later command that runs a guest), so they accept the same flags with the same meaning.
+struct RunOptions: ParsableArguments {
+    enum Virt: String, ExpressibleByArgument, CaseIterable {
+        case hw, none
+    }
+
+    enum MMU: String, ExpressibleByArgument, CaseIterable {
+        case shadow, direct
+    }
+
+    @Argument(help: "The guest kernel (32-bit multiboot ELF). Omit with --flat.") var guest: String?
+    @Option(help: "Guest memory, e.g. 64M or 1G (1M–3G).") var memory: String = "128M"
+    @Option(name: .customLong("module"), help: "A multiboot module: 'FILE [ARGS]' (repeatable).")
+    var modules: [String] = []
+    @Option(help: "The kernel command line (multiboot cmdline).") var append: String = ""
+    @Option(help: "hw: under the trap-and-emulate VMM (VT-x-like exits); none: the bare interpreter.")
+    var virt: Virt = .hw
+    @Option(help: "--virt=hw only: shadow (the VMM's shadow page tables) or direct (the CPU walks the guest's tables, the nested-paging reference).")
+    var mmu: MMU = .shadow
+    @Option(name: .customLong("shadow-pages"), help: "Shadow page-table pool in 4 KiB pages (default: 4 per MiB of guest memory, at least 256).")
+    var shadowPages: Int?
+    @Option(name: .customLong("trace-faults"), help: "Write one JSON line per page fault (hidden and delivered).")
+    var traceFaults: String?
+    @Option(help: "Exit policy edits for --virt=hw, e.g. '-io,+rdtsc,+exception:14' (see docs/formats.md).")
+    var exits: String = ""
+    @Option(name: .customLong("max-instructions"), help: "Stop after this many instructions (status 4).")
+    var maxInstructions: UInt64 = 10_000_000_000
+    @Option(help: "Stop after this many seconds of wall time (status 10; not deterministic).")
+    var timeout: Double?
+    @Flag(help: "Print instructions, time, MIPS and the exit table to stderr at the end.") var stats = false
+    @Option(name: .customLong("stats-json"), help: "Write the statistics as JSON (deterministic fields only).")
+    var statsJSON: String?
+    @Option(name: .customLong("trace-exits"), help: "Write one JSON line per VM exit.") var traceExits: String?
+    @Option(help: "Write COM1 output to this file instead of stdout.") var serial: String?
+    @Option(name: .customLong("serial-in"), help: "Feed this file to COM1's receive line.") var serialIn: String?
+    @Flag(name: .customLong("strict-io"), help: "An access to a port no device owns stops the run (status 14).")
+    var strictIO = false
+    @Option(help: "Load this flat binary instead of an ELF (needs --load and --entry).") var flat: String?
+    @Option(help: "Physical load address for --flat (e.g. 0x100000).") var load: String?
+    @Option(help: "Entry point for --flat.") var entry: String?
+    @Option(help: "RTC boot date, YYYY-MM-DD[THH:MM:SS] (default 2000-01-01T00:00:00).") var rtc: String?
+
+    /// Checks that do not need the files (ArgumentParser calls this before `run`).
+    /// The guest itself is checked by `checkGuestGiven` (`run --resume` takes it from a snapshot).
+    func validate() throws {
+        if flat != nil && guest != nil { throw InputError("give either GUEST or --flat, not both") }
+        if flat != nil && (load == nil || entry == nil) { throw InputError("--flat needs --load ADDR and --entry ADDR") }
+        if flat == nil && (load != nil || entry != nil) { throw InputError("--load and --entry go with --flat") }
+        if let t = timeout, !(t > 0) { throw InputError("bad --timeout (seconds > 0)") }
+        if maxInstructions == 0 { throw InputError("bad --max-instructions (must be > 0)") }
+        if virt == .none && !exits.isEmpty { throw InputError("--exits needs --virt=hw") }
+        if virt == .none && traceExits != nil { throw InputError("--trace-exits needs --virt=hw (no VMM, no exits)") }
+        if let n = shadowPages, n < 8 || n > 1 << 18 { throw InputError("bad --shadow-pages (8–262144)") }
+    }
+
+    /// GUEST or --flat was given (`makeSetup` needs one; `run` checks it unless it resumes).
+    func checkGuestGiven() throws {
+        if flat == nil && guest == nil { throw InputError("missing GUEST (or --flat FILE --load ADDR --entry ADDR)") }
+    }
+
+    var useShadow: Bool { virt == .hw && mmu == .shadow }
+    var configName: String { virt == .hw ? "hw-\(mmu.rawValue)" : "none" }
+    var limits: RunLimits { RunLimits(maxInstructions: maxInstructions, timeoutSeconds: timeout) }
+
+    /// Builds the machine, loads the guest, wires the serial port, the console and the traces,
+    /// and creates the VMM for `--virt=hw`. `interactiveInput`: a terminal on stdin feeds COM1
+    /// (off for the debugger, whose stdin is its command line).
+    func makeSetup(interactiveInput: Bool = true) throws -> GuestSetup {
+        try checkGuestGiven()
+        guard let bytes = parseMemorySize(memory) else {
+            throw InputError("bad --memory '\(memory)' (use e.g. 64M, 1G; 1M–3G)")
+        }
+        var start = RTCDateTime.defaultStart
+        if let r = rtc {
+            guard let d = RTCDateTime.parse(r) else { throw InputError("bad --rtc '\(r)' (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)") }
+            start = d
+        }
+        var policy = ExitPolicy.default
+        if let problem = policy.apply(exits) { throw InputError("bad --exits: \(problem)") }
+
+        let pool = shadowPages ?? max(256, (bytes >> 20) * 4)
+        let machine = PCMachine(memorySize: bytes, rtcStart: start, privateMemory: useShadow ? pool * 4096 : 0)
+        machine.strictIO = strictIO
+        let elf = try loadGuest(into: machine)
+
+        let output = try SerialOutput(path: serial)
+        machine.serialOutput = { output.append($0) }
+        let console = SerialOutput(fileDescriptor: 2)
+        machine.debugPorts.onConsole = { console.append($0) }
+        if let path = serialIn {
+            machine.uart.receive(try readFile(path))
+        } else if interactiveInput && isatty(0) != 0 {
+            machine.inputSource = ConsoleInput(fileDescriptor: 0)
+        }
+
+        var faults: FaultTrace? = nil
+        if let path = traceFaults {
+            guard let t = FaultTrace(path: path) else { throw InputError("\(path): cannot write the fault trace") }
+            faults = t
+        }
+        var vmm: VMM? = nil
+        switch virt {
+        case .none:
+            faults?.attach(to: machine.cpu)
+        case .hw:
+            let v = VMM(machine: machine, policy: policy, mmu: useShadow ? .shadow(pages: pool) : .direct)
+            if let f = faults {
+                if useShadow { v.faultTrace = f } else { f.attach(to: machine.cpu) }
+            }
+            if let path = traceExits {
+                guard let t = ExitTrace(path: path) else { throw InputError("\(path): cannot write the exit trace") }
+                v.trace = t
+            }
+            vmm = v
+        }
+        return GuestSetup(options: self, machine: machine, vmm: vmm, elf: elf, serial: output, console: console,
+                          faults: faults)
+    }
+
+    /// Loads the ELF (returned, for its symbols) or the flat image.
+    func loadGuest(into machine: PCMachine) throws -> ELF32File? {
+        var mods: [MultibootLoader.Module] = []
+        for spec in modules {
+            let file = String(spec.split(separator: " ", maxSplits: 1).first ?? "")
+            guard !file.isEmpty else { throw InputError("empty --module") }
+            mods.append(.init(bytes: try readFile(file), string: spec))
+        }
+        do {
+            if let path = flat {
+                guard let at = parseAddress(load!), let e = parseAddress(entry!) else {
+                    throw InputError("bad --load/--entry address (decimal or 0x hex, below 4 GiB)")
+                }
+                try MultibootLoader.loadFlat(try readFile(path), at: at, entry: e, into: machine.cpu,
+                                             commandLine: append, modules: mods)
+                return nil
+            }
+            let path = guest!
+            let contents = try readFile(path)
+            let elf: ELF32File
+            do { elf = try ELF32File(bytes: contents) } catch { throw InputError("\(path): \(error.description)") }
+            try MultibootLoader.load(elf, into: machine.cpu, commandLine: append, modules: mods)
+            return elf
+        } catch let error as MultibootLoader.LoadError {
+            throw InputError("\(flat ?? guest ?? ""): \(error.description)")
+        }
+    }
+}
+
+/// A guest ready to run: the machine, the VMM (nil for `--virt=none`), the ELF it came from, and
+/// the outputs to flush at the end.
+struct GuestSetup {
+    let options: RunOptions
+    let machine: PCMachine
+    let vmm: VMM?
+    let elf: ELF32File?
+    let serial: SerialOutput
+    let console: SerialOutput
+    let faults: FaultTrace?
+
+    /// Runs to one of `limits`' ends under the VMM or the bare runner.
+    func run(_ limits: RunLimits) -> StopReason {
+        if let v = vmm { return v.run(limits) }
+        return HardwareRunner(machine: machine).run(limits)
+    }
+
+    /// Flushes the outputs, writes `--stats`/`--stats-json` and the stop line, and exits with the
+    /// run's status (docs/formats.md).
+    func finish(_ stop: StopReason, wallSeconds: Double) throws -> Never {
+        vmm?.trace?.close()
+        serial.flush()
+        console.flush()
+        faults?.close()
+        let report = RunReport(virt: options.configName, machine: machine, vmm: vmm, stop: stop, wallSeconds: wallSeconds)
+        if options.stats { writeAll(2, Array(report.table().utf8)) }
+        if let path = options.statsJSON {
+            guard let f = fopen(path, "w") else { throw InputError("\(path): cannot write statistics") }
+            fputs(report.json(), f)
+            fclose(f)
+        }
+        if let line = report.stopMessage() { writeAll(2, Array("x86v: \(line)\n".utf8)) }
+        throw ExitCode(report.exitStatus)
+    }
+}
