@@ -17,15 +17,18 @@ NATIVE_HARNESS := Tools/native-harness/build/native-harness
 CPU_DIFF := .build/release/cpu-diff
 CPU_FUZZ := .build/release/cpu-fuzz
 UNICORN_PY ?= /usr/bin/python3
-APT_PACKAGES := libcapstone-dev pkg-config gcc binutils make
+APT_PACKAGES := libcapstone-dev libedit-dev pkg-config gcc binutils make gdb graphviz
 
-.PHONY: all build deps run test bench guests clean check-cli check-test-command native-harness diff-cpu fuzz-cpu unicorn-cases
+.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug native-harness diff-cpu fuzz-cpu unicorn-cases
 
 all: build
 
 deps:
 	@missing=""; \
 	pkg-config --exists capstone 2>/dev/null || missing="$$missing libcapstone-dev pkg-config"; \
+	pkg-config --exists libedit 2>/dev/null || missing="$$missing libedit-dev"; \
+	command -v gdb >/dev/null || missing="$$missing gdb"; \
+	command -v dot >/dev/null || missing="$$missing graphviz"; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v ld >/dev/null || missing="$$missing binutils"; \
 	if [ -n "$$missing" ]; then \
@@ -70,7 +73,11 @@ check-test-command: build guests
 	bash Tests/cli/check-test-command.sh $(X86V)
 	$(X86V) test testguests/ --junit .build/x86v-test-junit.xml
 
-test: build guests check-cli check-test-command native-harness
+# Scripted debugger sessions against test guests, compared with full expected transcripts.
+check-debug: build guests
+	bash Tests/cli/check-debug.sh $(X86V)
+
+test: build guests check-cli check-test-command check-debug native-harness
 	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS)
 	$(CPU_FUZZ) --instructions 1000000 --seed 1
 	$(SWIFT) build -c release --build-tests

@@ -33,9 +33,10 @@ public struct WatchHit: Sendable, Equatable {
 }
 
 extension CPU {
-    var hasOwnerWatches: Bool { !watchpoints.isEmpty }
+    @inline(__always) var hasOwnerWatches: Bool { s.pointee.ownerWatchesActive }
 
     func watchpointsChanged() {
+        s.pointee.ownerWatchesActive = !watchpoints.isEmpty
         // Pages that now hold a watch must leave the TLB; pages that no longer do may return.
         tlb.flush(keepGlobal: false)
         updateAttention()

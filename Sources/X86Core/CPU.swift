@@ -187,9 +187,11 @@ public final class CPU {
                 if let exit = slowStep() { return exit }
                 continue
             }
-            // Fast path: no pending events, no TF, no breakpoints. Run a burst.
-            var n = min(budgetEnd &- s.pointee.instructions, 4096)
-            if n == 0 { return .instructionLimit }
+            // Fast path: no pending events, no TF, no breakpoints. Run a burst. (An instruction
+            // may count twice — INT n and its delivery — so the count can pass the budget.)
+            let now = s.pointee.instructions
+            if now >= budgetEnd { return .instructionLimit }
+            var n = min(budgetEnd &- now, 4096)
             while n > 0 {
                 do throws(Fault) {
                     try step()

@@ -53,7 +53,14 @@ struct Debug: ParsableCommand {
         }
         let repl: REPL
         do { repl = try REPL(interpreter: interpreter, scriptPath: script) } catch { throw InputError(error.description) }
-        repl.afterCommand = { setup.flushOutputs() }
+        repl.afterCommand = {
+            setup.flushOutputs()
+            // Guest output to the same stdout stopped mid-line: the debugger starts a new one.
+            if options.serial == nil && session.serialMidLine {
+                writeAll(1, [10])
+                session.serialMidLine = false
+            }
+        }
         let failures = repl.run()
         setup.flushOutputs()
         throw ExitCode(failures == 0 ? 0 : 1)

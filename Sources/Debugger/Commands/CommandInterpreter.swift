@@ -31,7 +31,7 @@ public final class CommandInterpreter {
         var rest = String(trimmed.dropFirst(word.count)).trimmingCharacters(in: " ")
         // `x/4x ADDR`: the format is glued to the command.
         var format = ""
-        if rest.hasPrefix("/") {
+        if trimmed.dropFirst(word.count).hasPrefix("/") {
             format = String(rest.dropFirst().prefix { $0 != " " })
             rest = String(rest.dropFirst(format.count + 1)).trimmingCharacters(in: " ")
         }
@@ -69,7 +69,7 @@ public final class CommandInterpreter {
 
     func count(_ text: String?, default d: UInt64, max m: UInt64 = 1 << 40) throws(DebugError) -> UInt64 {
         guard let t = text else { return d }
-        guard let n = AddressParser.number(t), n > 0, UInt64(n) <= m else { throw DebugError("bad count '\(t)'") }
+        guard !t.hasPrefix("-"), let n = AddressParser.number(t), n > 0, UInt64(n) <= m else { throw DebugError("bad count '\(t)'") }
         return UInt64(n)
     }
 
@@ -101,7 +101,7 @@ public final class CommandInterpreter {
             let lin = try linear(a)
             let len = try count(parts.count > 1 ? parts[1] : nil, default: 4, max: 1 << 20)
             let b = s.addBreakpoint(.watch(OwnerWatch(address: lin, length: UInt32(len), reads: reads, writes: writes)), text: args)
-            let mapped = s.guestMemory.translate(lin) != nil
+            let mapped = s.guestMemory.translate(lin).map { $0 < s.machine.memory.guestSize } ?? false
             return Result(text: "watchpoint \(b.id): \(reads && writes ? "read/write" : writes ? "write" : "read") \(hex8(lin)) len \(len)" + (mapped ? "" : " (not mapped yet)") + "\n")
         case "delete":
             if let t = w.first {
@@ -275,7 +275,7 @@ public final class CommandInterpreter {
             let a = try linear(args)
             kind = .address(a)
             let b = s.addBreakpoint(kind, text: args)
-            let mapped = s.guestMemory.translate(a) != nil
+            let mapped = s.guestMemory.translate(a).map { $0 < s.machine.memory.guestSize } ?? false
             return "breakpoint \(b.id) at \(hex8(a))" + (s.symbols.label(for: a).map { " <\($0)>" } ?? "")
                 + (mapped ? "" : " (not mapped yet: it will hit once the guest maps it)") + "\n"
         }

@@ -40,6 +40,8 @@ public final class DebugSession {
     /// Guest output ordering across time travel: bytes already shown are not shown again.
     var serialPosition: UInt64 = 0
     var serialShown: UInt64 = 0
+    /// The guest's last shown serial byte did not end a line (the REPL starts its own line).
+    public var serialMidLine = false
     var consolePosition: UInt64 = 0
     var consoleShown: UInt64 = 0
     /// Per-instruction predicate of the current `run-to`/`finish` (nil: run in big chunks).
@@ -70,7 +72,11 @@ public final class DebugSession {
         let originalSerial = machine.serialOutput
         machine.serialOutput = { [unowned self] b in
             serialPosition &+= 1
-            if serialPosition > serialShown { serialShown = serialPosition; originalSerial(b) }
+            if serialPosition > serialShown {
+                serialShown = serialPosition
+                serialMidLine = b != 10
+                originalSerial(b)
+            }
         }
         let originalConsole = machine.debugPorts.onConsole
         machine.debugPorts.onConsole = { [unowned self] b in
@@ -145,7 +151,12 @@ public final class DebugSession {
         for b in breakpoints {
             if case .fault(let v) = b.kind, v == nil || v == vector { requestStop(.breakpoint(b.id)) }
         }
-        if runToFault { requestStop(.event("\(Vector.name(vector)) at icount \(icount)")) }
+        if runToFault, let f = log.faults.last {
+            let what = f.vector == Vector.pageFault
+                ? "#PF at \(hex8(f.linear)), \(f.hidden ? "hidden" : "delivered to the guest"): \(f.action)"
+                : "\(Vector.name(vector)) delivered to the guest"
+            requestStop(.event(what))
+        }
     }
 
     var runToFault = false

@@ -79,11 +79,18 @@ extension DebugSession {
         } catch {
             throw DebugError("restore failed: \(error.description)")
         }
+        rearm()
         serialPosition = snap.serialPosition
         consolePosition = snap.consolePosition
         ended = snap.ended
         log.truncate(after: snap.instructionCount)
         pendingStop = nil
+    }
+
+    /// A restored soft TLB may hold pages that now carry watchpoints: hand them to the CPU again.
+    func rearm() {
+        let watches = cpu.watchpoints
+        cpu.watchpoints = watches
     }
 
     /// Moves the machine to instruction count `target` (earlier than now): restore the nearest
@@ -163,6 +170,10 @@ extension DebugSession {
     /// Replaces the machine with a loaded one (`load FILE`): history and logs start again there.
     public func load(_ snapshot: MachineSnapshot) throws {
         do { try snapshot.restore(into: machine, vmm: vmm) } catch { throw DebugError("load failed: \(error.description)") }
+        rearm()
+        // A loaded machine's output is all new to this session.
+        serialPosition = 0; serialShown = 0; consolePosition = 0; consoleShown = 0
+        serialMidLine = false
         ended = nil
         pendingStop = nil
         log = EventLog()

@@ -58,13 +58,8 @@ public enum PageTableView {
         let inPool = real.cr3 >= memory.guestSize && real.cr3 < memory.size
         let whose = guest.map { "the shadow of guest CR3 \(hex($0.cr3))" } ?? "the identity root: guest paging off"
         out.append("shadow  root \(hex(real.cr3)) (\(inPool ? "VMM private memory" : "not in the shadow pool!"); \(whose))")
-        if let g = guestWalk {
-            out += rows(level: "PDE", guest: g, real: s)
-            out += rows(level: "PTE", guest: g, real: s)
-        } else {
-            out += rows(level: "PDE", guest: nil, real: s)
-            out += rows(level: "PTE", guest: nil, real: s)
-        }
+        out += rows(level: "PDE", guest: guestWalk, real: s)
+        out += rows(level: "PTE", guest: guestWalk, real: s)
         out += verdict(machine: machine, shadow: shadow, guest: guest, g: guestWalk, s: s, linear: linear)
         return out.joined(separator: "\n")
     }
@@ -113,9 +108,9 @@ public enum PageTableView {
         return shadow && frame == ViewSupport.holeFrame ? "hole frame \(hex(frame))" : "frame \(hex(frame))"
     }
 
-    /// "0x00300234 rw- super".
-    static func describe(_ w: TableWalk, _ linear: UInt32) -> String {
-        let where_ = w.frame == ViewSupport.holeFrame ? "hole" : hex(w.frame | (linear & 0xFFF))
+    /// "0x00300234 rw- super"; a shadow walk reaching the hole frame says "hole".
+    static func describe(_ w: TableWalk, _ linear: UInt32, shadow: Bool = false) -> String {
+        let where_ = shadow && w.frame == ViewSupport.holeFrame ? "hole" : hex(w.frame | (linear & 0xFFF))
         return "\(where_) \(ViewSupport.rights(writable: w.writable, global: w.global)) \(ViewSupport.privilege(user: w.user))"
     }
 
@@ -131,32 +126,31 @@ public enum PageTableView {
             // Guest paging off: the identity root maps every page 1:1, writable, user.
             let expected = ViewSupport.shadowTarget(linear & 0xFFFF_F000, guestTop: guestTop)
             guard s.mapped else {
-                return ["differ: the shadow has no entry yet",
-                        "  - not yet shadowed: the first access will take a hidden fault and fill it",
-                        "  - guest paging off: the identity shadow maps it 1:1"]
+                return ["differ: linear = guest-physical \(hex(linear)), the shadow has no entry yet",
+                        "  - not yet shadowed: the first access will take a hidden fault and fill it 1:1 (guest paging off: the identity root)"]
             }
             var lines: [String] = []
             if s.frame == expected && s.writable && s.user {
-                lines.append("agree: linear = guest-physical \(hex(linear)), shadow \(describe(s, linear))")
+                lines.append("agree: linear = guest-physical \(hex(linear)), shadow \(describe(s, linear, shadow: true))")
                 lines.append("  - guest paging off: the identity shadow maps it 1:1")
             } else {
-                lines.append("differ: linear = guest-physical \(hex(linear)), shadow \(describe(s, linear))")
+                lines.append("differ: linear = guest-physical \(hex(linear)), shadow \(describe(s, linear, shadow: true))")
                 lines.append("  - shadow stale: the identity root should map frame \(hex(expected)) rw- user")
             }
-            if expected == ViewSupport.holeFrame { lines.append("  - " + holeReason(linear & 0xFFFF_F000)) }
+            if linear >= guestTop && linear < ViewSupport.mmioStart { lines.append("  - " + holeReason(linear & 0xFFFF_F000)) }
             return lines
         }
         if g.pde.value == nil || (g.pte.map { $0.value == nil } ?? false) {
             let what = g.pde.value == nil ? "page directory" : "page table"
             return ["differ: the guest's \(what) is not guest RAM (the view cannot read it)",
-                    s.mapped ? "  - the shadow maps \(describe(s, linear))" : "  - the shadow has no entry"]
+                    s.mapped ? "  - the shadow maps \(describe(s, linear, shadow: true))" : "  - the shadow has no entry"]
         }
         guard g.mapped else {
             if !s.mapped {
                 return ["agree: not mapped in either: an access is a true fault, the VMM gives the guest its #PF"]
             }
-            return ["differ: the guest does not map it, the shadow maps \(describe(s, linear))",
-                    "  - shadow stale: the guest entry was cleared and the VMM has not seen it yet (it zaps the shadow at the next instruction boundary after a write to a tracked table, or at INVLPG)"]
+            return ["differ: the guest does not map it, the shadow maps \(describe(s, linear, shadow: true))",
+                    "  - shadow stale: the guest entry was cleared and the VMM has not seen it yet (a guest write to a tracked table is synced at the next instruction boundary; a write the VMM never saw, such as the debugger's, stays until INVLPG or a shadow reset)"]
         }
         guard s.mapped else {
             var lines = ["differ: guest maps \(describe(g, linear)), the shadow has no entry yet",
@@ -169,9 +163,11 @@ public enum PageTableView {
         var why: [String] = []
         var notes: [String] = []
         if s.frame != expected {
-            why.append("shadow stale: it maps frame \(hex(s.frame)), the guest's entry now gives \(hex(g.frame)) (zapped when the VMM sees the write, at the next instruction boundary, or at INVLPG)")
-        } else if expected == ViewSupport.holeFrame {
+            why.append("shadow stale: it maps frame \(hex(s.frame)), the guest's entry now gives \(hex(g.frame)) (a guest write to a tracked table is synced at the next instruction boundary; a write the VMM never saw, such as the debugger's, stays until INVLPG or a shadow reset)")
+        } else if g.frame >= guestTop && g.frame < ViewSupport.mmioStart {
             notes.append(holeReason(g.frame))
+        } else if g.frame >= guestTop {
+            notes.append("device MMIO frame: the shadow maps it as itself, so accesses reach the device")
         }
         if g.large { notes.append(largeReason) }
         let role = tableRole(g.frame, memory: memory, guest: guest, shadowRoot: machine.cpu.statePointer.pointee.pagingRoot)
@@ -189,7 +185,7 @@ public enum PageTableView {
             if let role {
                 why.append("shadow read-only: guest frame \(hex(g.frame)) holds a page table the VMM write-protects (\(role); a guest write is let through once and compared at the next instruction boundary)")
             } else if g.dirty {
-                why.append("shadow read-only: guest frame \(hex(g.frame)) is not a table of this address space, so the VMM must be write-protecting it as a page table of another cached address space")
+                why.append(unexplainedReadOnly(g, otherSpaces: shadow.stats.cr3Switches > 0))
             }
         } else if g.writable && s.writable, let role {
             notes.append("guest frame \(hex(g.frame)) holds a page table (\(role)): the current instruction is writing it, the VMM let the write through and compares the page at the next instruction boundary")
@@ -197,8 +193,25 @@ public enum PageTableView {
         if g.global != s.global { why.append("shadow stale: its G bit differs from the guest's") }
         if g.cacheBits != 0 { notes.append("the shadow does not copy PWT/PCD (x86v models no caches)") }
         let head = why.isEmpty ? "agree: both map \(describe(g, linear))"
-                               : "differ: guest maps \(describe(g, linear)), shadow \(describe(s, linear))"
+                               : "differ: guest maps \(describe(g, linear)), shadow \(describe(s, linear, shadow: true))"
         return [head] + (why + notes).map { "  - " + $0 }
+    }
+
+    /// A read-only shadow PTE for a dirty, writable guest page that is no table of this address
+    /// space: what the shadow rules leave possible (which one is not visible from outside
+    /// ShadowMMU). Tracked frames stay read-only in every root; an entry filled while its frame
+    /// was a table, or (for a 4 MiB page, whose one D bit covers 1024 shadow PTEs) before a write
+    /// to another piece set D, stays read-only until its first write refills it.
+    static func unexplainedReadOnly(_ g: TableWalk, otherSpaces: Bool) -> String {
+        let frame = hex(g.frame)
+        if g.large {
+            return "shadow read-only: this 4 KiB piece was filled while the 4 MiB page's D bit was clear (a write to another piece has set it since) or while guest frame \(frame) was a page table; the first write takes a hidden fault and makes it writable"
+                + (otherSpaces ? ", unless guest frame \(frame) is a page table of another cached address space, which the VMM write-protects everywhere" : "")
+        }
+        if otherSpaces {
+            return "shadow read-only: guest frame \(frame) is no page table of this address space; either it is one of another cached address space (the VMM write-protects it everywhere), or it was a table when this entry was filled (then the first write takes a hidden fault and makes it writable)"
+        }
+        return "shadow read-only: guest frame \(frame) was a page table when this entry was filled (the VMM write-protected it then); the first write takes a hidden fault and makes it writable"
     }
 
     static let largeReason = "guest 4 MiB page shown as a 4 KiB shadow PTE (the real CR4.PSE is off; each 4 KiB piece is filled on first use)"

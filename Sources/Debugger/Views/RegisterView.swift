@@ -67,7 +67,7 @@ enum RegisterView {
         } else {
             kind = "data " + (t & 2 != 0 ? "rw-" : "r--") + (t & 4 != 0 ? " expand-down" : "")
         }
-        return "base \(hex8(c.base)) limit \(hex8(c.limit)) \(kind) dpl \(c.dpl)\(c.big ? " 32-bit" : " 16-bit")\(c.present ? "" : " not-present")"
+        return "base \(hex8(c.base)) limit \(hex8(c.limit)) \(kind) dpl \(c.dpl)\(c.isSystem ? "" : c.big ? " 32-bit" : " 16-bit")\(c.present ? "" : " not-present")"
     }
 }
 

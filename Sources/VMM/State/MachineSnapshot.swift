@@ -108,6 +108,18 @@ public final class MachineSnapshot: Sendable {
         guard r.remaining == 0 else { throw StateError("snapshot corrupt: \(r.remaining) stray bytes after the \(what) state") }
     }
 
+    /// The parts in which two snapshots differ ("cpu", "machine", "vmm", "fault trace", "ram"):
+    /// empty when they hold the same state, bit for bit.
+    public func differences(from other: MachineSnapshot) -> [String] {
+        var d: [String] = []
+        if cpuState != other.cpuState { d.append("cpu") }
+        if machineState != other.machineState { d.append("machine") }
+        if vmmState != other.vmmState { d.append("vmm") }
+        if faultCounters != other.faultCounters { d.append("fault trace") }
+        if !ram.hasSameContents(as: other.ram) { d.append("ram") }
+        return d
+    }
+
     /// True when the snapshot carries the fault trace's numbering (a trace was attached).
     public var hasFaultTraceCounters: Bool { faultCounters != nil }
 

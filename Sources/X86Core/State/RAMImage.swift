@@ -94,6 +94,15 @@ public struct RAMImage: Sendable {
         return true
     }
 
+    /// True when both images hold the same bytes (shared pages are not compared).
+    public func hasSameContents(as other: RAMImage) -> Bool {
+        guard pages.count == other.pages.count else { return false }
+        for (a, b) in zip(pages, other.pages) where a !== b {
+            guard let a, let b, memcmp(a.bytes, b.bytes, Self.pageSize) == 0 else { return false }
+        }
+        return true
+    }
+
     /// Section "RAM ": the page count, the number of non-zero pages, then each non-zero page as
     /// its index (u32) and its 4096 bytes (length-prefixed).
     public func write(to w: inout StateWriter) {
