@@ -63,9 +63,12 @@ final class GDBTestSession: @unchecked Sendable {
 
     /// Waits for the server loop to return.
     func finish(timeout: Double = 10) -> GDBServeResult? {
+        if finished { return result }
         guard done.wait(timeout: .now() + timeout) == .success else { return nil }
+        finished = true
         return result
     }
+    private var finished = false
 
     func closeClient() { gdbTestCloseFD(clientFD) }
 
