@@ -27,12 +27,15 @@ struct Run: ParsableCommand {
 
     @OptionGroup var options: RunOptions
     @OptionGroup var snapshot: SnapshotOptions
+    @OptionGroup var gdbOptions: GDBOptions
 
     func validate() throws {
         try snapshot.check(options)
+        try gdbOptions.check(snapshot)
     }
 
     func run() throws {
+        if gdbOptions.gdb != nil { try gdbOptions.run(options) }
         if snapshot.saveAt != nil || snapshot.resume != nil { try snapshot.run(options) }
         let setup = try options.makeSetup()
         let began = monotonicSeconds()

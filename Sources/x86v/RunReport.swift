@@ -17,20 +17,7 @@ struct RunReport {
 
     var instructions: UInt64 { machine.cpu.state.instructions }
 
-    var exitStatus: Int32 {
-        switch stop {
-        case .debugExit(let status): status
-        case .haltedWithInterruptsOff: 0
-        case .instructionLimit: 4
-        case .notImplemented: 6
-        case .tripleFault: 8
-        case .timeout: 10
-        case .idleForever: 12
-        case .unknownPort: 14
-        case .resetRequested: 16
-        case .breakpoint: 20
-        }
-    }
+    var exitStatus: Int32 { stop.exitStatus }
 
     var stopName: String {
         switch stop {

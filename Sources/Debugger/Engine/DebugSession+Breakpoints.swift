@@ -33,3 +33,14 @@ extension DebugSession {
         return true
     }
 }
+
+extension DebugSession {
+    /// The debugger lets go: no breakpoint or watchpoint stays armed, no observer stops the
+    /// guest (the run goes on at full speed).
+    public func detach() {
+        breakpoints.removeAll()
+        clearTargets()
+        armCPU()
+        cpu.cancelOwnerStop()
+    }
+}

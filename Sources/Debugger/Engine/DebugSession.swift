@@ -165,6 +165,8 @@ public final class DebugSession {
     var temporaryBreakpoint: UInt32? = nil
     var nextStackFloor: UInt32? = nil
     var previousStopCount: UInt64 = 0
+    /// GDB sent `k`: the run ends.
+    public internal(set) var killed = false
 
     func requestStop(_ cause: StopCause) {
         if pendingStop == nil { pendingStop = cause }

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The GDB stub against Debian's real gdb:
+#  1. `x86v run GUEST --gdb PORT` in the background; `gdb -batch -nx` connects over TCP, breaks on
+#     guest_main, continues, shows the registers and x/4i $pc, steps, sets a watchpoint on
+#     tap_count, continues to it, reverse-steps, kills. The transcript, with the unstable lines
+#     (port, paths, gdb's banner warnings) normalised or removed, must equal
+#     Tests/cli/expected/gdb-NAME.txt (UPDATE=1 rewrites it; a missing one is created).
+#  2. The same over `--gdb unix:PATH`: connect, read eip, detach; x86v then runs the guest to
+#     its end.
+#  3. x86v must exit after each session (no hang), and print nothing on stdout but the guest's.
+# Usage: Tests/cli/check-gdb.sh [path/to/x86v] [guest.elf]   (run from the repository root)
+set -uo pipefail
+x86v=${1:-.build/release/x86v}
+guest=${2:-testguests/build/hello.elf}
+name=$(basename "$guest" .elf)
+expected=Tests/cli/expected/gdb-$name.txt
+failures=0
+pass() { echo "ok - $*"; }
+fail() { echo "not ok - $*"; failures=$((failures + 1)); }
+tmp=$(mktemp -d)
+x86v_pid=""
+cleanup() {
+    if [ -n "$x86v_pid" ] && kill -0 "$x86v_pid" 2>/dev/null; then kill "$x86v_pid" 2>/dev/null; fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+command -v gdb >/dev/null || { echo "check-gdb: gdb is not installed (apt-get install gdb)"; exit 2; }
+[ -f "$guest" ] || { echo "check-gdb: no guest $guest (make guests)"; exit 2; }
+
+# Starts `x86v run GUEST --gdb ADDRESS` and waits for its "waiting for GDB" line. 0 if it listens.
+start_x86v() {
+    local address=$1
+    : > "$tmp/x86v.err"
+    "$x86v" run "$guest" --gdb "$address" > "$tmp/x86v.out" 2> "$tmp/x86v.err" &
+    x86v_pid=$!
+    for _ in $(seq 100); do
+        grep -q "waiting for GDB" "$tmp/x86v.err" && return 0
+        kill -0 "$x86v_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# Waits up to 20 s for x86v to exit; prints its status (or "hung", after killing it).
+wait_x86v() {
+    for _ in $(seq 200); do
+        if ! kill -0 "$x86v_pid" 2>/dev/null; then
+            wait "$x86v_pid"
+            echo $?
+            x86v_pid=""
+            return
+        fi
+        sleep 0.1
+    done
+    kill "$x86v_pid" 2>/dev/null
+    wait "$x86v_pid" 2>/dev/null
+    x86v_pid=""
+    echo hung
+}
+
+# 1. TCP: a port derived from the PID, retried if taken.
+port=""
+for attempt in 0 1 2 3 4; do
+    candidate=$((20000 + ($$ * 7 + attempt * 1009) % 40000))
+    if start_x86v "$candidate"; then port=$candidate; break; fi
+    wait "$x86v_pid" 2>/dev/null
+    x86v_pid=""
+done
+if [ -z "$port" ]; then
+    fail "x86v run $guest --gdb PORT did not start listening: $(head -c 300 "$tmp/x86v.err")"
+    exit 1
+fi
+pass "x86v listens: $(grep "waiting for GDB" "$tmp/x86v.err")"
+
+cat > "$tmp/session.gdb" <<EOF
+set pagination off
+set confirm off
+set width 0
+set architecture i386
+target remote :$port
+break guest_main
+continue
+info registers
+x/4i \$pc
+stepi
+info registers eip
+watch *(int *)&tap_count
+continue
+info registers eip
+reverse-stepi
+info registers eip
+kill
+EOF
+timeout 60 gdb -batch -nx "$guest" -x "$tmp/session.gdb" > "$tmp/gdb.raw" 2>&1
+gdb_status=$?
+status=$(wait_x86v)
+if [ "$gdb_status" -eq 0 ]; then pass "gdb session over TCP (gdb status 0)"
+else fail "gdb session over TCP: gdb status $gdb_status"; fi
+if [ "$status" != hung ]; then pass "x86v exited after kill (status $status)"
+else fail "x86v still running 20 s after kill"; fi
+
+# Unstable: the port, the guest's path, gdb's warnings about the missing executable/OS ABI and
+# thread-debugging lines; everything else (addresses, registers, disassembly) is deterministic.
+sed -e "s#:$port\\b#:PORT#g" -e "s#$guest#GUEST#g" "$tmp/gdb.raw" \
+    | grep -v -e '^warning: ' -e '^determining executable automatically' -e 'Try using the "file" command' \
+              -e '^Reading symbols from' -e '^\[Thread debugging' -e '^Using host libthread_db' \
+    > "$tmp/gdb.txt"
+if [ "$gdb_status" -ne 0 ]; then
+    fail "no transcript comparison (gdb failed):"
+    head -40 "$tmp/gdb.txt"
+elif [ "${UPDATE:-0}" = 1 ] || [ ! -f "$expected" ]; then
+    mkdir -p "$(dirname "$expected")"
+    cp "$tmp/gdb.txt" "$expected"
+    pass "wrote $expected ($(wc -l < "$expected") lines): review it"
+elif diff -u "$expected" "$tmp/gdb.txt" > "$tmp/diff"; then
+    pass "transcript matches $expected"
+else
+    fail "transcript differs from $expected (UPDATE=1 to accept):"
+    head -40 "$tmp/diff"
+fi
+for want in "Breakpoint 1, " "=> 0x" "Hardware watchpoint 2: " "[Inferior 1 (Remote target) killed]"; do
+    if grep -qF "$want" "$tmp/gdb.txt"; then pass "gdb printed \"$want\""
+    else fail "gdb did not print \"$want\""; fi
+done
+if grep -q "Architecture rejected\|Remote 'g' packet reply is too long\|Truncated register" "$tmp/gdb.raw"; then
+    fail "gdb rejected the target description: $(grep -m1 "rejected\|Remote 'g'\|Truncated" "$tmp/gdb.raw")"
+else
+    pass "gdb accepted the target description"
+fi
+
+# 2. Unix socket, then detach: the guest runs to its end without the debugger.
+sock="$tmp/gdb.sock"
+if start_x86v "unix:$sock"; then
+    cat > "$tmp/unix.gdb" <<EOF
+set pagination off
+set confirm off
+set architecture i386
+target remote $sock
+info registers eip
+detach
+EOF
+    timeout 60 gdb -batch -nx "$guest" -x "$tmp/unix.gdb" > "$tmp/unix.raw" 2>&1
+    status=$(wait_x86v)
+    if grep -q "^eip " "$tmp/unix.raw" && grep -qF "[Inferior 1 (Remote target) detached]" "$tmp/unix.raw"; then
+        pass "gdb over unix:$sock, detached"
+    else
+        fail "gdb over unix socket: $(head -c 400 "$tmp/unix.raw")"
+    fi
+    if [ "$status" != hung ]; then pass "x86v ran the guest to its end after detach (status $status)"
+    else fail "x86v did not finish after detach"; fi
+    if grep -q "waiting for GDB" "$tmp/x86v.out"; then fail "x86v wrote the stub's message on stdout"
+    else pass "nothing from the stub on stdout"; fi
+else
+    fail "x86v run --gdb unix:$sock did not start: $(head -c 300 "$tmp/x86v.err")"
+fi
+
+echo "check-gdb: $failures failure(s)"
+[ "$failures" -eq 0 ]
