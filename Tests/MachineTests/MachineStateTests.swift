@@ -141,18 +141,16 @@ func driveStep(_ m: PCMachine, _ step: Int) -> [String] {
         let vector = m.interrupts.acknowledge()
         t.append("INTA \(String(describing: vector)) pic \(fromPIC)")
         if vector != nil { m.noteInterruptDelivered() }
-        if step % 2 == 0 {
-            if fromPIC {
-                if m.pic.isr >> 8 != 0 { m.outb(0xA0, 0x20) }
-                m.outb(0x20, 0x20)
-            } else {
-                m.apicWrite(0xB0, 0)
-            }
-        }
+    }
+    // Every other step, end what is in service (on both controllers).
+    if step % 2 == 0 {
+        if m.pic.isr >> 8 != 0 { m.outb(0xA0, 0x20) }
+        if m.pic.isr != 0 { m.outb(0x20, 0x20) }
+        if (0..<8).contains(where: { m.apicRead(0x100 + UInt32($0) << 4) != 0 }) { m.apicWrite(0xB0, 0) }
     }
     t.append("pic irr \(m.pic.irr) isr \(m.pic.isr) imr \(m.pic.imr) elcr \(m.pic.elcr) out \(m.pic.interruptOutput)")
     // Port reads that change state (polls, latches, FIFO pops, register C) are the same in both.
-    var reads: [UInt32] = []
+    var reads: [UInt32] = [m.inb(0x71)]  // the CMOS index as the last step (or the snapshot) left it
     m.outb(0x43, 0x00)  // latch channel 0
     reads += [m.inb(0x40), m.inb(0x40), m.inb(0x61)]
     if step % 4 == 1 { reads += [m.inb(0x41), m.inb(0x42), m.inb(0x42)] }
@@ -165,11 +163,19 @@ func driveStep(_ m: PCMachine, _ step: Int) -> [String] {
         m.outb(0x70, 0x0C)
         reads.append(m.inb(0x71))
     }
-    reads += [m.inb(0x3FA), m.inb(0x3FD), m.inb(0x3FE), m.inb(0x3FC), m.inb(0x3F9)]
+    reads += [m.inb(0x3FA), m.inb(0x3FD), m.inb(0x3FE), m.inb(0x3FC), m.inb(0x3F9), m.inb(0x3FB), m.inb(0x3FF)]
+    if step % 3 == 2 {
+        let lcr = m.inb(0x3FB)
+        m.outb(0x3FB, lcr | 0x80)
+        reads += [m.inb(0x3F8), m.inb(0x3F9)]  // the divisor latch
+        m.outb(0x3FB, lcr)
+    }
     if step % 2 == 1 { reads += [m.inb(0x3F8), m.inb(0x3FA)] }
     reads += [m.inb(0x20), m.inb(0xA0), m.inb(0x21), m.inb(0xA1), m.inb(0x4D0), m.inb(0x4D1)]
     reads += [m.inb(0x64), m.inb(0x92)]
     if step % 5 == 0 { reads.append(m.inb(0x60)) }
+    if step % 10 == 7 { m.outb(0x64, 0x20); reads.append(m.inb(0x60)) }  // command byte
+    if step % 10 == 9 { m.outb(0x64, 0xD0); reads.append(m.inb(0x60)) }  // output port
     reads += [m.inb(0xE9), m.inb(0x80)]
     t.append("ports \(reads)")
     var apic: [UInt32] = []
@@ -402,7 +408,7 @@ func programSystemPorts(_ m: PCMachine) {
     m.outb(0x64, 0xAD)  // disable keyboard
     m.outb(0x64, 0x20)  // read command byte → output buffer
     m.outb(0x64, 0xD1)  // write output port: data byte pending
-    m.outb(0x92, 0x02)
+    m.outb(0x92, 0x06)
     m.outb(0xF4, 0x21)
 }
 

@@ -16,6 +16,8 @@ public final class CommandInterpreter {
     public var saveMachine: ((String) throws -> Void)? = nil
     /// Reads a machine file into the session's machine (`load`).
     public var loadMachine: ((String) throws -> Void)? = nil
+    /// Polled while the guest runs (Ctrl-C at the REPL): true stops it.
+    public var interruptCheck: (() -> Bool)? = nil
 
     public init(session: DebugSession) { self.session = session }
 
@@ -183,7 +185,7 @@ public final class CommandInterpreter {
 
     func motion(_ m: DebugSession.Motion) -> String {
         session.notePreviousRegisters()
-        return describe(session.resume(m))
+        return describe(session.resume(m, interrupted: interruptCheck))
     }
 
     /// The stop line and the instruction about to execute.

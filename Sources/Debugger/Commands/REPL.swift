@@ -3,6 +3,9 @@ import CEditLine
 import Glibc
 #endif
 
+/// Set by the SIGINT handler, read by the run loop's interrupt check.
+nonisolated(unsafe) var replInterruptFlag: sig_atomic_t = 0
+
 /// The debugger's front end: reads command lines (libedit with history on a terminal; plain
 /// lines from a script or a pipe), runs them through the `CommandInterpreter` and prints.
 /// Scripted runs echo each command after the prompt, so a transcript reads like a session.
@@ -27,6 +30,15 @@ public final class REPL {
             interactive = isatty(0) != 0
         }
         interpreter.colour = interactive && isatty(1) != 0
+        if interactive {
+            // Ctrl-C stops a running guest (and is otherwise ignored): the session goes on.
+            signal(SIGINT) { _ in replInterruptFlag = 1 }
+            interpreter.interruptCheck = {
+                if replInterruptFlag == 0 { return false }
+                replInterruptFlag = 0
+                return true
+            }
+        }
     }
 
     deinit { if let s = script { fclose(s) } }
@@ -51,7 +63,15 @@ public final class REPL {
 
     func readLine() -> String? {
         if interactive {
-            guard let p = CEditLine.readline(Self.prompt) else { emit("\n"); return nil }
+            replInterruptFlag = 0
+            var raw: UnsafeMutablePointer<CChar>? = nil
+            while true {
+                raw = CEditLine.readline(Self.prompt)
+                // Ctrl-C at the prompt abandons the line, not the session.
+                if raw == nil && replInterruptFlag != 0 { replInterruptFlag = 0; emit("\n"); continue }
+                break
+            }
+            guard let p = raw else { emit("\n"); return nil }
             defer { free(p) }
             let line = String(cString: p)
             if !line.trimmingCharacters(in: " ").isEmpty { add_history(p) }
