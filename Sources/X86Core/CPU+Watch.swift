@@ -33,10 +33,10 @@ public struct WatchHit: Sendable, Equatable {
 }
 
 extension CPU {
-    @inline(__always) var hasOwnerWatches: Bool { s.pointee.ownerWatchesActive }
+    @inline(__always) var hasOwnerWatches: Bool { ownerWatchesActive }
 
     func watchpointsChanged() {
-        s.pointee.ownerWatchesActive = !watchpoints.isEmpty
+        ownerWatchesActive = !watchpoints.isEmpty
         // Pages that now hold a watch must leave the TLB; pages that no longer do may return.
         tlb.flush(keepGlobal: false)
         updateAttention()

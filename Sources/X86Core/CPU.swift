@@ -42,6 +42,8 @@ public final class CPU {
     /// The owner's watchpoints (see CPU+Watch.swift): their pages stay out of the soft TLB, so
     /// every access to them reaches the slow path, which records hits.
     public var watchpoints: [OwnerWatch] = [] { didSet { watchpointsChanged() } }
+    /// True while `watchpoints` is not empty (the slow access paths test this one flag).
+    var ownerWatchesActive = false
     /// Watchpoint hits of the current instruction (filled by the slow access paths).
     public internal(set) var watchHits: [WatchHit] = []
     /// The owner asked the CPU to stop at the next instruction boundary (`requestOwnerStop`).
@@ -190,8 +192,8 @@ public final class CPU {
             // Fast path: no pending events, no TF, no breakpoints. Run a burst. (An instruction
             // may count twice — INT n and its delivery — so the count can pass the budget.)
             let now = s.pointee.instructions
-            if now >= budgetEnd { return .instructionLimit }
-            var n = min(budgetEnd &- now, 4096)
+            var n = now >= budgetEnd ? 0 : min(budgetEnd &- now, 4096)
+            if n == 0 { return .instructionLimit }
             while n > 0 {
                 do throws(Fault) {
                     try step()

@@ -106,10 +106,6 @@ public struct CPUState: Sendable {
     public var apicBase: UInt32 = 0xFEE0_0900
     public var miscEnable: UInt64 = 1
     public var pat: UInt64 = 0x0007_0406_0007_0406
-    /// Not architectural: the owner (a debugger) has watchpoints set, so the slow access paths
-    /// check them (`CPU.watchpoints`). Here, behind the state pointer, so that test costs one
-    /// load and no exclusivity check.
-    public var ownerWatchesActive: Bool = false
 
     public init() {
         segments[SegmentRegister.cs.rawValue] = SegmentCache(

@@ -356,7 +356,7 @@ func programRTC(_ m: PCMachine) {
 /// The UART with FIFOs (trigger 8), every interrupt enabled, a loopback overrun pending in LSR,
 /// modem-status deltas, a full RX FIFO and host bytes waiting behind it, some already taken.
 func programUART(_ m: PCMachine) {
-    m.outb(0x3FB, 0x80); m.outb(0x3F8, 0x01); m.outb(0x3F9, 0x00); m.outb(0x3FB, 0x03)
+    m.outb(0x3FB, 0x80); m.outb(0x3F8, 0x01); m.outb(0x3F9, 0x02); m.outb(0x3FB, 0x03)
     m.outb(0x3FA, 0x81)
     m.outb(0x3F9, 0x0F)
     m.outb(0x3FF, 0x42)
@@ -367,9 +367,14 @@ func programUART(_ m: PCMachine) {
     for _ in 0..<3 { _ = m.inb(0x3F8) }
 }
 
-/// The local APIC timer periodic (divide 16), TPR class 2, two self-IPIs (one in service), an
-/// illegal-register error signalled through an unmasked LVT error entry, cluster logical ID.
+/// The local APIC timer periodic (divide 16), TPR class 2, two self-IPIs (one in service),
+/// illegal-register errors signalled through an unmasked LVT error entry (one in ESR, one
+/// pending), cluster logical ID, other LVT entries and the spurious vector changed.
 func programLAPIC(_ m: PCMachine) {
+    m.apicWrite(0x0F0, 0x1EF)  // spurious vector 0xEF
+    m.apicWrite(0x330, 0xD0)
+    m.apicWrite(0x340, 0x4D1)
+    m.apicWrite(0x360, 0x0400)  // LINT1: NMI, unmasked
     m.apicWrite(0x370, 0xE0)  // LVT error vector 0xE0
     m.apicWrite(0x3E0, 0x3)
     m.apicWrite(0x320, 0x2_0040)
@@ -382,6 +387,8 @@ func programLAPIC(_ m: PCMachine) {
     _ = m.lapic.acknowledge()
     m.apicWrite(0x300, 0x4_0051)
     _ = m.apicRead(0x3F0)  // illegal register
+    m.apicWrite(0x280, 0)  // ESR latches it
+    _ = m.apicRead(0x3F0)  // and another, pending
     m.advance(ns: 3_000_000)
 }
 
@@ -505,6 +512,8 @@ func programSystemPorts(_ m: PCMachine) {
     @Test func localAPICRoundTrips() throws {
         let m = makeStateTestMachine()
         programLAPIC(m)
+        m.apicWrite(0x020, 0x0700_0000)  // APIC ID 7
+        m.apicWrite(0x350, 0x1_8700)  // LINT0 masked: the 8259 no longer reaches the CPU
         try checkSection(m, { $0.lapic }, save: { $0.lapic.saveState(to: &$1) }, restore: { m, r throws(StateError) in try m.lapic.restoreState(from: &r) })
         try checkRoundTrip(m)
     }
@@ -528,6 +537,9 @@ func programSystemPorts(_ m: PCMachine) {
         b.outb(0x60, 0x00)  // the pending 0xD1's data byte: bit 0 clear pulses reset
         #expect(resets == 1)
         #expect(b.debugPorts.exitStatus == 0x43)
+        try checkRoundTrip(m)
+        m.outb(0x64, 0xD1)
+        m.outb(0x60, 0xDF)  // output port (reset line high): the status says "data" last
         try checkRoundTrip(m)
     }
 

@@ -18,10 +18,11 @@ final class GDBConnection {
     private(set) var closed = false
     /// Last socket poll made by `pollInterrupt`.
     private var lastPoll = ContinuousClock.now
-    /// Seconds to wait for the ack of a sent packet before going on as if it came (GDB acks at
+    /// Milliseconds to wait for the ack of a sent packet before going on as if it came (GDB acks at
     /// once; a client that never does must not hang the stub).
     static let ackTimeoutMilliseconds: Int32 = 5000
     static let retransmissions = 3
+    static let maxPending = 1024
 
     init(fd: Int32) {
         self.fd = fd
@@ -66,7 +67,10 @@ final class GDBConnection {
         let now = ContinuousClock.now
         if now - lastPoll < .milliseconds(1) { return false }
         lastPoll = now
-        while receive(timeoutMilliseconds: 0) {}
+        // Bounded: a client flooding packets while the guest runs (GDB never does, in all-stop)
+        // is left to TCP back-pressure instead of growing `pending`.
+        var reads = 0
+        while reads < 64 && pending.count < Self.maxPending && receive(timeoutMilliseconds: 0) { reads += 1 }
         if let i = pending.firstIndex(of: .interrupt) {
             pending.remove(at: i)
             return true
@@ -121,12 +125,7 @@ final class GDBConnection {
         if closed { return false }
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { buffer -> Int in
-                let base = buffer.baseAddress! + offset
-                let r = Glue.sendNoSignal(fd, base, buffer.count - offset)
-                if r < 0 && errno == ENOTSOCK { return Glue.plainWrite(fd, base, buffer.count - offset) }
-                return r
-            }
+            let n = bytes.withUnsafeBytes { GDBLibc.sendNoSignal(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 closed = true
@@ -136,15 +135,10 @@ final class GDBConnection {
         }
         return true
     }
-
-    func close() {
-        if fd >= 0 { _ = Glue.closeFD(fd) }
-        closed = true
-    }
 }
 
 /// libc calls whose names the Swift methods above shadow, and flags that differ by platform.
-enum Glue {
+enum GDBLibc {
     static func sendNoSignal(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
         #if canImport(Glibc)
         return send(fd, p, n, Int32(MSG_NOSIGNAL))

@@ -71,9 +71,9 @@ public final class GDBServer {
                     bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
-            guard bound == 0, Glue.listen(fd, 1) == 0 else {
+            guard bound == 0, GDBLibc.listen(fd, 1) == 0 else {
                 let text = Self.errorText()
-                _ = Glue.closeFD(fd)
+                _ = GDBLibc.closeFD(fd)
                 throw GDBServerError(description: "gdb stub: cannot listen on 127.0.0.1:\(port): \(text)")
             }
             var actual = sockaddr_in()
@@ -109,9 +109,9 @@ public final class GDBServer {
                     bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
                 }
             }
-            guard bound == 0, Glue.listen(fd, 1) == 0 else {
+            guard bound == 0, GDBLibc.listen(fd, 1) == 0 else {
                 let text = Self.errorText()
-                _ = Glue.closeFD(fd)
+                _ = GDBLibc.closeFD(fd)
                 throw GDBServerError(description: "gdb stub: cannot listen on \(path): \(text)")
             }
             listenFD = fd
@@ -124,7 +124,7 @@ public final class GDBServer {
     /// Stops listening (and removes the unix socket). `serve` can no longer be called.
     public func close() {
         guard listenFD >= 0 else { return }
-        _ = Glue.closeFD(listenFD)
+        _ = GDBLibc.closeFD(listenFD)
         listenFD = -1
         if case let .unix(path) = address { _ = unlink(path) }
     }
@@ -134,7 +134,7 @@ public final class GDBServer {
                       target: GDBTargetDescription = .i386) -> GDBServeResult {
         if announce {
             var line = "x86v: waiting for GDB on \(address)\n"
-            line.withUTF8 { _ = Glue.plainWrite(2, $0.baseAddress!, $0.count) }
+            line.withUTF8 { _ = GDBLibc.plainWrite(2, $0.baseAddress!, $0.count) }
         }
         var client: Int32 = -1
         while listenFD >= 0 {
@@ -151,7 +151,7 @@ public final class GDBServer {
         _ = setsockopt(client, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
         #endif
         let result = Self.serve(fileDescriptor: client, backend: backend, target: target)
-        _ = Glue.closeFD(client)
+        _ = GDBLibc.closeFD(client)
         return result
     }
 
