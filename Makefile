@@ -19,7 +19,7 @@ CPU_FUZZ := .build/release/cpu-fuzz
 UNICORN_PY ?= /usr/bin/python3
 APT_PACKAGES := libcapstone-dev libedit-dev pkg-config gcc binutils make gdb graphviz
 
-.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug native-harness diff-cpu fuzz-cpu unicorn-cases
+.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume native-harness diff-cpu fuzz-cpu unicorn-cases
 
 all: build
 
@@ -76,8 +76,13 @@ check-test-command: build guests
 # Scripted debugger sessions against test guests, compared with full expected transcripts.
 check-debug: build guests
 	bash Tests/cli/check-debug.sh $(X86V)
+	bash Tests/cli/check-gdb.sh $(X86V) testguests/build/hello.elf
 
-test: build guests check-cli check-test-command check-debug native-harness
+# Save and resume every guest at many instruction counts against its uninterrupted run.
+check-save-resume: build guests
+	bash Tests/cli/check-save-resume.sh $(X86V) testguests
+
+test: build guests check-cli check-test-command check-debug check-save-resume native-harness
 	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS)
 	$(CPU_FUZZ) --instructions 1000000 --seed 1
 	$(SWIFT) build -c release --build-tests

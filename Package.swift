@@ -81,7 +81,7 @@ let package = Package(
             exclude: ["UnicornKnownDifferences.md", "Fixtures"]
         ),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86Core"]),
-        .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "VMM", "Machine", "X86Core", "ELF"]),
+        .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "VMM", "Machine", "X86Core", "ELF", "ShadowMMU"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ShadowMMU", "ELF", "CMallocCounter"]),
     ]
 )

@@ -12,9 +12,11 @@ public struct GuestMemory {
     /// The guest's paging controls (its own CR0/CR3/CR4: the VMM's virtual copies), nil with
     /// guest paging off.
     public let controls: GuestPageWalk.Controls?
+    let vmm: VMM?
 
     public init(machine: PCMachine, vmm: VMM?) {
         self.machine = machine
+        self.vmm = vmm
         let st = machine.cpu.statePointer.pointee
         let (cr0, cr3, cr4) = vmm.map { ($0.virtualCPU.cr0, $0.virtualCPU.cr3, $0.virtualCPU.cr4) } ?? (st.cr0, st.cr3, st.cr4)
         controls = cr0 & CR0.pg != 0 && cr0 & CR0.pe != 0 ? GuestPageWalk.Controls(cr0: cr0, cr3: cr3, cr4: cr4) : nil
@@ -23,11 +25,18 @@ public struct GuestMemory {
     var memory: PhysicalMemory { machine.memory }
 
     /// Guest-physical address of a guest-linear one, or nil when the guest's tables do not map it.
+    /// Tables are read only where they are guest RAM (a table in device memory is not followed:
+    /// reading it could change the device).
     public func translate(_ linear: UInt32) -> UInt32? {
         guard let c = controls else { return linear }
-        let w = GuestPageWalk.walk(memory, c, linear: linear, write: false, user: false)
-        if w.pde & 1 == 0 || (w.pte.map { $0 & 1 == 0 } ?? false) { return nil }
-        return w.frame | (linear & 0xFFF)
+        guard let pde = entry(c.cr3 & 0xFFFF_F000 | (linear >> 20) & 0xFFC), pde & 1 != 0 else { return nil }
+        if pde & 0x80 != 0 && c.pse { return pde & 0xFFC0_0000 | linear & 0x003F_FFFF }
+        guard let pte = entry(pde & 0xFFFF_F000 | (linear >> 10) & 0xFFC), pte & 1 != 0 else { return nil }
+        return pte & 0xFFFF_F000 | linear & 0xFFF
+    }
+
+    func entry(_ address: UInt32) -> UInt32? {
+        address <= memory.guestSize &- 4 ? memory.read32(address) : nil
     }
 
     /// One byte of guest RAM by physical address (nil beyond guest RAM: MMIO or nothing).
@@ -64,6 +73,14 @@ public struct GuestMemory {
             targets.append(p)
         }
         for (p, b) in zip(targets, bytes) { memory.write8(p, b) }
+        // The write may have changed a guest page table behind the shadow MMU's back: drop every
+        // shadow (they refill from the guest's tables) and every cached translation.
+        if let v = vmm, let sh = v.shadow {
+            sh.reset()
+            let g = v.virtualCPU
+            sh.guestControlRegistersChanged(cr0: g.cr0, cr3: g.cr3, cr4: g.cr4)
+        }
+        machine.cpu.flushTLB()
         return true
     }
 }

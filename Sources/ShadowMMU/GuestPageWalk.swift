@@ -47,10 +47,12 @@ public struct GuestPageWalk: Sendable, Equatable {
     public var dirty = false
 
     /// Walks for an access; nothing is modified (A/D are the caller's business).
+    /// `guestTables`: the tables are the guest's, so nothing past guest RAM is read as one (the
+    /// VMM's private memory is not the guest's); false to walk the shadow tables themselves.
     public static func walk(_ memory: PhysicalMemory, _ c: Controls, linear: UInt32, write: Bool,
-                            user: Bool) -> GuestPageWalk {
+                            user: Bool, guestTables: Bool = true) -> GuestPageWalk {
         let pdeAddress = (c.cr3 & 0xFFFF_F000) | ((linear >> 20) & 0xFFC)
-        let pde = memory.read32(pdeAddress)
+        let pde = guestTables ? Self.readEntry(memory, pdeAddress) : memory.read32(pdeAddress)
         var w = GuestPageWalk(pdeAddress: pdeAddress, pde: pde)
         let accessBits: UInt32 = (write ? 2 : 0) | (user ? 4 : 0)
         guard pde & 1 != 0 else { w.faultCode = accessBits; return w }
@@ -63,7 +65,7 @@ public struct GuestPageWalk: Sendable, Equatable {
             w.frame = (pde & 0xFFC0_0000) | (linear & 0x003F_F000)
         } else {
             let pteAddress = (pde & 0xFFFF_F000) | ((linear >> 10) & 0xFFC)
-            let pte = memory.read32(pteAddress)
+            let pte = guestTables ? Self.readEntry(memory, pteAddress) : memory.read32(pteAddress)
             w.pteAddress = pteAddress
             w.pte = pte
             guard pte & 1 != 0 else { w.faultCode = accessBits; return w }
@@ -86,13 +88,25 @@ public struct GuestPageWalk: Sendable, Equatable {
     public func setAccessedDirty(_ memory: PhysicalMemory, write: Bool) {
         if large {
             let new = pde | 0x20 | (write ? 0x40 : 0)
-            if new != pde { memory.write32(pdeAddress, new) }
+            if new != pde { Self.writeEntry(memory, pdeAddress, new) }
             return
         }
-        if pde & 0x20 == 0 { memory.write32(pdeAddress, pde | 0x20) }
+        if pde & 0x20 == 0 { Self.writeEntry(memory, pdeAddress, pde | 0x20) }
         if let a = pteAddress, let p = pte {
             let new = p | 0x20 | (write ? 0x40 : 0)
-            if new != p { memory.write32(a, new) }
+            if new != p { Self.writeEntry(memory, a, new) }
         }
+    }
+
+    /// A guest paging-structure entry at a guest-physical address. The VMM's private memory after
+    /// guest RAM is not the guest's: a guest table pointing there reads as nothing decodes it
+    /// (all ones), exactly as with no private memory (the direct MMU), and is never written.
+    static func readEntry(_ memory: PhysicalMemory, _ address: UInt32) -> UInt32 {
+        address >= memory.guestSize && address < memory.size ? 0xFFFF_FFFF : memory.read32(address)
+    }
+
+    static func writeEntry(_ memory: PhysicalMemory, _ address: UInt32, _ value: UInt32) {
+        guard address < memory.guestSize || address >= memory.size else { return }
+        memory.write32(address, value)
     }
 }

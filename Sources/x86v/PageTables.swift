@@ -50,7 +50,7 @@ struct PageTables: ParsableCommand {
                 out += "  guest   " + describe(GuestPageWalk.walk(machine.memory, controls, linear: a, write: false, user: false)) + "\n"
             }
             if st.cr0 & CR0.pg != 0 {
-                out += "  \(mmu == .shadow ? "shadow " : "direct ") " + describe(GuestPageWalk.walk(machine.memory, real, linear: a, write: false, user: false)) + "\n"
+                out += "  \(mmu == .shadow ? "shadow " : "direct ") " + describe(GuestPageWalk.walk(machine.memory, real, linear: a, write: false, user: false, guestTables: false)) + "\n"
             }
         }
         writeAll(1, Array(out.utf8))

@@ -2,6 +2,7 @@ import Debugger
 import ELF
 import Foundation
 import Machine
+import ShadowMMU
 import VMM
 import X86Core
 import XCTest
@@ -154,5 +155,31 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension DebugSessionTests {
+    /// A debugger write into a guest page table takes effect at once under the shadow MMU (the
+    /// shadow is dropped and refilled from the guest's tables), as it does on the direct MMU.
+    func testDebuggerWritesToPageTablesReachTheShadow() throws {
+        var seen: [UInt32?] = []
+        for config in [Config.direct, .shadow] {
+            let (s, _) = try session("demo", config)
+            s.addBreakpoint(.watch(OwnerWatch(address: 0x0040_1010, length: 4, reads: false, writes: true)), text: "")
+            guard case .watch = s.resume(.continue) else { return XCTFail("watchpoint never hit") }
+            s.deleteAllBreakpoints()
+            // Point the PTE of 0x401000 at the frame of 0x400000 (the guest's PT at 0x117000).
+            let ptePhys = try XCTUnwrap(s.guestMemory.translate(0x0040_0000)) & 0xFFFF_F000
+            let pte = try XCTUnwrap(s.guestMemory.read32(0x117000, physical: true))
+            XCTAssertTrue(s.guestMemory.write(0x117004, bytes: withUnsafeBytes(of: (ptePhys | (pte & 0xFFF)).littleEndian, Array.init), physical: true))
+            seen.append(s.guestMemory.read32(0x0040_1010))
+            // What the CPU's walker sees (the shadow, or the guest's own tables): never the old
+            // frame 0x115000 any more.
+            let st = s.cpu.statePointer.pointee
+            let real = GuestPageWalk.walk(s.machine.memory, GuestPageWalk.Controls(cr0: st.cr0, cr3: st.cr3, cr4: st.cr4),
+                                          linear: 0x0040_1010, write: false, user: false, guestTables: false)
+            if real.faultCode == nil { XCTAssertEqual(real.frame, ptePhys, "stale translation in \(config)") }
+        }
+        XCTAssertEqual(seen[0], seen[1])
     }
 }

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Debugger
+import Debugger
 
 /// Seeded fuzzing of the stub: 20,000 random and mutated packets through the parser and the
 /// stub in memory, and 20,000 through the request loop over a socketpair. Nothing may crash or

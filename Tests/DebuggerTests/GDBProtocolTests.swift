@@ -3,7 +3,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-@testable import Debugger
+import Debugger
 
 /// The GDB Remote Serial Protocol stub: framing, parsing, the target description, and whole
 /// sessions against `GDBFakeBackend` over a socketpair and over real sockets.

@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-@testable import Debugger
+import Debugger
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

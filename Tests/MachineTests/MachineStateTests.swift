@@ -14,7 +14,7 @@ import Machine
 /// Every stored property reachable from `object` that is state rather than wiring: references
 /// to other objects, closures and raw pointers are left out (the other objects are compared on
 /// their own). The port-ownership map of the bus is wiring too (rebuilt by `init`).
-func stateFingerprint(_ object: AnyObject) -> String {
+private func stateFingerprint(_ object: AnyObject) -> String {
     describeState(object, top: true) ?? ""
 }
 
@@ -55,7 +55,7 @@ private func describeState(_ value: Any, top: Bool = false) -> String? {
 }
 
 /// The stateful objects of a machine (all but the CPU and RAM).
-func stateObjects(_ m: PCMachine) -> [(String, AnyObject)] {
+private func stateObjects(_ m: PCMachine) -> [(String, AnyObject)] {
     [("machine", m), ("clock", m.clock), ("lines", m.lines), ("interrupts", m.interrupts),
      ("pic", m.pic), ("pit", m.pit), ("cmos", m.cmos), ("systemControl", m.systemControl),
      ("uart", m.uart), ("lapic", m.lapic), ("ioapic", m.ioapic), ("debugPorts", m.debugPorts),
@@ -64,11 +64,11 @@ func stateObjects(_ m: PCMachine) -> [(String, AnyObject)] {
 
 // MARK: Driving a machine
 
-let stateTestStart = RTCDateTime(year: 2024, month: 2, day: 28, hour: 23, minute: 59, second: 30)
+private let stateTestStart = RTCDateTime(year: 2024, month: 2, day: 28, hour: 23, minute: 59, second: 30)
 
-func makeStateTestMachine() -> PCMachine { PCMachine(memorySize: 1 << 21, rtcStart: stateTestStart) }
+private func makeStateTestMachine() -> PCMachine { PCMachine(memorySize: 1 << 21, rtcStart: stateTestStart) }
 
-extension PCMachine {
+private extension PCMachine {
     func outb(_ port: UInt16, _ value: UInt32) {
         _ = performPortIO(PortAccess(port: port, size: 1, isIn: false, isString: false, isRep: false, value: value))
     }
@@ -101,7 +101,7 @@ extension PCMachine {
 /// A fresh machine holding `m`'s snapshot. The CPU's part of a snapshot is another module's, so
 /// only the two CPU fields the devices read (the instruction count and the TSC offset the clock
 /// moves) are copied by hand.
-func restoredCopy(of m: PCMachine) throws -> PCMachine {
+private func restoredCopy(of m: PCMachine) throws -> PCMachine {
     let bytes = m.stateBytes
     let copy = makeStateTestMachine()
     copy.cpu.statePointer.pointee.instructions = m.cpu.statePointer.pointee.instructions
@@ -115,7 +115,7 @@ func restoredCopy(of m: PCMachine) throws -> PCMachine {
 /// One step of a run, as the runners do it, with a look at every device: moves virtual time
 /// (to the next deadline, through a HLT, or by a few instructions), ticks what is due, takes and
 /// sometimes ends an interrupt, reads the registers of every device. Returns what it saw.
-func driveStep(_ m: PCMachine, _ step: Int) -> [String] {
+private func driveStep(_ m: PCMachine, _ step: Int) -> [String] {
     // What the port accesses below would change, first.
     var t: [String] = [
         "stop \(String(describing: m.stopRequest)) ports \(m.portAccesses) irqs \(m.interruptsDelivered)",
@@ -154,6 +154,10 @@ func driveStep(_ m: PCMachine, _ step: Int) -> [String] {
     m.outb(0x43, 0x00)  // latch channel 0
     reads += [m.inb(0x40), m.inb(0x40), m.inb(0x61)]
     if step % 4 == 1 { reads += [m.inb(0x41), m.inb(0x42), m.inb(0x42)] }
+    if step % 5 == 3 {
+        m.outb(0x43, 0xEE)  // read-back: the status of every counter
+        reads += [m.inb(0x40), m.inb(0x41), m.inb(0x42)]
+    }
     if step % 6 == 5 { m.outb(0x61, UInt32(step / 6 % 2)) }  // channel 2's gate
     for index: UInt32 in [0x0A, 0x00, 0x02, 0x04, 0x07, 0x09, 0x32, 0x0B, 0x40] {
         m.outb(0x70, index)
@@ -187,6 +191,7 @@ func driveStep(_ m: PCMachine, _ step: Int) -> [String] {
         apic += [m.apicRead(0x100 + word << 4), m.apicRead(0x180 + word << 4), m.apicRead(0x200 + word << 4)]
     }
     t.append("lapic \(apic)")
+    if step % 7 == 3 { m.apicWrite(0x280, 0) }  // ESR takes the errors seen since
     var ioapic: [UInt32] = [m.ioapic.read(offset: 0, size: 4), m.ioapicRead(0), m.ioapicRead(2)]
     for index: UInt32 in 0x10..<0x40 { ioapic.append(m.ioapicRead(index)) }
     t.append("ioapic \(ioapic)")
@@ -200,12 +205,12 @@ func driveStep(_ m: PCMachine, _ step: Int) -> [String] {
 /// properties and bytes after them). Also checks that the state matters: a machine that was not
 /// restored behaves differently. Then does it all again from where `a` got to (states the
 /// scenario does not build directly: output buffers read, latches consumed, IRQs serviced).
-func checkRoundTrip(_ a: PCMachine, steps: Int = 150, sourceLocation: SourceLocation = #_sourceLocation) throws {
+private func checkRoundTrip(_ a: PCMachine, steps: Int = 150, sourceLocation: SourceLocation = #_sourceLocation) throws {
     try checkRoundTripOnce(a, steps: steps, sourceLocation: sourceLocation)
     try checkRoundTripOnce(a, steps: steps, sourceLocation: sourceLocation)
 }
 
-func checkRoundTripOnce(_ a: PCMachine, steps: Int, sourceLocation: SourceLocation) throws {
+private func checkRoundTripOnce(_ a: PCMachine, steps: Int, sourceLocation: SourceLocation) throws {
     let b = try restoredCopy(of: a)
     let fresh = makeStateTestMachine()
     fresh.instructionCount = a.instructionCount
@@ -225,7 +230,7 @@ func checkRoundTripOnce(_ a: PCMachine, steps: Int, sourceLocation: SourceLocati
     if !diverged { compareMachines(a, b, when: "after \(steps) steps", sourceLocation: sourceLocation) }
 }
 
-func compareMachines(_ a: PCMachine, _ b: PCMachine, when: String, sourceLocation: SourceLocation) {
+private func compareMachines(_ a: PCMachine, _ b: PCMachine, when: String, sourceLocation: SourceLocation) {
     for ((name, x), (_, y)) in zip(stateObjects(a), stateObjects(b)) {
         let d = fingerprintDifference(stateFingerprint(x), stateFingerprint(y))
         #expect(d == nil, "\(name) \(when)", sourceLocation: sourceLocation)
@@ -234,7 +239,7 @@ func compareMachines(_ a: PCMachine, _ b: PCMachine, when: String, sourceLocatio
 }
 
 /// Where two fingerprints part, with some context (nil if equal).
-func fingerprintDifference(_ x: String, _ y: String) -> String? {
+private func fingerprintDifference(_ x: String, _ y: String) -> String? {
     guard x != y else { return nil }
     let a = Array(x), b = Array(y)
     var i = 0
@@ -244,7 +249,7 @@ func fingerprintDifference(_ x: String, _ y: String) -> String? {
 }
 
 /// The first byte at which two snapshots differ, named by the section it is in (nil if equal).
-func byteDifference(_ x: [UInt8], _ y: [UInt8]) -> String? {
+private func byteDifference(_ x: [UInt8], _ y: [UInt8]) -> String? {
     guard x != y else { return nil }
     var i = 0
     while i < x.count && i < y.count && x[i] == y[i] { i += 1 }
@@ -261,7 +266,7 @@ func byteDifference(_ x: [UInt8], _ y: [UInt8]) -> String? {
 
 /// One device's section alone: save it, restore it into that device of a fresh machine, and the
 /// device must be equal property for property and save the same bytes.
-func checkSection(
+private func checkSection(
     _ a: PCMachine, _ device: (PCMachine) -> AnyObject,
     save: (PCMachine, inout StateWriter) -> Void,
     restore: (PCMachine, inout StateReader) throws(StateError) -> Void,
@@ -285,7 +290,7 @@ func checkSection(
 
 /// Both 8259s reprogrammed (vectors 0x20/0x28), level and edge requests pending and in service,
 /// priority rotated, rotate-on-AEOI, read-ISR, special mask mode and a pending poll.
-func programPICs(_ m: PCMachine) {
+private func programPICs(_ m: PCMachine) {
     for (cmd, data, base, cascade): (UInt16, UInt16, UInt32, UInt32) in [(0x20, 0x21, 0x20, 0x04), (0xA0, 0xA1, 0x28, 0x02)] {
         m.outb(cmd, 0x11); m.outb(data, base); m.outb(data, cascade); m.outb(data, 0x01)
     }
@@ -308,10 +313,10 @@ func programPICs(_ m: PCMachine) {
 
 /// Channel 0 periodic (IRQ0), channel 1 in mode 0 with only its LSB written, channel 2 in mode 0
 /// paused by a low gate with a status latched; all mid-count.
-func programPITPausedAndHalfWritten(_ m: PCMachine) {
+private func programPITPausedAndHalfWritten(_ m: PCMachine) {
     m.outb(0x43, 0x34); m.outb(0x40, 0x88); m.outb(0x40, 0x13)  // ch0 mode 2, 5000
     m.advance(ns: 1_234_567)
-    m.outb(0x43, 0x70); m.outb(0x41, 0x10)  // ch1 mode 0, LSB only so far
+    m.outb(0x43, 0x71); m.outb(0x41, 0x10)  // ch1 mode 0, BCD, LSB only so far
     m.outb(0x61, 0x01)  // gate 2 high
     m.outb(0x43, 0xB0); m.outb(0x42, 0x30); m.outb(0x42, 0x75)  // ch2 mode 0, 30000
     m.advance(ns: 3_000_017)
@@ -320,23 +325,23 @@ func programPITPausedAndHalfWritten(_ m: PCMachine) {
     m.advance(ns: 777_777)
 }
 
-/// Channel 1 in mode 3 with a latched count half read, channel 2 in mode 1 triggered by its
-/// gate, channel 0 in mode 4 (one-shot strobe).
-func programPITLatchedAndTriggered(_ m: PCMachine) {
+/// Channel 1 in mode 3 programmed LSB-only, channel 2 in mode 1 triggered by its gate with a
+/// latched count half read, channel 0 in mode 4 (one-shot strobe).
+private func programPITLatchedAndTriggered(_ m: PCMachine) {
     m.outb(0x43, 0x38); m.outb(0x40, 0x00); m.outb(0x40, 0x40)  // ch0 mode 4, 16384
-    m.outb(0x43, 0x76); m.outb(0x41, 0x2B); m.outb(0x41, 0x01)  // ch1 mode 3, 299
+    m.outb(0x43, 0x56); m.outb(0x41, 0xC7)  // ch1 mode 3, LSB only, 199
     m.outb(0x43, 0xB2); m.outb(0x42, 0x00); m.outb(0x42, 0x20)  // ch2 mode 1, 8192
     m.advance(ns: 500_003)
     m.outb(0x61, 0x01)  // gate rises: ch2 triggers
     m.advance(ns: 400_009)
-    m.outb(0x43, 0x40)  // latch ch1
-    _ = m.inb(0x41)  // its LSB: the MSB comes next
+    m.outb(0x43, 0x80)  // latch ch2
+    _ = m.inb(0x42)  // its LSB: the MSB comes next
     m.advance(ns: 123_457)
 }
 
 /// The time set while frozen, then running with update, alarm and periodic interrupts; some
 /// flags raised and IRQ8 high; a RAM byte; NMI masked with another index selected.
-func programRTC(_ m: PCMachine) {
+private func programRTC(_ m: PCMachine) {
     m.outb(0x70, 0x0B); m.outb(0x71, 0x82)  // SET, 24-hour BCD
     for (index, value): (UInt32, UInt32) in [(0, 0x55), (2, 0x59), (4, 0x23), (7, 0x31), (8, 0x12), (9, 0x99), (0x32, 0x19)] {
         m.outb(0x70, index); m.outb(0x71, value)
@@ -355,7 +360,7 @@ func programRTC(_ m: PCMachine) {
 
 /// The UART with FIFOs (trigger 8), every interrupt enabled, a loopback overrun pending in LSR,
 /// modem-status deltas, a full RX FIFO and host bytes waiting behind it, some already taken.
-func programUART(_ m: PCMachine) {
+private func programUART(_ m: PCMachine) {
     m.outb(0x3FB, 0x80); m.outb(0x3F8, 0x01); m.outb(0x3F9, 0x02); m.outb(0x3FB, 0x03)
     m.outb(0x3FA, 0x81)
     m.outb(0x3F9, 0x0F)
@@ -370,7 +375,7 @@ func programUART(_ m: PCMachine) {
 /// The local APIC timer periodic (divide 16), TPR class 2, two self-IPIs (one in service),
 /// illegal-register errors signalled through an unmasked LVT error entry (one in ESR, one
 /// pending), cluster logical ID, other LVT entries and the spurious vector changed.
-func programLAPIC(_ m: PCMachine) {
+private func programLAPIC(_ m: PCMachine) {
     m.apicWrite(0x0F0, 0x1EF)  // spurious vector 0xEF
     m.apicWrite(0x330, 0xD0)
     m.apicWrite(0x340, 0x4D1)
@@ -394,7 +399,7 @@ func programLAPIC(_ m: PCMachine) {
 
 /// I/O APIC entries: edge, level (asserted: Remote IRR set), masked, active-low level (asserted
 /// with the pin low), logical destination; an ID; IOREGSEL left on an entry.
-func programIOAPIC(_ m: PCMachine) {
+private func programIOAPIC(_ m: PCMachine) {
     m.ioapicWrite(0x00, 0x0500_0000)
     m.ioapicWrite(0x10 + 2 * 1, 0x31)
     m.ioapicWrite(0x10 + 2 * 5, 0x8035)
@@ -411,7 +416,7 @@ func programIOAPIC(_ m: PCMachine) {
 
 /// The 8042 with a command byte changed, a byte in its output buffer and a command waiting for
 /// its data byte; port 0x92 written; a debug exit requested.
-func programSystemPorts(_ m: PCMachine) {
+private func programSystemPorts(_ m: PCMachine) {
     m.outb(0x64, 0xAD)  // disable keyboard
     m.outb(0x64, 0x20)  // read command byte → output buffer
     m.outb(0x64, 0xD1)  // write output port: data byte pending
@@ -708,7 +713,7 @@ func programSystemPorts(_ m: PCMachine) {
 }
 
 /// A small deterministic generator (SplitMix64) so the corruption test is the same every run.
-struct SplitMix64 {
+private struct SplitMix64 {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

@@ -42,12 +42,13 @@ start_x86v() {
     return 1
 }
 
-# Waits up to 20 s for x86v to exit; prints its status (or "hung", after killing it).
+# Waits up to 20 s for x86v to exit; sets `status` to its exit status, or to "hung" (after
+# killing it). Not in a $(...) subshell: only this shell can wait for its child.
 wait_x86v() {
     for _ in $(seq 200); do
         if ! kill -0 "$x86v_pid" 2>/dev/null; then
             wait "$x86v_pid"
-            echo $?
+            status=$?
             x86v_pid=""
             return
         fi
@@ -56,7 +57,7 @@ wait_x86v() {
     kill "$x86v_pid" 2>/dev/null
     wait "$x86v_pid" 2>/dev/null
     x86v_pid=""
-    echo hung
+    status=hung
 }
 
 # 1. TCP: port 0 lets the kernel choose (the "waiting for GDB on 127.0.0.1:PORT" line says
@@ -103,7 +104,7 @@ kill
 EOF
 timeout 60 gdb -batch -nx "$guest" -x "$tmp/session.gdb" > "$tmp/gdb.raw" 2>&1
 gdb_status=$?
-status=$(wait_x86v)
+wait_x86v
 if [ "$gdb_status" -eq 0 ]; then pass "gdb session over TCP (gdb status 0)"
 else fail "gdb session over TCP: gdb status $gdb_status"; fi
 if [ "$status" = hung ]; then fail "x86v still running 20 s after kill"
@@ -156,7 +157,7 @@ info registers eip
 detach
 EOF
     timeout 60 gdb -batch -nx "$guest" -x "$tmp/unix.gdb" > "$tmp/unix.raw" 2>&1
-    status=$(wait_x86v)
+    wait_x86v
     if grep -q "^eip " "$tmp/unix.raw" && grep -qF "[Inferior 1 (Remote target) detached]" "$tmp/unix.raw"; then
         pass "gdb over unix:$sock, detached"
     else

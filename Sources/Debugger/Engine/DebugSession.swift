@@ -115,7 +115,7 @@ public final class DebugSession {
         var entry: (UInt32, UInt32)? = nil
         if e.guestCode == nil, let sh = vmm?.shadow {
             let real = GuestPageWalk.Controls(cr0: st.cr0, cr3: st.cr3, cr4: st.cr4)
-            let w = GuestPageWalk.walk(machine.memory, real, linear: e.linear, write: false, user: false)
+            let w = GuestPageWalk.walk(machine.memory, real, linear: e.linear, write: false, user: false, guestTables: false)
             if let a = w.pteAddress, let v = w.pte { entry = (a, v) }
             _ = sh
         }

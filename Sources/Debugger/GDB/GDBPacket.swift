@@ -13,9 +13,9 @@ public enum GDBPacket {
     /// `.oversized` and dropped. The stub advertises a smaller PacketSize, so GDB stays below it.
     public static let maxPayload = 64 * 1024
     static let escape: UInt8 = 0x7d   // }
-    static let dollar: UInt8 = 0x24   // $
-    static let hash: UInt8 = 0x23     // #
-    static let star: UInt8 = 0x2a     // *
+    public static let dollar: UInt8 = 0x24   // $
+    public static let hash: UInt8 = 0x23     // #
+    public static let star: UInt8 = 0x2a     // *
 
     public static func checksum<C: Collection>(_ bytes: C) -> UInt8 where C.Element == UInt8 {
         var sum: UInt8 = 0

@@ -189,7 +189,7 @@ public final class GDBServer {
         return .disconnected
     }
 
-    static var streamType: Int32 {
+    public static var streamType: Int32 {
         #if canImport(Glibc)
         return Int32(SOCK_STREAM.rawValue)
         #else

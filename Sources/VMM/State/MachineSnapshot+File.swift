@@ -20,7 +20,8 @@ import Darwin
 //     blob        sections "MACH" … "IOBS" (PCMachine)
 //     RAM         the sparse RAM image (`RAMImage.write`)
 //     "END "
-//     u64         FNV-1a 64 of every byte before it
+//     u64         FNV-1a 64 of every byte before it, taken as little-endian 64-bit words (the
+//                 bytes of a last partial word one by one)
 //
 // Reading checks, in this order: the magic, the version, the length, the checksum, the build
 // identity; only then are the sections parsed (each one checked again as it is read).
@@ -41,7 +42,7 @@ extension MachineSnapshot {
         while true {
             let n = fread(buffer, 1, 1 << 16, f)
             if n <= 0 { break }
-            h.add(UnsafeRawBufferPointer(start: buffer, count: n))
+            h.addWords(UnsafeRawBufferPointer(start: buffer, count: n))
             total += n
         }
         return "x86v snapshot format \(formatVersion), build \(hex64(h.value)) (\(total) bytes)"
@@ -71,7 +72,7 @@ extension MachineSnapshot {
         let length = UInt64(bytes.count + 8)
         for i in 0..<8 { bytes[12 + i] = UInt8(truncatingIfNeeded: length >> (8 * UInt64(i))) }
         var h = FNV1a64()
-        bytes.withUnsafeBytes { h.add($0) }
+        bytes.withUnsafeBytes { h.addWords($0) }
         for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: h.value >> (8 * UInt64(i)))) }
         return bytes
     }
@@ -97,7 +98,7 @@ extension MachineSnapshot {
             throw StateError("snapshot corrupt: \(bytes.count) bytes where the header says \(length)")
         }
         var h = FNV1a64()
-        bytes.withUnsafeBytes { h.add(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 8)])) }
+        bytes.withUnsafeBytes { h.addWords(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 8)])) }
         var stored: UInt64 = 0
         for i in 0..<8 { stored |= UInt64(bytes[bytes.count - 8 + i]) << (8 * UInt64(i)) }
         guard stored == h.value else { throw StateError("snapshot corrupt: checksum mismatch") }

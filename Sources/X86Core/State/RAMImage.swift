@@ -52,14 +52,47 @@ public struct RAMImage: Sendable {
         memcmp(p, zeroPage, pageSize) == 0
     }
 
+    /// Which pages of `memory` the host has never backed (Linux `/proc/self/pagemap`: neither
+    /// present nor swapped). Such a page of the anonymous mapping reads as zeros, and skipping
+    /// it saves the page fault a read would take (1.5 µs each here: 50 ms for 128 MiB). nil when
+    /// the map cannot be read; then every page is read.
+    static func untouchedPages(_ memory: PhysicalMemory) -> [Bool]? {
+        #if os(Linux)
+        let count = Int(memory.size) / pageSize
+        guard count > 0, Int(getpagesize()) == pageSize else { return nil }
+        let fd = open("/proc/self/pagemap", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var entries = [UInt64](repeating: 0, count: count)
+        let want = count * 8
+        let got = entries.withUnsafeMutableBytes { buffer -> Int in
+            var done = 0
+            let base = off_t(UInt(bitPattern: memory.ram) / UInt(pageSize) * 8)
+            while done < want {
+                let n = pread(fd, buffer.baseAddress! + done, want - done, base + off_t(done))
+                if n <= 0 { break }
+                done += n
+            }
+            return done
+        }
+        guard got == want else { return nil }
+        // Bit 63: present in RAM; bit 62: in swap.
+        return entries.map { $0 >> 62 == 0 }
+        #else
+        return nil
+        #endif
+    }
+
     /// Copies `memory` (all of it: guest RAM and private memory), sharing every page that is
     /// unchanged since `previous` (an image of the same memory).
     public static func capture(_ memory: PhysicalMemory, previous: RAMImage? = nil) -> RAMImage {
         let count = Int(memory.size) / pageSize
         let prior = previous.flatMap { $0.pages.count == count ? $0.pages : nil }
+        let untouched = untouchedPages(memory)
         var pages = [RAMPage?](repeating: nil, count: count)
         var fresh = 0
         for i in 0..<count {
+            if let untouched, untouched[i] { continue }
             let p = UnsafeRawPointer(memory.ram + i * pageSize)
             if let prior, let old = prior[i], memcmp(old.bytes, p, pageSize) == 0 {
                 pages[i] = old
@@ -74,8 +107,10 @@ public struct RAMImage: Sendable {
     /// Writes the image back into `memory` (of the same size), touching only pages that differ.
     public func restore(into memory: PhysicalMemory) {
         precondition(Int(memory.size) / Self.pageSize == pages.count, "a RAM image restores into memory of its own size")
+        let untouched = Self.untouchedPages(memory)
         for (i, page) in pages.enumerated() {
             let p = memory.ram + i * Self.pageSize
+            if page == nil, let untouched, untouched[i] { continue }
             if let page {
                 if memcmp(p, page.bytes, Self.pageSize) != 0 { p.copyMemory(from: page.bytes, byteCount: Self.pageSize) }
             } else if !Self.isZero(p) {
@@ -126,8 +161,6 @@ public struct RAMImage: Sendable {
         }
         let present = try r.getCount(limit: pageCount)
         var pages = [RAMPage?](repeating: nil, count: pageCount)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: 64)
-        defer { buffer.deallocate() }
         var next = 0
         for _ in 0..<present {
             let at = r.offset
@@ -135,8 +168,10 @@ public struct RAMImage: Sendable {
             guard index >= next, index < pageCount else {
                 throw StateError("snapshot corrupt: RAM page \(index) out of order at byte \(at)")
             }
-            try r.getBytes(into: buffer, count: pageSize)
-            if !isZero(buffer) { pages[index] = RAMPage(copying: buffer) }
+            let bytes = try r.getBytes(limit: pageSize)
+            guard bytes.count == pageSize else { throw StateError("snapshot corrupt: RAM page \(index) of \(bytes.count) bytes") }
+            let page = bytes.withUnsafeBytes { RAMPage(copying: $0.baseAddress!) }
+            if !isZero(page.bytes) { pages[index] = page }
             next = index + 1
         }
         return RAMImage(pages: pages, newPages: pages.reduce(0) { $0 + ($1 == nil ? 0 : 1) })
