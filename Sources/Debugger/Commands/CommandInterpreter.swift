@@ -209,7 +209,13 @@ public final class CommandInterpreter {
         case .watch(let id, let hit):
             line = "watchpoint \(id): \(hit.isWrite ? "write of \(hex8(hit.value)) to" : "read of") \(hex8(hit.linear)) size \(hit.size)"
         case .event(let what): line = what
-        case .ended(let stop): line = "the guest stopped: " + Self.stopText(stop)
+        case .ended(let stop):
+            line = "the guest stopped: " + Self.stopText(stop)
+            if stop == .tripleFault {
+                line += " (exceptions: " + s.cpu.exceptionChain.map { e in
+                    Vector.name(e.vector) + (e.errorCode.map { "(\(hex8($0)))" } ?? "") + " at \(hex8(e.eip))"
+                }.joined(separator: " → ") + ")"
+            }
         case .historyStart: line = "reached the start of the recorded history"
         case .interrupted: line = "interrupted"
         }

@@ -48,31 +48,42 @@ public struct EventLog {
     public private(set) var exits: [Exit] = []
     public private(set) var faults: [Fault] = []
     public private(set) var deliveries: [Delivery] = []
+    /// How many of each were ever added (the lists keep the last `capacity`): a snapshot's marks.
+    public private(set) var totals = Totals()
+
+    public struct Totals: Sendable {
+        var exits = 0, faults = 0, deliveries = 0
+    }
     /// Which came last of an exit and a fault (for `explain`).
     public private(set) var lastWasFault = false
 
     mutating func add(_ e: Exit) {
         if exits.count >= Self.capacity { exits.removeFirst(exits.count - Self.capacity + 1) }
         exits.append(e)
+        totals.exits += 1
         lastWasFault = false
     }
 
     mutating func add(_ f: Fault) {
         if faults.count >= Self.capacity { faults.removeFirst(faults.count - Self.capacity + 1) }
         faults.append(f)
+        totals.faults += 1
         lastWasFault = true
     }
 
     mutating func add(_ d: Delivery) {
         if deliveries.count >= Self.capacity { deliveries.removeFirst(deliveries.count - Self.capacity + 1) }
         deliveries.append(d)
+        totals.deliveries += 1
     }
 
-    /// Forgets everything after `icount` (the machine went back in time); replay re-adds it.
-    mutating func truncate(after icount: UInt64) {
-        exits.removeAll { $0.icount > icount }
-        faults.removeAll { $0.icount > icount }
-        deliveries.removeAll { $0.icount > icount }
+    /// Forgets everything recorded after the marks (the machine went back to a snapshot taken
+    /// then); replay re-adds it. Marks, not instruction counts: several events share a count.
+    mutating func truncate(to marks: Totals) {
+        exits.removeLast(min(exits.count, max(0, totals.exits - marks.exits)))
+        faults.removeLast(min(faults.count, max(0, totals.faults - marks.faults)))
+        deliveries.removeLast(min(deliveries.count, max(0, totals.deliveries - marks.deliveries)))
+        totals = marks
         let e = exits.last?.icount, f = faults.last?.icount
         lastWasFault = f != nil && (e == nil || f! >= e!)
     }

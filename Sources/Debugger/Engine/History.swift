@@ -9,6 +9,7 @@ public struct SessionSnapshot {
     let serialPosition: UInt64
     let consolePosition: UInt64
     let ended: StopReason?
+    let logMarks: EventLog.Totals
 
     public var instructionCount: UInt64 { machine.instructionCount }
 }
@@ -69,7 +70,8 @@ public struct History {
 extension DebugSession {
     func capture(previous: MachineSnapshot?) -> SessionSnapshot {
         SessionSnapshot(machine: MachineSnapshot.capture(machine: machine, vmm: vmm, previous: previous),
-                        serialPosition: serialPosition, consolePosition: consolePosition, ended: ended)
+                        serialPosition: serialPosition, consolePosition: consolePosition, ended: ended,
+                        logMarks: log.totals)
     }
 
     /// Puts the machine back to `snap`: the event log forgets what happened after it.
@@ -83,7 +85,7 @@ extension DebugSession {
         serialPosition = snap.serialPosition
         consolePosition = snap.consolePosition
         ended = snap.ended
-        log.truncate(after: snap.instructionCount)
+        log.truncate(to: snap.logMarks)
         pendingStop = nil
     }
 

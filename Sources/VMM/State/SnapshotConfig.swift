@@ -82,8 +82,9 @@ public struct SnapshotConfig: Sendable, Equatable {
         let memory = try r.get(UInt64.self)
         let privateBytes = try r.get(UInt64.self)
         let pages = Int(try r.get(UInt32.self))
-        // The bounds `PhysicalMemory` and `ShadowMMU` insist on (they trap on anything else).
-        guard memory > 0, memory <= 0xC000_0000, memory % 4096 == 0, privateBytes % 4096 == 0,
+        // The bounds `x86v run --memory` accepts, and those `PhysicalMemory` and `ShadowMMU` insist
+        // on (they trap on anything else).
+        guard memory >= 1 << 20, memory <= 0xC000_0000, memory % 4096 == 0, privateBytes % 4096 == 0,
               memory + privateBytes <= 0xF000_0000, UInt64(pages) * 4096 <= privateBytes,
               pages == 0 || pages >= 8
         else { throw StateError("snapshot corrupt: memory \(memory) + private \(privateBytes) bytes, \(pages) shadow pages") }
