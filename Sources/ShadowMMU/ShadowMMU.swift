@@ -188,7 +188,9 @@ public final class ShadowMMU {
     }
 
     func freeRoot(_ r: Root) {
-        for (_, table) in r.tables { freeTable(table) }
+        // In slot order: the pool's free list (and so every later allocation) must not depend on
+        // the hash seed.
+        for slot in r.tables.keys.sorted() { freeTable(r.tables[slot]!) }
         if r.key != Self.identityKey { untrack(frame: r.key, shadow: r.page) }
         release(r.page)
     }

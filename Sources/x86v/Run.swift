@@ -20,7 +20,8 @@ struct Run: ParsableCommand {
             12 halted with interrupts on and nothing left to wake it, 14 unknown port under \
             --strict-io, 16 reset requested, 18 saved (--save-at N --save FILE wrote the machine \
             at instruction N; --resume FILE continues it, and the two runs together give the serial \
-            output, exit status, --stats-json and trace tails of one uninterrupted run). See \
+            output, exit status, --stats-json and trace tails of one uninterrupted run), 20 stopped by \
+            the debugger (--gdb: GDB killed the run). See \
             docs/formats.md.
             """
     )

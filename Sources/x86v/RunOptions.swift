@@ -176,12 +176,14 @@ struct GuestSetup {
 
     /// Flushes the outputs, writes `--stats`/`--stats-json` and the stop line, and exits with the
     /// run's status (docs/formats.md).
-    func finish(_ stop: StopReason, wallSeconds: Double) throws -> Never {
+    /// `since`: the instruction count the timed part started at (MIPS counts from there).
+    func finish(_ stop: StopReason, wallSeconds: Double, since: UInt64 = 0) throws -> Never {
         vmm?.trace?.close()
         serial.flush()
         console.flush()
         faults?.close()
-        let report = RunReport(virt: options.configName, machine: machine, vmm: vmm, stop: stop, wallSeconds: wallSeconds)
+        var report = RunReport(virt: options.configName, machine: machine, vmm: vmm, stop: stop, wallSeconds: wallSeconds)
+        report.startInstructions = since
         if options.stats { writeAll(2, Array(report.table().utf8)) }
         if let path = options.statsJSON {
             guard let f = fopen(path, "w") else { throw InputError("\(path): cannot write statistics") }

@@ -14,6 +14,8 @@ struct RunReport {
     let vmm: VMM?
     let stop: StopReason
     let wallSeconds: Double
+    /// The instruction count the timed part started at (a resumed run starts past 0).
+    var startInstructions: UInt64 = 0
 
     var instructions: UInt64 { machine.cpu.state.instructions }
 
@@ -65,8 +67,8 @@ struct RunReport {
     }
 
     func table() -> String {
-        let mips = wallSeconds > 0 ? Double(instructions) / wallSeconds / 1e6 : 0
-        var s = "x86v: \(instructions) instructions in \(fixed(wallSeconds, 3)) s (\(fixed(mips, 1)) MIPS), virt=\(virt), stop: \(stopName)\n"
+        let mips = wallSeconds > 0 ? Double(instructions &- startInstructions) / wallSeconds / 1e6 : 0
+        var s = "x86v: \(instructions) instructions\(startInstructions > 0 ? " (\(instructions &- startInstructions) since the resume)" : "") in \(fixed(wallSeconds, 3)) s (\(fixed(mips, 1)) MIPS), virt=\(virt), stop: \(stopName)\n"
         let clock = machine.clock
         s += "  virtual time     \(fixed(Double(clock.now) / 1e6, 3)) ms (idle \(fixed(Double(clock.idleNanoseconds) / 1e6, 3)) ms)\n"
         s += "  port accesses    \(machine.portAccesses)\n"

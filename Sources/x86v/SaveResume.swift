@@ -73,6 +73,7 @@ struct SnapshotOptions: ParsableArguments {
             config = try Self.config(of: setup, options: options)
         }
         let limits = RunLimits(maxInstructions: config.maxInstructions, timeoutSeconds: options.timeout)
+        let startCount = setup.machine.cpu.state.instructions
         if let n = saveAt, let path = save, n <= limits.maxInstructions {
             var first = limits
             first.maxInstructions = n
@@ -85,10 +86,10 @@ struct SnapshotOptions: ParsableArguments {
                 throw ExitCode(Self.savedStatus)
             }
             // The run ended before the save point: it ends as it would have without --save-at.
-            try setup.finish(stop, wallSeconds: monotonicSeconds() - began)
+            try setup.finish(stop, wallSeconds: monotonicSeconds() - began, since: startCount)
         }
         let stop = setup.run(limits)
-        try setup.finish(stop, wallSeconds: monotonicSeconds() - began)
+        try setup.finish(stop, wallSeconds: monotonicSeconds() - began, since: startCount)
     }
 
     /// `x86v run`'s status after `--save-at` wrote its file (even: x86v's own).
