@@ -118,7 +118,7 @@ final class DebugSessionTests: XCTestCase {
         for config in [Config.shadow, .none] {
             let (s, _) = try session("demo", config, interval: 20_000)
             let c = CommandInterpreter(session: s)
-            var rng = SplitMix(seed: config == .none ? 7 : 11)
+            var rng = GDBFuzzRandom(seed: config == .none ? 7 : 11)
             let words = ["step", "s", "next", "finish", "until", "run-to", "break", "watch", "delete", "condition", "info",
                          "regs", "set", "disas", "x", "x/4x", "x/8i", "x/3bd", "x/2a", "gdt", "idt", "ldt", "tss", "pt",
                          "exits", "faults", "explain", "snapshot", "restore", "reverse-step", "rs", "reverse-continue",
@@ -146,17 +146,6 @@ extension StopCause {
     var isEvent: Bool { if case .event = self { return true } else { return false } }
 }
 
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension DebugSessionTests {
     /// A debugger write into a guest page table takes effect at once under the shadow MMU (the

@@ -143,7 +143,7 @@ final class GDBTestSession: @unchecked Sendable {
     }
 }
 
-/// A deterministic generator (SplitMix64) for the fuzz tests.
+/// A deterministic generator (SplitMix64) for the fuzz tests (GDB packets, debugger command lines).
 struct GDBFuzzRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed }

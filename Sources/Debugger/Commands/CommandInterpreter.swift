@@ -83,9 +83,8 @@ public final class CommandInterpreter {
         case "next": return Result(text: motion(.next))
         case "continue": return Result(text: motion(.continue))
         case "until":
-            guard let a = w.first else { throw DebugError("usage: until ADDR") }
+            guard !w.isEmpty else { throw DebugError("usage: until ADDR") }
             return Result(text: motion(.until(try linear(args))))
-            _ = a
         case "finish": return Result(text: motion(.finish))
         case "run-to":
             guard let t = w.first, let target = DebugSession.RunTarget(rawValue: t.lowercased()) else {

@@ -164,7 +164,6 @@ public final class DebugSession {
     var runToCR3 = false
     var temporaryBreakpoint: UInt32? = nil
     var nextStackFloor: UInt32? = nil
-    var previousStopCount: UInt64 = 0
     /// GDB sent `k`: the run ends.
     public internal(set) var killed = false
 

@@ -126,7 +126,6 @@ extension DebugSession {
     func advance(to target: UInt64, interrupted: (() -> Bool)?) -> StopCause {
         if let e = ended { return .ended(e) }
         armCPU()
-        defer { previousStopCount = icount }
         // Resuming from a breakpoint steps over it.
         cpu.skipBreakpointAtCurrentInstruction()
         pendingStop = nil
