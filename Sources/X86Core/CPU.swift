@@ -36,22 +36,6 @@ public final class CPU {
     public var interruptRequested = false {
         didSet { if interruptRequested != oldValue { updateAttention() } }
     }
-    /// Linear addresses of the owner's (debugger's) instruction breakpoints, checked before each
-    /// instruction. While any is set every instruction takes the slow path; none costs nothing.
-    public var breakpoints: [UInt32] = [] { didSet { updateAttention() } }
-    /// The owner's watchpoints (see CPU+Watch.swift): their pages stay out of the soft TLB, so
-    /// every access to them reaches the slow path, which records hits.
-    public var watchpoints: [OwnerWatch] = [] { didSet { watchpointsChanged() } }
-    /// True while `watchpoints` is not empty (the slow access paths test this one flag).
-    var ownerWatchesActive = false
-    /// Watchpoint hits of the current instruction (filled by the slow access paths).
-    public internal(set) var watchHits: [WatchHit] = []
-    /// The owner asked the CPU to stop at the next instruction boundary (`requestOwnerStop`).
-    var ownerStopRequested = false
-    /// Called after each event delivered through the IDT (vector, error code, software INT n):
-    /// the debugger's event log. Never called on the fast path.
-    public var deliveryObserver: ((_ vector: UInt8, _ errorCode: UInt32?, _ software: Bool) -> Void)? = nil
-
     /// The last port access that left the loop, until completed.
     public internal(set) var pendingPort: PortAccess? = nil
     var pendingPortInstruction = DecodedInstruction()
@@ -81,6 +65,25 @@ public final class CPU {
     public internal(set) var pageFaultAddress: UInt32 = 0
     /// A single-step trap owed by an instruction the owner completed (port I/O, emulation).
     var ownerCompletedTrap = false
+
+    // MARK: The owner's debugger (last: the fields the loop reads stay where they were)
+
+    /// Linear addresses of the owner's (debugger's) instruction breakpoints, checked before each
+    /// instruction. While any is set every instruction takes the slow path; none costs nothing.
+    public var breakpoints: [UInt32] = [] { didSet { updateAttention() } }
+    /// The owner's watchpoints (see CPU+Watch.swift): their pages stay out of the soft TLB, so
+    /// every access to them reaches the slow path, which records hits.
+    public var watchpoints: [OwnerWatch] = [] { didSet { watchpointsChanged() } }
+    /// True while `watchpoints` is not empty (the slow access paths test this one flag).
+    var ownerWatchesActive = false
+    /// Watchpoint hits of the current instruction (filled by the slow access paths).
+    public internal(set) var watchHits: [WatchHit] = []
+    /// The owner asked the CPU to stop at the next instruction boundary (`requestOwnerStop`).
+    var ownerStopRequested = false
+    /// Called after each event delivered through the IDT (vector, error code, software INT n):
+    /// the debugger's event log. Never called on the fast path.
+    public var deliveryObserver: ((_ vector: UInt8, _ errorCode: UInt32?, _ software: Bool) -> Void)? = nil
+
 
     public init(memorySize: Int, privateMemory: Int = 0) {
         memory = PhysicalMemory(size: memorySize, privateBytes: privateMemory)
@@ -191,9 +194,8 @@ public final class CPU {
             }
             // Fast path: no pending events, no TF, no breakpoints. Run a burst. (An instruction
             // may count twice — INT n and its delivery — so the count can pass the budget.)
-            let now = s.pointee.instructions
-            var n = now >= budgetEnd ? 0 : min(budgetEnd &- now, 4096)
-            if n == 0 { return .instructionLimit }
+            var n = min(budgetEnd &- s.pointee.instructions, 4096)
+            if n == 0 || s.pointee.instructions > budgetEnd { return .instructionLimit }
             while n > 0 {
                 do throws(Fault) {
                     try step()
