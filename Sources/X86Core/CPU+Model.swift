@@ -24,7 +24,10 @@ extension CPU {
             return UInt32(u[0]) | UInt32(u[1]) << 8 | UInt32(u[2]) << 16 | UInt32(u[3]) << 24
         }
         switch leaf {
-        case 0: return (1, word("Genu"), word("ntel"), word("ineI"))
+        case 0: return (umipSupported ? 7 : 1, word("Genu"), word("ntel"), word("ineI"))
+        case 2...7 where umipSupported:
+            // A CPU with UMIP reports it in leaf 7 ECX bit 2; the leaves between say nothing.
+            return leaf == 7 && subleaf == 0 ? (0, 0, 1 << 2, 0) : (0, 0, 0, 0)
         case 1: return (Self.signature, 0, 0, Self.featureEDX)
         case 0x8000_0000: return (0x8000_0004, 0, 0, 0)
         case 0x8000_0001: return (0, 0, 0, 0)

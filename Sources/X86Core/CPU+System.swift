@@ -48,6 +48,13 @@ extension CPU {
         s.pointee.cr0 &= ~CR0.ts
     }
 
+    /// CR4.UMIP: the store-descriptor-table instructions and SMSW are CPL-0 only (SDM Vol. 3A
+    /// §2.5; the #GP comes before any VM exit for them, §25.1.1).
+    @inline(__always)
+    func checkUMIP() throws(Fault) {
+        if s.pointee.cr4 & CR4.umip != 0 && s.pointee.cpl != 0 { throw Fault.gp(0) }
+    }
+
     // MARK: 0F 00: SLDT, STR, LLDT, LTR, VERR, VERW
 
     func group6(_ d: InstructionRef) throws(Fault) {
@@ -55,6 +62,7 @@ extension CPU {
         let sz = d.operandSize32 ? 4 : 2
         switch d.reg {
         case 0, 1:
+            try checkUMIP()
             try interceptIfRequested(.descriptorTable)
             let sel = UInt32(d.reg == 0 ? s.pointee.ldtr.selector : s.pointee.tr.selector)
             if d.modrm >= 0xC0 { setReg(Int(d.modrm & 7), size: sz, sel) } else { try writeE(d, size: 2, sel) }
@@ -169,6 +177,7 @@ extension CPU {
     func group7(_ d: InstructionRef, sz: Int) throws(Fault) {
         switch d.reg {
         case 0, 1:
+            try checkUMIP()
             try interceptIfRequested(.descriptorTable)
             let table = d.reg == 0 ? s.pointee.gdtr : s.pointee.idtr
             let (seg, off) = effectiveAddress(d)
@@ -187,6 +196,7 @@ extension CPU {
             let t = TableRegister(base: base, limit: UInt16(limit))
             if d.reg == 2 { s.pointee.gdtr = t } else { s.pointee.idtr = t }
         case 4:
+            try checkUMIP()
             let v = guestVisibleCR0
             if d.modrm >= 0xC0 { setReg(Int(d.modrm & 7), size: sz, v) } else { try writeE(d, size: 2, v & 0xFFFF) }
         case 6:
@@ -301,7 +311,7 @@ extension CPU {
     }
 
     public func writeCR4(_ value: UInt32) throws(Fault) {
-        if value & ~CR4.supported != 0 { throw Fault.gp(0) }
+        if value & ~(CR4.supported | (umipSupported ? CR4.umip : 0)) != 0 { throw Fault.gp(0) }
         let old = s.pointee.cr4
         s.pointee.cr4 = value
         if (old ^ value) & (CR4.pge | CR4.pse) != 0 { tlb.flush(keepGlobal: false) }

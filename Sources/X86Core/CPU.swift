@@ -65,6 +65,9 @@ public final class CPU {
     public internal(set) var pageFaultAddress: UInt32 = 0
     /// A single-step trap owed by an instruction the owner completed (port I/O, emulation).
     var ownerCompletedTrap = false
+    /// The CPU model has UMIP (CR4 bit 11, CPUID leaf 7): off for the i686 model; a VMM that
+    /// shows the post-2017 fix for the descriptor-table holes (`x86v audit --umip`) turns it on.
+    public var umipSupported = false
 
     // MARK: The owner's debugger (last: the fields the loop reads stay where they were)
 

@@ -179,6 +179,9 @@ public enum CR4 {
     public static let pce: UInt32 = 1 << 8
     public static let osfxsr: UInt32 = 1 << 9
     public static let osxmmexcpt: UInt32 = 1 << 10
+    /// User-mode instruction prevention (SDM Vol. 3A §2.5): SGDT, SIDT, SLDT, SMSW and STR raise
+    /// #GP(0) at CPL > 0. Only with `CPU.umipSupported` (CPUs since 2017; off for the i686 model).
+    public static let umip: UInt32 = 1 << 11
     /// Bits this CPU accepts; setting any other bit is #GP(0). PAE and VME are not implemented
     /// and CPUID does not advertise them.
     public static let supported: UInt32 = tsd | de | pse | mce | pge | pce | osfxsr | osxmmexcpt
