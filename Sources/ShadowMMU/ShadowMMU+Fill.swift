@@ -10,6 +10,12 @@ extension ShadowMMU {
             activateRoot()
             return .retry
         }
+        if let r = reservedSlot, linear >> 22 == UInt32(r.index) {
+            // The VMM's own slot: whatever the guest meant here, it reaches the VMM's tables
+            // (read-only) or nothing. The owner decides (classic virtualization refuses it).
+            observer?(FaultEvent(linear: linear, shadowCode: code, guestCode: code, walk: nil, action: "reserved"))
+            return .deliver(errorCode: code)
+        }
         guard pagingEnabled else {
             // Guest paging off: the shadow is an identity map of guest-physical memory.
             stats.hiddenFaults += 1

@@ -99,6 +99,7 @@ extension ShadowMMU {
 
     /// Drops the shadow table of PD slot `index` in root `r`.
     func zapTable(root r: Int, index: UInt16) {
+        if let reserved = reservedSlot, reserved.index == index { return }
         guard let table = roots[r].tables.removeValue(forKey: index) else { return }
         memory.write32(roots[r].page + UInt32(index) * 4, 0)
         freeTable(table)

@@ -51,6 +51,12 @@ public final class ShadowMMU {
     static let mmioStart: UInt32 = 0xF000_0000
     /// Called for every fault the hook sees (the VMM counts and traces them).
     public var observer: ((FaultEvent) -> Void)? = nil
+    /// A page-directory slot the VMM keeps for itself in every address space (classic
+    /// virtualization maps its shadow descriptor tables there), and the PDE it holds. The guest's
+    /// own entry for that slot is never shadowed: its accesses there fault with action "reserved".
+    public var reservedSlot: (index: UInt16, pde: UInt32)? = nil {
+        didSet { reset() }
+    }
 
     struct Root {
         /// Guest CR3 (page-aligned), or `identityKey` for guest paging off.
@@ -168,6 +174,7 @@ public final class ShadowMMU {
                 reset()
                 page = allocate(.directory(rootKey: key))
             }
+            if let r = reservedSlot { memory.write32(page! + UInt32(r.index) * 4, r.pde) }
             roots.append(Root(key: key, page: page!, lastUse: useClock))
             current = roots.count - 1
             if key != Self.identityKey { track(frame: key, shadow: page!) }

@@ -44,6 +44,8 @@ extension VMM {
             exit.reason = .drAccess
             exit.action = "executed with the intercept off"
             stop = executeNatively(without: .drAccess)
+        case .descriptorTable where classic != nil:
+            stop = emulateClassicDescriptorTable(d, &exit)
         case .descriptorTable:
             // 0F 00 /0–3 (SLDT, STR, LLDT, LTR) or 0F 01 /0–3 (SGDT, SIDT, LGDT, LIDT).
             exit.reason = d.opcode == 0x00 ? .ldtrTrAccess : .gdtrIdtrAccess

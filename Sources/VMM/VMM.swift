@@ -39,7 +39,15 @@ public final class VMM {
     public internal(set) var guestHalted = false
     var cpu: CPU { machine.cpu }
 
-    public init(machine: PCMachine, policy: ExitPolicy = .default, mmu: MMUMode = .direct) {
+    /// Classic trap-and-emulate (`--virt=classic`): the guest kernel deprivileged at ring 1,
+    /// nil under hardware-assisted virtualization (`--virt=hw`).
+    public let classic: ClassicState?
+
+    /// `classic`: run as a pre-VT VMM (ring compression, shadow descriptor tables, every
+    /// exception exits); needs the shadow MMU and `ClassicState.Layout.privatePages` of private
+    /// memory after its pool. `umip`: the real CPU has CR4.UMIP set (classic only).
+    public init(machine: PCMachine, policy: ExitPolicy = .default, mmu: MMUMode = .direct,
+                classic classicMode: Bool = false, umip: Bool = false) {
         self.machine = machine
         self.policy = policy
         let st = machine.cpu.state
@@ -47,6 +55,14 @@ public final class VMM {
         let cpu = machine.cpu
         cpu.intercepts = policy.intercepts
         cpu.exitOnExceptions = policy.exceptions
+        if classicMode, case .shadow(let pages) = mmu {
+            let base = machine.memory.guestSize + UInt32(pages) * 4096
+            precondition(Int(machine.memory.size - base) >= ClassicState.Layout.privatePages * 4096,
+                         "classic virtualization needs its private pages after the shadow pool")
+            classic = ClassicState(base: base, gdtr: st.gdtr, idtr: st.idtr, umip: umip)
+        } else {
+            classic = nil
+        }
         if case .shadow(let pages) = mmu {
             // The shadow must see every change of the guest's paging controls.
             cpu.intercepts.formUnion([.cr0Write, .cr3Write, .cr3Read, .cr4Write, .invlpg])
@@ -66,6 +82,16 @@ public final class VMM {
         }
         if let s = shadow {
             s.observer = { [unowned self] event in self.pageFaultExit(event) }
+            if let c = classic {
+                // A CPU before VT-x: no execution controls, no read shadows; every exception
+                // is the VMM's first.
+                cpu.intercepts = []
+                cpu.exitOnExceptions = 0xFFFF_FFFF
+                cpu.cr0GuestHostMask = 0
+                cpu.cr4GuestHostMask = 0
+                cpu.umipSupported = umip
+                enterClassic(c, shadow: s)
+            }
             loadControlRegisters()
         }
     }
@@ -80,7 +106,7 @@ public final class VMM {
         if v.cr0 & CR0.pe != 0 {
             try? cpu.writeCR0(v.cr0 | CR0.pg | CR0.wp)
         }
-        try? cpu.writeCR4(v.cr4 & ~CR4.pse)
+        try? cpu.writeCR4(v.cr4 & ~CR4.pse | (classic?.umip == true ? CR4.umip : 0))
         s.guestControlRegistersChanged(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4)
     }
 
@@ -110,6 +136,10 @@ public final class VMM {
                 // The debugger asked to stop after the exit just handled: before any injection.
                 cpu.cancelOwnerStop()
                 return .breakpoint
+            }
+            if let c = classic {
+                syncClassicTables()
+                if let p = c.problem { return .notImplemented(eip: cpu.state.eip, what: p) }
             }
             if let stop = prepareEntry() { return stop }
             if guestHalted {
@@ -171,6 +201,14 @@ public final class VMM {
             let cr2: UInt32? = vector == Vector.pageFault ? cpu.pageFaultAddress : nil
             // VT-x leaves CR2 alone on a #PF exit; the guest sees it when the fault is reflected.
             if let a = cr2 { cpu.statePointer.pointee.cr2 = a }
+            if classic != nil && vector == Vector.generalProtection && classic?.inEmulation == false {
+                return classicGeneralProtection(errorCode: code)
+            }
+            if classic != nil && vector == Vector.pageFault, let a = cr2, a >> 22 == UInt32(ClassicState.Layout.slot) {
+                leaveRingZero()
+                classic?.problem = "cannot virtualize classically: the guest touched 0x\(String(a, radix: 16)), in the VMM's reserved area (the top 4 MiB)"
+                return .notImplemented(eip: cpu.state.eip, what: classic!.problem!)
+            }
             record(.exceptionOrNMI, eip: cpu.state.eip,
                    .exception(vector: vector, errorCode: code, cr2: cr2), action: "reflected to the guest")
             return reflect(vector: vector, errorCode: code)
@@ -196,6 +234,8 @@ public final class VMM {
     /// Delivers an exception the exception bitmap took out of the guest, as the guest would have
     /// seen it (KVM "reflects" exceptions it does not handle itself).
     func reflect(vector: UInt8, errorCode: UInt32?) -> StopReason? {
+        // A fault of an instruction being emulated at real CPL 0 is the deprivileged guest's.
+        leaveRingZero()
         let saved = cpu.exitOnExceptions
         cpu.exitOnExceptions = 0
         defer { cpu.exitOnExceptions = saved }

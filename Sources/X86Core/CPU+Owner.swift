@@ -49,3 +49,17 @@ extension CPU {
     public func register(_ index: Int) -> UInt32 { gpr[index & 7] }
     public func setRegister(_ index: Int, _ value: UInt32) { gpr[index & 7] = value }
 }
+
+extension CPU {
+    /// Decodes the instruction at CS:EIP through the MMU (a pre-VT VMM reads the instruction that
+    /// trapped) and makes it the exit instruction, so `readExitOperand`,
+    /// `exitOperandLinearAddress` and `completeEmulatedInstruction` work on it. nil if it cannot
+    /// be fetched or decoded.
+    public func captureInstructionAtEIP() -> DecodedInstruction? {
+        let cs = s.pointee.segments[1]
+        s.pointee.currentEIP = s.pointee.eip
+        guard let d = try? fetchSlow(linear: cs.base &+ s.pointee.eip, big: cs.big) else { return nil }
+        exitInstructionPointer.pointee = d
+        return d
+    }
+}

@@ -25,19 +25,20 @@ public struct OpcodeRow: Sendable {
     /// EFLAGS the SDM leaves undefined ("Flags Affected"): letters (`szap` for MUL), or a
     /// count-dependent rule for shifts and rotates. See `UndefinedFlags`, `OpcodeTable.flagEffect`.
     public let undefined: UndefinedFlags
-    /// Popek–Goldberg class (filled by the audit issue; the classic holes are marked now).
-    public let sensitivity: Sensitivity
+    /// Popek–Goldberg class (see `PopekGoldberg`; the entries are in OpcodeTable+PopekGoldberg.swift).
+    /// nil: the row is innocuous.
+    public let popekGoldberg: PopekGoldberg?
 
     public init(_ opcode: String, _ mnemonic: String, _ operands: String = "",
                 _ attributes: Attributes = [], flags: String = "", undefined: UndefinedFlags = .none,
-                _ sensitivity: Sensitivity = .none) {
+                _ popekGoldberg: PopekGoldberg? = nil) {
         self.opcode = opcode
         self.mnemonic = mnemonic
         self.operands = operands
         self.attributes = attributes
         self.flags = flags
         self.undefined = undefined
-        self.sensitivity = sensitivity
+        self.popekGoldberg = popekGoldberg
     }
 }
 
@@ -80,16 +81,91 @@ public struct Attributes: OptionSet, Sendable {
     public static let comparePredicate = Attributes(rawValue: 1 << 14)
 }
 
-/// Popek–Goldberg classification of an instruction when the guest kernel runs deprivileged
-/// (Robin & Irvine 2000, "Analysis of the Intel Pentium's Ability to Support a Secure VMM").
-public enum Sensitivity: UInt8, Sendable {
-    case none
-    /// Privileged: traps at CPL > 0, so trap-and-emulate works.
-    case privileged
-    /// Sensitive but unprivileged: reads state that reveals the deprivileging (SGDT, SMSW, PUSHF…).
-    case leaksState
-    /// Sensitive but unprivileged: behaves differently instead of trapping (POPF dropping IF…).
-    case behavesDifferently
-    /// Checks or transfers through descriptors whose DPL/RPL reveal the real CPL (LAR, far CALL…).
-    case protectionCheck
+/// The Popek–Goldberg column: how an opcode row fares under trap-and-emulate virtualization
+/// without hardware support (Popek & Goldberg 1974; Robin & Irvine 2000, "Analysis of the Intel
+/// Pentium's Ability to Support a Secure Virtual Machine Monitor").
+///
+/// The setting is the classic one: the VMM owns ring 0 and the real GDT, IDT, TR, CR0–CR4 and
+/// EFLAGS.IOPL/IF; the guest kernel runs at ring 1 (ring compression), its user code at ring 3,
+/// IOPL is 0 and CR4.TSD is set. An instruction is *sensitive* if it changes that configuration
+/// (control-sensitive) or if its result depends on it (behaviour-sensitive: on the mode, CPL or
+/// IOPL, or on where the real tables and registers are). It is *privileged* if it traps at
+/// CPL > 0 and not at CPL 0. The theorem needs every sensitive instruction to be privileged; a
+/// sensitive instruction that runs at CPL > 0 without trapping is a *hole*.
+///
+/// One value per instruction family (the rows of a family share it); a row with none is
+/// innocuous. `Audit.Catalog` groups the rows by family for `x86v audit --table`, and
+/// Tests/AuditTests checks every claim against the interpreter.
+public struct PopekGoldberg: Sendable, Equatable {
+    /// Popek & Goldberg's classes. Privileged wins over the two sensitive classes (a privileged
+    /// instruction is sensitive too: `sensitivity` says how); control wins over behaviour.
+    public enum Class: String, Sendable, CaseIterable {
+        /// Not sensitive: runs the same at every CPL and reveals nothing of the VMM.
+        case innocuous
+        /// Traps at CPL > 0 (under `condition`), so the VMM sees every execution.
+        case privileged
+        /// Changes the configuration (CPL, IF, IOPL, segment state, descriptor tables) without trapping.
+        case controlSensitive = "control-sensitive"
+        /// Its result depends on the mode (CPL, IOPL) or the location (the real tables and registers).
+        case behaviourSensitive = "behaviour-sensitive"
+    }
+
+    /// What makes the instruction sensitive.
+    public struct Sensitivity: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// Changes the processor's configuration (CPL, IF/IOPL, segment registers, system registers).
+        public static let control = Sensitivity(rawValue: 1 << 0)
+        /// Mode-sensitive: the result depends on CPL or IOPL (SDM Vol. 3A §5.5).
+        public static let mode = Sensitivity(rawValue: 1 << 1)
+        /// Location-sensitive: the result shows the real machine (the VMM's GDTR/IDTR/LDTR/TR, CR0,
+        /// EFLAGS.IF/IOPL, the host's CPUID and clock), not the guest's virtual one.
+        public static let location = Sensitivity(rawValue: 1 << 2)
+
+        /// `control, mode, location` order, for printing.
+        public var names: [String] {
+            [(Sensitivity.control, "control"), (.mode, "mode"), (.location, "location")]
+                .filter { contains($0.0) }.map(\.1)
+        }
+    }
+
+    /// The exception a privileged row raises at CPL > 0 (under `condition`).
+    public enum Trap: String, Sendable {
+        /// Runs at CPL > 0.
+        case none = "-"
+        /// #GP(0) (SDM Vol. 3A §5.9).
+        case gp = "#GP(0)"
+        /// #UD.
+        case ud = "#UD"
+    }
+
+    /// The family the rows share, as the SDM names it (`SGDT`, `MOV Sreg, r/m`, `CALL far`).
+    public let family: String
+    public let `class`: Class
+    public let sensitivity: Sensitivity
+    /// Sensitive and not privileged: it runs at CPL > 0 and the guest sees the difference.
+    public let hole: Bool
+    public let trap: Trap
+    /// When the classification holds (privileged: when it traps; hole: when it is one); nil = always.
+    public let condition: String?
+    /// Why, in a few words.
+    public let reason: String
+    /// Where the SDM says so (instruction pages in Vol. 2, protection rules in Vol. 3A).
+    public let sdm: String
+    /// Robin & Irvine's list of sensitive unprivileged instructions (their §4.2) names this mnemonic.
+    public let robinIrvine: Bool
+
+    public init(_ family: String, _ `class`: Class, _ sensitivity: Sensitivity, hole: Bool = false,
+                trap: Trap = .none, condition: String? = nil, reason: String, sdm: String,
+                robinIrvine: Bool = false) {
+        self.family = family
+        self.class = `class`
+        self.sensitivity = sensitivity
+        self.hole = hole
+        self.trap = trap
+        self.condition = condition
+        self.reason = reason
+        self.sdm = sdm
+        self.robinIrvine = robinIrvine
+    }
 }

@@ -12,7 +12,7 @@ import Glibc
 /// later command that runs a guest), so they accept the same flags with the same meaning.
 struct RunOptions: ParsableArguments {
     enum Virt: String, ExpressibleByArgument, CaseIterable {
-        case hw, none
+        case hw, none, classic
     }
 
     enum MMU: String, ExpressibleByArgument, CaseIterable {
@@ -24,8 +24,10 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("module"), help: "A multiboot module: 'FILE [ARGS]' (repeatable).")
     var modules: [String] = []
     @Option(help: "The kernel command line (multiboot cmdline).") var append: String = ""
-    @Option(help: "hw: under the trap-and-emulate VMM (VT-x-like exits); none: the bare interpreter.")
+    @Option(help: "hw: under the trap-and-emulate VMM (VT-x-like exits); classic: a pre-VT VMM (guest kernel deprivileged to ring 1, shadow descriptor tables, the Popek–Goldberg holes open); none: the bare interpreter.")
     var virt: Virt = .hw
+    @Flag(help: "--virt=classic: set CR4.UMIP on the real CPU (SGDT, SIDT, SLDT, SMSW, STR trap at CPL > 0, as on CPUs since 2017).")
+    var umip = false
     @Option(help: "--virt=hw only: shadow (the VMM's shadow page tables) or direct (the CPU walks the guest's tables, the nested-paging reference).")
     var mmu: MMU = .shadow
     @Option(name: .customLong("shadow-pages"), help: "Shadow page-table pool in 4 KiB pages (default: 4 per MiB of guest memory, at least 256).")
@@ -62,6 +64,8 @@ struct RunOptions: ParsableArguments {
         if virt == .none && !exits.isEmpty { throw InputError("--exits needs --virt=hw") }
         if virt == .none && traceExits != nil { throw InputError("--trace-exits needs --virt=hw (no VMM, no exits)") }
         if let n = shadowPages, n < 8 || n > 1 << 18 { throw InputError("bad --shadow-pages (8–262144)") }
+        if virt == .classic && mmu != .shadow { throw InputError("--virt=classic needs the shadow MMU (it protects the VMM's tables)") }
+        if umip && virt != .classic { throw InputError("--umip goes with --virt=classic") }
     }
 
     /// GUEST or --flat was given (`makeSetup` needs one; `run` checks it unless it resumes).
@@ -69,8 +73,14 @@ struct RunOptions: ParsableArguments {
         if flat == nil && guest == nil { throw InputError("missing GUEST (or --flat FILE --load ADDR --entry ADDR)") }
     }
 
-    var useShadow: Bool { virt == .hw && mmu == .shadow }
-    var configName: String { virt == .hw ? "hw-\(mmu.rawValue)" : "none" }
+    var useShadow: Bool { virt != .none && mmu == .shadow }
+    var configName: String {
+        switch virt {
+        case .hw: "hw-\(mmu.rawValue)"
+        case .classic: umip ? "classic-umip" : "classic"
+        case .none: "none"
+        }
+    }
     var limits: RunLimits { RunLimits(maxInstructions: maxInstructions, timeoutSeconds: timeout) }
 
     /// Builds the machine, loads the guest, wires the serial port, the console and the traces,
@@ -90,7 +100,9 @@ struct RunOptions: ParsableArguments {
         if let problem = policy.apply(exits) { throw InputError("bad --exits: \(problem)") }
 
         let pool = shadowPages ?? max(256, (bytes >> 20) * 4)
-        let machine = PCMachine(memorySize: bytes, rtcStart: start, privateMemory: useShadow ? pool * 4096 : 0)
+        let classicPages = virt == .classic ? ClassicState.Layout.privatePages : 0
+        let machine = PCMachine(memorySize: bytes, rtcStart: start,
+                                privateMemory: useShadow ? (pool + classicPages) * 4096 : 0)
         machine.strictIO = strictIO
         let elf = try loadGuest(into: machine)
 
@@ -113,8 +125,9 @@ struct RunOptions: ParsableArguments {
         switch virt {
         case .none:
             faults?.attach(to: machine.cpu)
-        case .hw:
-            let v = VMM(machine: machine, policy: policy, mmu: useShadow ? .shadow(pages: pool) : .direct)
+        case .hw, .classic:
+            let v = VMM(machine: machine, policy: policy, mmu: useShadow ? .shadow(pages: pool) : .direct,
+                        classic: virt == .classic, umip: umip)
             if let f = faults {
                 if useShadow { v.faultTrace = f } else { f.attach(to: machine.cpu) }
             }

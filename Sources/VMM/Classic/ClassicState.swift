@@ -1,0 +1,56 @@
+import Machine
+import X86Core
+
+/// Classic trap-and-emulate (`--virt=classic`), as VMMs did it before VT-x: the guest kernel
+/// runs deprivileged (ring compression: its ring 0 at ring 1), on a CPU with no execution
+/// controls. The only way into the VMM is an exception: every exception exits to the VMM (the
+/// exception bitmap is all ones), which emulates the privileged instruction that raised a #GP and
+/// reflects everything else into the guest. The VMM keeps shadow GDT, IDT and TSS, mapped by
+/// the shadow page tables in a page-directory slot of its own (the top 4 MiB), read-only.
+///
+/// Nothing is patched: the sensitive-but-unprivileged instructions (SGDT, SIDT, SLDT, STR, SMSW,
+/// PUSHF, POPF, MOV from CS/SS, LAR, LSL, VERR, VERW, far CALL/RET, IRET…) run natively and see
+/// the real state — the holes of Popek & Goldberg's theorem, as on pre-VT hardware.
+public final class ClassicState {
+    /// Where the VMM's tables live, linear and physical.
+    public enum Layout {
+        /// Page-directory slot 1023: linear 0xFFC00000–0xFFFFFFFF.
+        public static let slot: UInt16 = 1023
+        public static let gdtLinear: UInt32 = 0xFFC0_0000
+        public static let idtLinear: UInt32 = 0xFFC1_0000
+        public static let tssLinear: UInt32 = 0xFFC1_1000
+        /// The VMM's TSS descriptor: the last GDT entry (selector 0xFFF8).
+        public static let tssIndex = 8191
+        /// Private pages after the shadow pool: the reserved page table, 16 GDT pages, the IDT,
+        /// the TSS.
+        public static let privatePages = 19
+    }
+
+    /// The guest's descriptor-table registers (what LGDT, LIDT, LLDT, LTR loaded).
+    public internal(set) var gdtr: TableRegister
+    public internal(set) var idtr: TableRegister
+    public internal(set) var ldtr: UInt16 = 0
+    public internal(set) var tr: UInt16 = 0
+    /// Physical address of the reserved page table; the shadow GDT, IDT and TSS follow it.
+    let base: UInt32
+    var gdtPhysical: UInt32 { base + 0x1000 }
+    var idtPhysical: UInt32 { base + 0x11000 }
+    var tssPhysical: UInt32 { base + 0x12000 }
+    /// GDT entries copied at the last sync (the rest of the shadow GDT is zero).
+    var syncedGDTEntries = 0
+    /// CR4.UMIP on the real CPU (`--umip`): the descriptor-table holes trap too.
+    public let umip: Bool
+    /// Trapped instructions the VMM emulated, by mnemonic (the cost of trap-and-emulate).
+    public internal(set) var traps: [String: UInt64] = [:]
+    /// Set when the guest does something ring compression cannot give it.
+    public internal(set) var problem: String? = nil
+    /// True while a trapped instruction runs at real CPL 0 for its emulation.
+    var inEmulation = false
+
+    init(base: UInt32, gdtr: TableRegister, idtr: TableRegister, umip: Bool) {
+        self.base = base
+        self.gdtr = gdtr
+        self.idtr = idtr
+        self.umip = umip
+    }
+}

@@ -1,0 +1,76 @@
+/// Ring compression, the deprivileging of pre-VT VMMs (VMware's, Xen's before VT-x; Adams &
+/// Agesen 2006 §3, Robin & Irvine 2000): the guest kernel's ring 0 runs at real ring 1, its
+/// ring 3 stays at ring 3, so every privileged instruction it executes traps (#GP) into the VMM.
+/// The VMM keeps shadow copies of the guest's descriptor tables in which the guest's ring-0
+/// descriptors say ring 1; the CPU only ever sees the shadows.
+///
+/// These are the per-descriptor rules (SDM Vol. 3A §3.4.5 segment descriptors, §6.11 gates),
+/// pure functions on the 8-byte little-endian descriptor as a `UInt64`:
+///
+///      63      56 55 54 53 52 51   48 47 46 45 44 43   40 39      16 15       0
+///     ┌──────────┬──┬──┬──┬──┬───────┬──┬─────┬──┬───────┬──────────┬──────────┐
+///     │base 31:24│G │DB│L │AV│lim19:16│P │ DPL │S │ type  │base 23:0 │limit 15:0│
+///     └──────────┴──┴──┴──┴──┴───────┴──┴─────┴──┴───────┴──────────┴──────────┘
+///
+/// - code and data (S = 1): DPL 0 becomes 1; the accessed bit is set, so the CPU never writes the
+///   shadow table (the VMM maps it read-only: a guest write must trap);
+/// - call gates: DPL 0 becomes 1 (ring-1 kernel code may still call through them);
+/// - TSS descriptors are never loaded by the CPU (the real TR is the VMM's TSS): kept, marked
+///   available; LDT descriptors and task gates are kept as they are;
+/// - IDT interrupt and trap gates: DPL 0 becomes 1 (so `int n` from the ring-1 kernel still
+///   reaches them, and ring 3 still cannot); their target selector names a shadow code
+///   descriptor of DPL 1, so the handler runs at ring 1, on the ring-1 stack of the VMM's TSS
+///   when it comes from ring 3.
+public enum RingCompression {
+    /// The real privilege level a guest privilege level runs at.
+    public static func realRing(ofGuestRing r: UInt8) -> UInt8 { r == 0 ? 1 : r }
+
+    /// The guest privilege level a real one stands for (ring 1 is the guest's ring 0; rings 1 and
+    /// 2 of the guest itself cannot be virtualized this way).
+    public static func guestRing(ofRealRing r: UInt8) -> UInt8 { r == 1 ? 0 : r }
+
+    static func dpl(_ d: UInt64) -> UInt8 { UInt8((d >> 45) & 3) }
+    static func withDPL(_ d: UInt64, _ v: UInt8) -> UInt64 { d & ~(3 << 45) | UInt64(v & 3) << 45 }
+    static func present(_ d: UInt64) -> Bool { d & (1 << 47) != 0 }
+
+    /// What a guest GDT or LDT entry becomes in the shadow table.
+    public static func shadowDescriptor(_ d: UInt64) -> UInt64 {
+        guard present(d) else { return d }
+        let isSegment = d & (1 << 44) != 0
+        let type = (d >> 40) & 0xF
+        if isSegment {
+            let r = dpl(d) == 0 ? withDPL(d, 1) : d
+            return r | (1 << 40)  // accessed
+        }
+        switch type {
+        case 0xB: return d & ~(UInt64(0x2) << 40)  // busy 32-bit TSS → available
+        case 0x3: return d & ~(UInt64(0x2) << 40)  // busy 16-bit TSS → available
+        case 0xC, 0x4: return dpl(d) == 0 ? withDPL(d, 1) : d  // call gates
+        default: return d
+        }
+    }
+
+    /// What a guest IDT gate becomes in the shadow IDT.
+    public static func shadowGate(_ g: UInt64) -> UInt64 {
+        guard present(g) else { return g }
+        let type = (g >> 40) & 0x1F
+        switch type {
+        case 0x0E, 0x0F, 0x06, 0x07:  // 32- and 16-bit interrupt and trap gates
+            return dpl(g) == 0 ? withDPL(g, 1) : g
+        default:
+            return g  // task gates (and invalid types, which fault as they would natively)
+        }
+    }
+
+    /// Does this guest descriptor ask for something ring compression cannot give? Guest
+    /// descriptors of DPL 1 or 2 (the guest's own use of the middle rings) collide with the ring
+    /// the VMM gives the guest kernel. nil when it can be virtualized.
+    public static func problem(withDescriptor d: UInt64) -> String? {
+        guard present(d) else { return nil }
+        let isSegment = d & (1 << 44) != 0
+        if isSegment && (dpl(d) == 1 || dpl(d) == 2) {
+            return "the guest uses ring \(dpl(d)) itself (a DPL-\(dpl(d)) segment), which ring compression gives to its kernel"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,292 @@
+import Machine
+import ShadowMMU
+import X86Core
+import X86Decode
+
+/// The classic (pre-VT) trap-and-emulate engine: set-up, shadow descriptor tables, the #GP
+/// handler that emulates trapped privileged instructions. See `ClassicState`.
+extension VMM {
+    /// Intercepts armed only while a trapped instruction is re-executed at real CPL 0: they hand
+    /// its effect on privileged state to the VMM's emulation (the same code `--virt=hw` uses), so
+    /// the guest's CR0/CR3/CR4, descriptor tables, MSRs and HLT stay virtual.
+    static let classicEmulationIntercepts: Intercept = [.cr0Write, .cr3Write, .cr3Read, .cr4Write, .invlpg, .hlt,
+                                                        .msr, .descriptorTable, .drAccess]
+
+    /// Puts the guest kernel at ring 1 and the VMM's tables in place (VMM.init, classic).
+    func enterClassic(_ c: ClassicState, shadow s: ShadowMMU) {
+        let mem = machine.memory
+        // The reserved page table: GDT (16 pages), IDT, TSS; present, read-only, supervisor,
+        // accessed. A guest write to them faults (CR0.WP is always on under the shadow MMU).
+        for i in 0..<18 { mem.write32(c.base + UInt32(i) * 4, (c.base + 0x1000 * UInt32(i + 1)) | 0x21) }
+        s.reservedSlot = (ClassicState.Layout.slot, c.base | 0x23)
+        // The VMM's TSS descriptor (busy: the CPU never loads it by LTR) and TSS.
+        let tss = ClassicState.Layout.tssLinear
+        let descriptor = UInt64(0x67) | UInt64(tss & 0xFFFF) << 16 | UInt64((tss >> 16) & 0xFF) << 32
+            | UInt64(0x8B) << 40 | UInt64(tss >> 24) << 56
+        let at = c.gdtPhysical + UInt32(ClassicState.Layout.tssIndex) * 8
+        mem.write32(at, UInt32(truncatingIfNeeded: descriptor))
+        mem.write32(at + 4, UInt32(truncatingIfNeeded: descriptor >> 32))
+        mem.write(c.tssPhysical + 0x66, size: 2, value: 0x68)  // I/O map base past the limit: no bitmap
+        let st = cpu.statePointer
+        st.pointee.gdtr = TableRegister(base: ClassicState.Layout.gdtLinear, limit: 0xFFFF)
+        st.pointee.idtr = TableRegister(base: ClassicState.Layout.idtLinear, limit: c.idtr.limit)
+        st.pointee.tr = SegmentCache(selector: UInt16(ClassicState.Layout.tssIndex << 3), base: tss, limit: 0x67,
+                                     attributes: 0x8B)
+        st.pointee.ldtr = SegmentCache()
+        // Ring compression of what is loaded now: CS and SS at ring 1.
+        if st.pointee.cpl == 0 {
+            st.pointee.cpl = 1
+            for r in [SegmentRegister.cs, .ss] {
+                let old = st.pointee[r]
+                st.pointee[r] = SegmentCache(selector: old.selector | 1, base: old.base, limit: old.limit,
+                                             attributes: old.attributes & ~0x60 | 0x20)
+            }
+        }
+        cpu.flushTLB()
+        syncClassicTables()
+    }
+
+    // MARK: Shadow descriptor tables
+
+    /// A 32-bit value at a guest-linear address, through the guest's own tables (nil: unmapped).
+    func guestRead32(_ linear: UInt32) -> UInt32? {
+        let v = virtualCPU
+        var physical = linear
+        if v.cr0 & CR0.pg != 0 {
+            let w = GuestPageWalk.walk(machine.memory, GuestPageWalk.Controls(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4),
+                                       linear: linear, write: false, user: false)
+            guard w.faultCode == nil || w.faultCode! & 1 != 0 else { return nil }
+            guard w.pde & 1 != 0, w.pte.map({ $0 & 1 != 0 }) ?? true else { return nil }
+            physical = w.frame | linear & 0xFFF
+        }
+        guard physical <= machine.memory.guestSize &- 4 else { return nil }
+        return machine.memory.read32(physical)
+    }
+
+    func guestRead64(_ linear: UInt32) -> UInt64 {
+        UInt64(guestRead32(linear) ?? 0) | UInt64(guestRead32(linear &+ 4) ?? 0) << 32
+    }
+
+    func guestWrite32(_ linear: UInt32, _ value: UInt32) {
+        let v = virtualCPU
+        var physical = linear
+        if v.cr0 & CR0.pg != 0 {
+            let w = GuestPageWalk.walk(machine.memory, GuestPageWalk.Controls(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4),
+                                       linear: linear, write: false, user: false)
+            guard w.pde & 1 != 0, w.pte.map({ $0 & 1 != 0 }) ?? true else { return }
+            physical = w.frame | linear & 0xFFF
+        }
+        guard physical <= machine.memory.guestSize &- 4 else { return }
+        machine.memory.write32(physical, value)
+    }
+
+    /// Copies the guest's GDT and IDT into the shadows (ring-compressed) and the guest's ring-0
+    /// stack into the VMM TSS's ring-1 fields. Done before every VM entry: a guest that edits
+    /// its tables between two exits is seen at the next exit (the cost of not write-protecting
+    /// them; docs/classic.md).
+    func syncClassicTables() {
+        guard let c = classic else { return }
+        let mem = machine.memory
+        let entries = min(Int(c.gdtr.limit) / 8 + 1, ClassicState.Layout.tssIndex)
+        let count = c.gdtr.limit == 0 && c.gdtr.base == 0 ? 0 : entries
+        for i in 0..<count {
+            // A DPL-1 or DPL-2 descriptor runs at that ring as it is: a guest kernel that copied the
+            // shadow GDT through SGDT (the hole) keeps working. (A guest that really uses the
+            // middle rings is conflated with its kernel: `RingCompression.problem` names it.)
+            let d = guestRead64(c.gdtr.base &+ UInt32(i * 8))
+            let s = RingCompression.shadowDescriptor(d)
+            mem.write32(c.gdtPhysical + UInt32(i * 8), UInt32(truncatingIfNeeded: s))
+            mem.write32(c.gdtPhysical + UInt32(i * 8) + 4, UInt32(truncatingIfNeeded: s >> 32))
+        }
+        if count < c.syncedGDTEntries {
+            for i in count..<c.syncedGDTEntries { mem.write32(c.gdtPhysical + UInt32(i * 8), 0); mem.write32(c.gdtPhysical + UInt32(i * 8) + 4, 0) }
+        }
+        c.syncedGDTEntries = count
+        let gates = min(Int(c.idtr.limit) / 8 + 1, 256)
+        for i in 0..<256 {
+            let g = i < gates && !(c.idtr.limit == 0 && c.idtr.base == 0) ? RingCompression.shadowGate(guestRead64(c.idtr.base &+ UInt32(i * 8))) : 0
+            mem.write32(c.idtPhysical + UInt32(i * 8), UInt32(truncatingIfNeeded: g))
+            mem.write32(c.idtPhysical + UInt32(i * 8) + 4, UInt32(truncatingIfNeeded: g >> 32))
+        }
+        cpu.statePointer.pointee.idtr.limit = c.idtr.limit
+        // Ring-1 stack = the guest's ring-0 stack from its TSS (ESP0 at +4, SS0 at +8).
+        if c.tr & ~7 != 0 {
+            let d = guestRead64(c.gdtr.base &+ UInt32(c.tr & ~7))
+            let tssBase = UInt32(truncatingIfNeeded: (d >> 16) & 0xFF_FFFF | (d >> 32) & 0xFF00_0000)
+            mem.write32(c.tssPhysical + 0x0C, guestRead32(tssBase &+ 4) ?? 0)                 // ESP1 ← ESP0
+            mem.write32(c.tssPhysical + 0x10, (guestRead32(tssBase &+ 8) ?? 0) & 0xFFFF | 1)   // SS1 ← SS0 | RPL 1
+        }
+        // The shadows changed under the CPU: no stale descriptor or TLB entry may survive.
+        cpu.flushTLB()
+    }
+
+    // MARK: The #GP handler
+
+    /// A #GP exit under classic virtualization: the guest kernel (real CPL 1) ran a privileged
+    /// instruction — emulate it — or the fault is the guest's own — reflect it.
+    func classicGeneralProtection(errorCode: UInt32?) -> StopReason? {
+        guard let c = classic else { return reflect(vector: Vector.generalProtection, errorCode: errorCode) }
+        let st = cpu.statePointer
+        guard st.pointee.cpl == 1, let d = cpu.captureInstructionAtEIP() else {
+            return reflect(vector: Vector.generalProtection, errorCode: errorCode)
+        }
+        let row = OpcodeTable.rows[Int(d.row)]
+        let mnemonic = row.mnemonic
+        let attributes = OpcodeTable.shared.attributes(row: Int(d.row))
+        let storeTable = (d.map == 1 && d.opcode == 0x00 && d.reg <= 1) || (d.map == 1 && d.opcode == 0x01 && (d.reg <= 1 || d.reg == 4))
+        if attributes.contains(.privileged) || attributes.contains(.iopl) || attributes.contains(.io)
+            || (c.umip && storeTable) {
+            c.traps[mnemonic, default: 0] &+= 1
+            return emulateAtRingZero()
+        }
+        if let stop = fixUpStackSegmentLoad(d, errorCode: errorCode) { return stop == .breakpoint ? nil : stop }
+        return reflect(vector: Vector.generalProtection, errorCode: errorCode)
+    }
+
+    /// Runs the trapped instruction once at real CPL 0 with the emulation intercepts armed and
+    /// CR0/CR4 reads served from the guest's values: privileged state goes through the VMM's
+    /// emulation, the rest (CLI, STI, IN, OUT, INVD…) executes as the guest kernel meant it.
+    func emulateAtRingZero() -> StopReason? {
+        guard let c = classic else { return nil }
+        let st = cpu.statePointer
+        c.inEmulation = true
+        st.pointee.cpl = 0
+        cpu.intercepts = Self.classicEmulationIntercepts
+        cpu.cr0GuestHostMask = 0xFFFF_FFFF
+        cpu.cr4GuestHostMask = 0xFFFF_FFFF
+        syncReadShadows()
+        let exit = cpu.run(maxInstructions: 1)
+        var stop: StopReason? = nil
+        if case .exception = exit {
+            leaveRingZero()
+            stop = handle(exit, deadline: nil)
+        } else {
+            stop = handle(exit, deadline: nil)
+            leaveRingZero()
+        }
+        return stop
+    }
+
+    /// Back to the deprivileged guest after an emulation (unless the instruction itself changed
+    /// the privilege level: SYSEXIT).
+    func leaveRingZero() {
+        guard let c = classic, c.inEmulation else { return }
+        c.inEmulation = false
+        let st = cpu.statePointer
+        if st.pointee.cpl == 0 { st.pointee.cpl = 1 }
+        cpu.intercepts = []
+        cpu.cr0GuestHostMask = 0
+        cpu.cr4GuestHostMask = 0
+    }
+
+    /// MOV SS / POP SS with a selector of RPL 0 naming a ring-compressed kernel data segment: the
+    /// ring-1 CPU refuses it (SS needs RPL = DPL = CPL); it trapped, so the VMM may emulate it,
+    /// loading the selector with RPL 1 (what ring compression means for SS). nil if it is not
+    /// that case; `.breakpoint` (a marker, never returned further) when emulated.
+    func fixUpStackSegmentLoad(_ d: DecodedInstruction, errorCode: UInt32?) -> StopReason? {
+        guard let c = classic else { return nil }
+        let st = cpu.statePointer
+        var selector: UInt16
+        var pop = false
+        if d.map == 0 && d.opcode == 0x8E && d.reg == 2 {
+            guard let v = try? cpu.readExitOperand(size: 2) else { return nil }
+            selector = UInt16(truncatingIfNeeded: v)
+        } else if d.map == 0 && d.opcode == 0x17 {
+            let esp = st.pointee.regs[4]
+            let ss = st.pointee[.ss]
+            guard let v = guestRead32(ss.base &+ esp) else { return nil }
+            selector = UInt16(truncatingIfNeeded: v)
+            pop = true
+        } else {
+            return nil
+        }
+        guard selector & 3 == 0, selector & 4 == 0, selector >> 3 < c.syncedGDTEntries, errorCode == UInt32(selector & 0xFFFC) else { return nil }
+        let guestDescriptor = guestRead64(c.gdtr.base &+ UInt32(selector & ~7))
+        // Only a present, writable data segment of the guest's ring 0.
+        guard guestDescriptor & (1 << 47) != 0, guestDescriptor & (1 << 44) != 0, (guestDescriptor >> 43) & 1 == 0,
+              (guestDescriptor >> 41) & 1 == 1, (guestDescriptor >> 45) & 3 == 0 else { return nil }
+        let s = RingCompression.shadowDescriptor(guestDescriptor)
+        var limit = UInt32(s & 0xFFFF) | UInt32((s >> 48) & 0xF) << 16
+        if s & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
+        let base = UInt32(truncatingIfNeeded: (s >> 16) & 0xFF_FFFF | (s >> 32) & 0xFF00_0000)
+        st.pointee[.ss] = SegmentCache(selector: selector | 1, base: base, limit: limit,
+                                       attributes: UInt16(truncatingIfNeeded: (s >> 40) & 0xF0FF))
+        if pop { st.pointee.regs[4] &+= d.operandSize32 ? 4 : 2 }
+        c.traps[pop ? "pop ss" : "mov ss", default: 0] &+= 1
+        record(.exceptionOrNMI, instruction: d, .exception(vector: Vector.generalProtection, errorCode: errorCode, cr2: nil),
+               action: "emulated: SS loaded with RPL 1 (ring compression)")
+        cpu.completeEmulatedInstruction()
+        // MOV SS / POP SS hold off interrupts for one instruction (SDM Vol. 3A §6.8.3).
+        st.pointee.interruptShadow = true
+        cpu.eflags = cpu.eflags
+        return .breakpoint
+    }
+
+    // MARK: Descriptor-table instructions
+
+    /// LGDT, LIDT, LLDT, LTR (and, with UMIP, SGDT, SIDT, SLDT, STR) against the guest's virtual
+    /// registers; the shadows follow.
+    func emulateClassicDescriptorTable(_ d: DecodedInstruction, _ exit: inout VMExit) -> StopReason? {
+        guard let c = classic else { return nil }
+        exit.reason = d.opcode == 0x00 ? .ldtrTrAccess : .gdtrIdtrAccess
+        let address = cpu.exitOperandLinearAddress()
+        switch (d.opcode, d.reg) {
+        case (0x01, 2), (0x01, 3):
+            guard let limit = guestRead32(address), let b = guestRead32(address &+ 2) else {
+                return inject(.exception(Vector.pageFault, errorCode: 0), into: &exit)
+            }
+            let base = d.operandSize32 ? b : b & 0x00FF_FFFF
+            let t = TableRegister(base: base, limit: UInt16(truncatingIfNeeded: limit))
+            if d.reg == 2 { c.gdtr = t } else { c.idtr = t }
+            exit.action = "emulated: the guest's \(d.reg == 2 ? "GDTR" : "IDTR") = \(String(base, radix: 16)):\(String(t.limit, radix: 16)); shadow rebuilt"
+        case (0x00, 2):
+            let selector = UInt16(truncatingIfNeeded: (try? cpu.readExitOperand(size: 2)) ?? 0)
+            guard selector & ~3 == 0 else {
+                c.problem = "cannot virtualize classically: LLDT 0x\(String(selector, radix: 16)) (shadow LDTs are not implemented)"
+                return .notImplemented(eip: exit.eip, what: c.problem!)
+            }
+            c.ldtr = selector
+        case (0x00, 3):
+            let selector = UInt16(truncatingIfNeeded: (try? cpu.readExitOperand(size: 2)) ?? 0)
+            c.tr = selector
+            // LTR marks the guest's TSS descriptor busy, as hardware does.
+            let high = c.gdtr.base &+ UInt32(selector & ~7) &+ 4
+            if let v = guestRead32(high) { guestWrite32(high, v | 0x200) }
+        case (0x01, 0), (0x01, 1):
+            // UMIP made SGDT/SIDT trap: the guest gets its own values (the fix closes the hole).
+            let t = d.reg == 0 ? c.gdtr : c.idtr
+            guestWrite16(address, t.limit)
+            guestWrite16(address &+ 2, UInt16(truncatingIfNeeded: t.base))
+            guestWrite16(address &+ 4, UInt16(truncatingIfNeeded: t.base >> 16))
+        case (0x00, 0), (0x00, 1):
+            let v = d.reg == 0 ? c.ldtr : c.tr
+            if d.modrm >= 0xC0 {
+                let r = Int(d.modrm & 7)
+                cpu.setRegister(r, d.operandSize32 ? UInt32(v) : cpu.register(r) & 0xFFFF_0000 | UInt32(v))
+            } else {
+                guestWrite16(address, v)
+            }
+        default:
+            return .notImplemented(eip: exit.eip, what: "classic: descriptor-table instruction 0F \(String(d.opcode, radix: 16)) /\(d.reg)")
+        }
+        syncClassicTables()
+        cpu.completeEmulatedInstruction()
+        return nil
+    }
+
+    func guestWrite16(_ linear: UInt32, _ v: UInt16) {
+        let word = linear & ~3
+        let shift = (linear & 3) * 8
+        if shift <= 16, let old = guestRead32(word) {
+            guestWrite32(word, old & ~(0xFFFF << shift) | UInt32(v) << shift)
+        } else {
+            for i in 0..<2 {
+                let a = linear &+ UInt32(i)
+                if let old = guestRead32(a & ~3) {
+                    let sh = (a & 3) * 8
+                    guestWrite32(a & ~3, old & ~(0xFF << sh) | UInt32((v >> (8 * i)) & 0xFF) << sh)
+                }
+            }
+        }
+    }
+}
