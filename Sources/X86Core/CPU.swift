@@ -86,6 +86,9 @@ public final class CPU {
     /// Called after each event delivered through the IDT (vector, error code, software INT n):
     /// the debugger's event log. Never called on the fast path.
     public var deliveryObserver: ((_ vector: UInt8, _ errorCode: UInt32?, _ software: Bool) -> Void)? = nil
+    /// Called before every instruction while set (an audit watching what the guest executes).
+    /// Setting it sends every instruction through the slow path; nil costs nothing.
+    public var instructionObserver: (() -> Void)? = nil { didSet { updateAttention() } }
 
 
     public init(memorySize: Int, privateMemory: Int = 0) {
@@ -176,7 +179,7 @@ public final class CPU {
         updateAlignmentCheck()
         let st = s.pointee
         attention = st.flags & (EFLAGS.tf | EFLAGS.rf) != 0 || st.dr[7] & 0xFF != 0
-            || st.interruptShadow || !breakpoints.isEmpty || !watchpoints.isEmpty || ownerStopRequested || st.halted
+            || st.interruptShadow || !breakpoints.isEmpty || !watchpoints.isEmpty || ownerStopRequested || instructionObserver != nil || st.halted
             || (interruptRequested && st.flags & EFLAGS.if != 0)
             || singleStepHeld || heldBreakpointHits != 0 || ownerCompletedTrap || boundaryCallbackRequested
     }
@@ -322,6 +325,7 @@ public final class CPU {
             return handle(.exception(Vector.debug))
         }
         dataBreakpointHits = 0
+        instructionObserver?()
         do throws(Fault) {
             try step()
         } catch {

@@ -140,6 +140,7 @@ extension VMM {
             return emulateAtRingZero()
         }
         if let stop = fixUpStackSegmentLoad(d, errorCode: errorCode) { return stop == .breakpoint ? nil : stop }
+        if fixUpFarReturn(d, errorCode: errorCode) { return nil }
         return reflect(vector: Vector.generalProtection, errorCode: errorCode)
     }
 
@@ -202,9 +203,10 @@ extension VMM {
         }
         guard selector & 3 == 0, selector & 4 == 0, selector >> 3 < c.syncedGDTEntries, errorCode == UInt32(selector & 0xFFFC) else { return nil }
         let guestDescriptor = guestRead64(c.gdtr.base &+ UInt32(selector & ~7))
-        // Only a present, writable data segment of the guest's ring 0.
+        // Only a present, writable data segment of the guest's ring 0 (DPL 1 too: a guest that
+        // copied the shadow GDT through SGDT has the compressed descriptors in its own table).
         guard guestDescriptor & (1 << 47) != 0, guestDescriptor & (1 << 44) != 0, (guestDescriptor >> 43) & 1 == 0,
-              (guestDescriptor >> 41) & 1 == 1, (guestDescriptor >> 45) & 3 == 0 else { return nil }
+              (guestDescriptor >> 41) & 1 == 1, (guestDescriptor >> 45) & 3 <= 1 else { return nil }
         let s = RingCompression.shadowDescriptor(guestDescriptor)
         var limit = UInt32(s & 0xFFFF) | UInt32((s >> 48) & 0xF) << 16
         if s & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
@@ -220,6 +222,52 @@ extension VMM {
         st.pointee.interruptShadow = true
         cpu.eflags = cpu.eflags
         return .breakpoint
+    }
+
+    /// IRET / RETF from the ring-1 kernel to a kernel code selector of RPL 0 (a frame the guest
+    /// built itself, e.g. `push $0x08; push $f; lret`): the CPU sees a return to a more
+    /// privileged ring and raises #GP(selector). It trapped, so the VMM emulates it as the
+    /// same-ring return ring compression makes of it. EFLAGS follow the ring-1 rules (IF and IOPL
+    /// are not changed: CPL 1 > IOPL 0) — the IRET hole stays open. True when emulated.
+    func fixUpFarReturn(_ d: DecodedInstruction, errorCode: UInt32?) -> Bool {
+        guard let c = classic, d.map == 0, [0xCF, 0xCB, 0xCA].contains(d.opcode), d.operandSize32 else { return false }
+        let st = cpu.statePointer
+        let ss = st.pointee[.ss]
+        let esp = st.pointee.regs[4]
+        guard let eip = guestRead32(ss.base &+ esp), let csWord = guestRead32(ss.base &+ esp &+ 4) else { return false }
+        let selector = UInt16(truncatingIfNeeded: csWord)
+        guard selector & 3 == 0, selector & 4 == 0, errorCode == UInt32(selector & 0xFFFC),
+              Int(selector >> 3) < c.syncedGDTEntries else { return false }
+        let g = guestRead64(c.gdtr.base &+ UInt32(selector & ~7))
+        // A present code segment of the guest's ring 0 (or 1: see the SS fix-up).
+        guard g & (1 << 47) != 0, g & (1 << 44) != 0, (g >> 43) & 1 == 1, (g >> 45) & 3 <= 1 else { return false }
+        let s = RingCompression.shadowDescriptor(g)
+        var limit = UInt32(s & 0xFFFF) | UInt32((s >> 48) & 0xF) << 16
+        if s & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
+        guard eip <= limit else { return false }
+        let base = UInt32(truncatingIfNeeded: (s >> 16) & 0xFF_FFFF | (s >> 32) & 0xFF00_0000)
+        var pop: UInt32 = 8
+        if d.opcode == 0xCF {
+            guard let flags = guestRead32(ss.base &+ esp &+ 8) else { return false }
+            let kept: UInt32 = EFLAGS.if | EFLAGS.iopl | EFLAGS.vm | EFLAGS.vif | EFLAGS.vip
+            cpu.eflags = cpu.eflags & kept | flags & EFLAGS.writable & ~kept
+            pop = 12
+        } else if d.opcode == 0xCA {
+            pop += d.immediate & 0xFFFF
+        }
+        st.pointee[.cs] = SegmentCache(selector: selector | 1, base: base, limit: limit,
+                                       attributes: UInt16(truncatingIfNeeded: (s >> 40) & 0xF0FF))
+        st.pointee.regs[4] = esp &+ pop
+        st.pointee.eip = eip
+        st.pointee.currentEIP = eip
+        st.pointee.instructions &+= 1
+        st.pointee.interruptShadow = false
+        c.traps[d.opcode == 0xCF ? "iret" : "retf", default: 0] &+= 1
+        record(.exceptionOrNMI, instruction: d, eip: cpu.state.eip,
+               .exception(vector: Vector.generalProtection, errorCode: errorCode, cr2: nil),
+               action: "emulated: return to the kernel's code with RPL 1 (ring compression)")
+        cpu.eflags = cpu.eflags  // re-evaluate the CPU's attention (TF, IF)
+        return true
     }
 
     // MARK: Descriptor-table instructions
