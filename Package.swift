@@ -56,10 +56,13 @@ let package = Package(
         // The teaching debugger: one engine (stepping, breakpoints, views, snapshots, reverse
         // execution) shared by the REPL, scripts and the GDB stub. Above VMM and Machine.
         .target(name: "Debugger", dependencies: ["X86Core", "X86Decode", "Machine", "VMM", "ShadowMMU", "ELF", "CEditLine"]),
+        // The Popek–Goldberg catalog: the opcode table's sensitivity column grouped by family
+        // (`x86v audit --table`).
+        .target(name: "Audit", dependencies: ["X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF"]),
         .executableTarget(
             name: "x86v",
             dependencies: [
-                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle", "Debugger",
+                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle", "Debugger", "Audit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -82,6 +85,7 @@ let package = Package(
         ),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86Core"]),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "VMM", "Machine", "X86Core", "ELF", "ShadowMMU"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "X86Core", "X86Decode", "Machine"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ShadowMMU", "ELF", "CMallocCounter"]),
     ]
 )

@@ -152,7 +152,7 @@ public struct PopekGoldberg: Sendable, Equatable {
     public let reason: String
     /// Where the SDM says so (instruction pages in Vol. 2, protection rules in Vol. 3A).
     public let sdm: String
-    /// Robin & Irvine's list of sensitive unprivileged instructions (their §4.2) names this mnemonic.
+    /// Robin & Irvine's list of sensitive unprivileged instructions names this mnemonic.
     public let robinIrvine: Bool
 
     public init(_ family: String, _ `class`: Class, _ sensitivity: Sensitivity, hole: Bool = false,

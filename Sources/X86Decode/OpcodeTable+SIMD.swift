@@ -150,7 +150,7 @@ extension OpcodeTable {
     /// Group 15 (0F AE): FXSAVE/FXRSTOR, MXCSR, CLFLUSH and the fences.
     private static let simdMiscellaneousRows: [OpcodeRow] = [
         // FXSAVE/FXRSTOR are checked like x87 instructions (#NM if CR0.TS or CR0.EM).
-        OpcodeRow("0F AE /0", "fxsave", "M", [.x87]), OpcodeRow("0F AE /1", "fxrstor", "M", [.x87]),
+        OpcodeRow("0F AE /0", "fxsave", "M", [.x87], .fxsave), OpcodeRow("0F AE /1", "fxrstor", "M", [.x87]),
         OpcodeRow("0F AE /2", "ldmxcsr", "Md", [.sse]), OpcodeRow("0F AE /3", "stmxcsr", "Md", [.sse]),
         OpcodeRow("0F AE /7", "clflush", "Mb"),
         // mod = 11B: the fences are selected by ModRM.reg alone (SDM Vol. 2D Table A-6, group 15).

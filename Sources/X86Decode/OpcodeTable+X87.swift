@@ -41,7 +41,7 @@ extension OpcodeTable {
         OpcodeRow("D9 /0", "fld", "Md", [.x87]), OpcodeRow("D9 /2", "fst", "Md", [.x87]),
         OpcodeRow("D9 /3", "fstp", "Md", [.x87]),
         OpcodeRow("D9 /4", "fldenv", "M", [.x87]), OpcodeRow("D9 /5", "fldcw", "Mw", [.x87]),
-        OpcodeRow("D9 /6", "fnstenv", "M", [.x87]), OpcodeRow("D9 /7", "fnstcw", "Mw", [.x87]),
+        OpcodeRow("D9 /6", "fnstenv", "M", [.x87], .fnstenv), OpcodeRow("D9 /7", "fnstcw", "Mw", [.x87]),
         // DB /1, DD /1, DF /1 (FISTTP) are SSE3: reserved on an i686.
         OpcodeRow("DB /0", "fild", "Md", [.x87]), OpcodeRow("DB /2", "fist", "Md", [.x87]),
         OpcodeRow("DB /3", "fistp", "Md", [.x87]),
@@ -49,7 +49,7 @@ extension OpcodeTable {
         OpcodeRow("DD /0", "fld", "Mq", [.x87]), OpcodeRow("DD /2", "fst", "Mq", [.x87]),
         OpcodeRow("DD /3", "fstp", "Mq", [.x87]),
         // m94/108byte state images and the m2byte status word (Capstone says `dword ptr`).
-        OpcodeRow("DD /4", "frstor", "M", [.x87]), OpcodeRow("DD /6", "fnsave", "M", [.x87]),
+        OpcodeRow("DD /4", "frstor", "M", [.x87]), OpcodeRow("DD /6", "fnsave", "M", [.x87], .fnsave),
         OpcodeRow("DD /7", "fnstsw", "Mw", [.x87]),
         OpcodeRow("DF /0", "fild", "Mw", [.x87]), OpcodeRow("DF /2", "fist", "Mw", [.x87]),
         OpcodeRow("DF /3", "fistp", "Mw", [.x87]),

@@ -5,20 +5,20 @@ import X86Decode
 /// `symbol+offset` labels, the current instruction marked `=>`, and each instruction's
 /// Popek–Goldberg class from the opcode table.
 enum CodeView {
-    /// The class column, from the one opcode table (the audit issue completes the column).
+    /// The class column, from the one opcode table's Popek–Goldberg column (`x86v audit --table`
+    /// has the reasons): `innocuous`, `privileged` (`privileged if CPL > IOPL` when conditional),
+    /// `HOLE: control-sensitive` / `HOLE: behaviour-sensitive`, or the class of a sensitive
+    /// instruction that is not a hole.
     static func popekGoldberg(_ d: DecodedInstruction) -> String {
-        let row = OpcodeTable.rows[Int(d.row)]
-        switch row.sensitivity {
-        case .privileged: return "privileged"
-        case .leaksState: return "HOLE: sensitive, unprivileged (leaks state)"
-        case .behavesDifferently: return "HOLE: sensitive, unprivileged (behaves differently)"
-        case .protectionCheck: return "HOLE: sensitive, unprivileged (reveals CPL via DPL/RPL)"
-        case .none:
-            if row.attributes.contains(.privileged) { return "privileged" }
-            if row.attributes.contains(.io) { return "I/O: privileged above IOPL" }
-            if row.attributes.contains(.iopl) { return "IOPL-sensitive" }
-            return "innocuous"
+        guard let pg = OpcodeTable.rows[Int(d.row)].popekGoldberg else { return "innocuous" }
+        if pg.hole { return "HOLE: \(pg.class.rawValue)" }
+        if pg.class == .privileged, let condition = pg.condition, pg.trap == .gp {
+            // The predicate only: "CR4.TSD = 1 (clear: …)" → "privileged if CR4.TSD = 1".
+            var predicate = condition.prefix { $0 != "(" }
+            while predicate.last == " " { predicate = predicate.dropLast() }
+            return "privileged if \(predicate)"
         }
+        return pg.class.rawValue
     }
 
     static func disassemble(_ s: DebugSession, at start: UInt32, count: Int, physical: Bool = false) -> String {
