@@ -93,6 +93,8 @@ public final class HoleMonitor {
     // MARK: Observation
 
     func observe() {
+        // The VMM re-running a trapped instruction at CPL 0 is the VMM, not the guest.
+        if classic.inEmulation { return }
         let cpu = vmm.machine.cpu
         let st = cpu.statePointer.pointee
         let lin = st.segments[1].base &+ st.eip
@@ -103,6 +105,10 @@ public final class HoleMonitor {
         var d = DecodedInstruction()
         let ok = bytes.withUnsafeBufferPointer { decoder.decode($0.baseAddress!, count: have, mode: st.segments[1].big ? .bits32 : .bits16, into: &d) }
         guard ok == .ok, let pg = OpcodeTable.rows[Int(d.row)].popekGoldberg, pg.hole else { return }
+        // With UMIP the five store instructions trap at CPL > 0: the VMM emulates them (the hole
+        // is closed), so they are traps, not holes.
+        let storesTable = d.map == 1 && ((d.opcode == 0x01 && (d.reg <= 1 || d.reg == 4)) || (d.opcode == 0x00 && d.reg <= 1))
+        if classic.umip && storesTable && st.cpl > 0 { return }
         let key = UInt64(lin) << 16 | UInt64(d.row)
         if let i = index[key] { hits[i].count &+= 1; return }
         let (saw, native, matters) = compare(d, pg, st)
@@ -173,9 +179,13 @@ public final class HoleMonitor {
                   let guest = descriptor(s, table: c.gdtr.base, limit: c.gdtr.limit) else { return (sel(s), sel(s), false) }
             let sd = shadow >> 45 & 3, gd = guest >> 45 & 3
             return ("\(sel(s)): DPL \(sd)", "DPL \(gd)", sd != gd)
-        case (0, 0x9A), (0, 0xEA), (0, 0xCA), (0, 0xCB), (0, 0xFF), (0, 0xC4), (0, 0xC5), (0, 0x8E), (0, 0x07), (0, 0x1F), (0, 0x17),
-             (1, 0xA1), (1, 0xA9), (1, 0xB2), (1, 0xB4), (1, 0xB5):
-            return ("CPL \(st.cpl) (selectors' RPL checked against it)", "CPL \(guestRing)", st.cpl != guestRing)
+        case (0, 0x8E), (0, 0x07), (0, 0x1F), (0, 0x17), (0, 0xC4), (0, 0xC5), (1, 0xA1), (1, 0xA9), (1, 0xB2), (1, 0xB4), (1, 0xB5):
+            // The load is checked against CPL \(st.cpl) instead of \(guestRing): it passes for the
+            // kernel's own (compressed) selectors; an SS of RPL 0 traps and the VMM loads it.
+            return ("loaded with the checks of CPL \(st.cpl)", "CPL \(guestRing)", false)
+        case (0, 0x9A), (0, 0xEA), (0, 0xCA), (0, 0xCB), (0, 0xFF):
+            // The new CS takes RPL = CPL: visible later, where the guest reads CS (reported there).
+            return ("CS.RPL becomes \(st.cpl)", "\(guestRing)", false)
         case (1, 0x34):
             return ("SYSENTER to the real SYSENTER_CS: ring 0", "ring 0", false)
         default:

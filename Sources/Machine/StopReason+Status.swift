@@ -16,3 +16,21 @@ extension StopReason {
         }
     }
 }
+
+extension StopReason {
+    /// The short name `--stats` and `--stats-json` print.
+    public var name: String {
+        switch self {
+        case .debugExit: "debug-exit"
+        case .haltedWithInterruptsOff: "halted"
+        case .instructionLimit: "instruction-limit"
+        case .notImplemented: "not-implemented"
+        case .tripleFault: "triple-fault"
+        case .timeout: "timeout"
+        case .idleForever: "idle-forever"
+        case .unknownPort: "unknown-port"
+        case .resetRequested: "reset"
+        case .breakpoint: "debugger-stop"
+        }
+    }
+}

@@ -1,25 +1,124 @@
 import ArgumentParser
 import Audit
+import Machine
+import VMM
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `x86v audit --table [--json]`: the Popek–Goldberg catalog of the opcode table (Sources/Audit).
-/// `x86v audit GUEST` (which instructions of the catalog a guest executes) comes later.
+/// `x86v audit --table [--json]`: the Popek–Goldberg catalog of the opcode table.
+/// `x86v audit GUEST [run flags] [--umip] [--json]`: the guest under `--virt=classic`, every hole
+/// it executes reported (Sources/Audit). `--compare`: the same guest under classic, classic
+/// with UMIP, hardware-assisted (`hw`) and bare, side by side.
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "The Popek–Goldberg classification of every sensitive x86 instruction.",
-        discussion: "Example: x86v audit --table; x86v audit --table --json"
+        abstract: "Popek–Goldberg audits: the classification table, or a guest run deprivileged as on a pre-VT x86.",
+        discussion: """
+            Examples: x86v audit --table; x86v audit testguests/build/hole-sgdt.elf; \
+            x86v audit testguests/build/demo.elf --umip; x86v audit testguests/build/demo.elf --compare. \
+            Exit status: 0 (the report was made, whatever it says), 2 bad input.
+            """
     )
 
     @Flag(help: "Print the catalog: mnemonic, class, hole, condition, why, SDM section.") var table = false
-    @Flag(help: "With --table: one JSON array instead of aligned text.") var json = false
-    @Argument(help: "A guest to audit (not implemented yet).") var guest: String?
+    @Flag(help: "JSON instead of text (the catalog, or the guest's report), on stdout.") var json = false
+    @Flag(help: "Run the guest under classic, classic --umip, hw and none and compare them in one table.") var compare = false
+    @OptionGroup var options: RunOptions
+
+    func validate() throws {
+        if table {
+            if options.guest != nil || options.flat != nil || compare { throw InputError("--table takes no guest") }
+            return
+        }
+        try options.checkGuestGiven()
+    }
 
     func run() throws {
-        if guest != nil {
-            writeAll(2, Array("x86v audit GUEST: not implemented yet (use --table)\n".utf8))
-            throw ExitCode(2)
+        if table {
+            print(json ? Catalog.json() : Catalog.table(), terminator: "")
+            return
         }
-        guard table else { throw InputError("audit: give --table (and --json for JSON)") }
-        print(json ? Catalog.json() : Catalog.table(), terminator: "")
+        if compare {
+            writeAll(1, Array(try compareTable().utf8))
+            return
+        }
+        let result = try audit(umip: options.umip)
+        writeAll(1, Array((json ? result.json : result.text).utf8))
+    }
+
+    struct Outcome {
+        var text: String
+        var json: String
+        var serial: [UInt8]
+        var stop: StopReason
+        var instructions: UInt64
+        var holes: Int
+        var differing: Int
+        var traps: UInt64
+        var exits: UInt64
+    }
+
+    /// One run under classic virtualization with the hole monitor attached.
+    func audit(umip: Bool) throws -> Outcome {
+        var o = options
+        o.virt = .classic
+        o.mmu = .shadow
+        o.umip = umip
+        o.serial = o.serial ?? "/dev/null"
+        let setup = try o.makeSetup(interactiveInput: false)
+        var captured: [UInt8] = []
+        let original = setup.machine.serialOutput
+        setup.machine.serialOutput = { captured.append($0); original($0) }
+        guard let vmm = setup.vmm else { throw InputError("audit: no VMM") }
+        let monitor = HoleMonitor(vmm: vmm, symbols: setup.elf?.symbols ?? [])
+        monitor.attach()
+        let stop = setup.run(o.limits)
+        monitor.detach()
+        setup.flushOutputs()
+        let name = options.guest ?? options.flat ?? ""
+        let n = setup.machine.cpu.state.instructions
+        let stopText = stop.name
+        return Outcome(text: monitor.report(guest: name, stop: stopText, instructions: n),
+                       json: monitor.json(guest: name, stop: stopText, instructions: n),
+                       serial: captured, stop: stop, instructions: n, holes: monitor.hits.count,
+                       differing: monitor.hits.filter(\.matters).count,
+                       traps: vmm.classic?.traps.values.reduce(0, +) ?? 0, exits: vmm.stats.total)
+    }
+
+    /// A plain run (hw or none) for the comparison.
+    func plain(_ virt: RunOptions.Virt) throws -> (serial: [UInt8], stop: StopReason, instructions: UInt64, exits: UInt64) {
+        var o = options
+        o.virt = virt
+        o.umip = false
+        o.serial = "/dev/null"
+        let setup = try o.makeSetup(interactiveInput: false)
+        var captured: [UInt8] = []
+        setup.machine.serialOutput = { captured.append($0) }
+        let stop = setup.run(o.limits)
+        setup.flushOutputs()
+        return (captured, stop, setup.machine.cpu.state.instructions, setup.vmm?.stats.total ?? 0)
+    }
+
+    /// The lecture: one guest, four machines (the table is Audit's `Comparison`).
+    func compareTable() throws -> String {
+        let bare = try plain(.none)
+        let hw = try plain(.hw)
+        let classic = try audit(umip: false)
+        let umip = try audit(umip: true)
+        func same(_ s: [UInt8], _ stop: StopReason) -> Bool { s == bare.serial && stop == bare.stop }
+        var c = Comparison(guest: options.guest ?? options.flat ?? "")
+        c.rows = [
+            .init(machine: "none (bare)", holes: nil, differing: nil, traps: nil, instructions: bare.instructions,
+                  stop: bare.stop, sameOutputAsBare: true),
+            .init(machine: "hw (VT-x)", holes: nil, differing: nil, traps: "\(hw.exits) exits", instructions: hw.instructions,
+                  stop: hw.stop, sameOutputAsBare: same(hw.serial, hw.stop)),
+            .init(machine: "classic", holes: classic.holes, differing: classic.differing, traps: "\(classic.traps) traps",
+                  instructions: classic.instructions, stop: classic.stop, sameOutputAsBare: same(classic.serial, classic.stop)),
+            .init(machine: "classic --umip", holes: umip.holes, differing: umip.differing, traps: "\(umip.traps) traps",
+                  instructions: umip.instructions, stop: umip.stop, sameOutputAsBare: same(umip.serial, umip.stop)),
+        ]
+        return c.table()
     }
 }
+

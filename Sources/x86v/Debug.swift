@@ -27,6 +27,7 @@ struct Debug: ParsableCommand {
 
     func validate() throws {
         try options.checkGuestGiven()
+        try options.checkUMIP()
         if snapshotEvery == 0 { throw InputError("bad --snapshot-every (must be > 0)") }
         if historyMB < 1 { throw InputError("bad --history-mb (must be ≥ 1)") }
     }

@@ -31,6 +31,7 @@ struct Run: ParsableCommand {
     @OptionGroup var gdbOptions: GDBOptions
 
     func validate() throws {
+        try options.checkUMIP()
         try snapshot.check(options)
         try gdbOptions.check(snapshot)
     }

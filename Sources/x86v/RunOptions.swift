@@ -53,6 +53,11 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Entry point for --flat.") var entry: String?
     @Option(help: "RTC boot date, YYYY-MM-DD[THH:MM:SS] (default 2000-01-01T00:00:00).") var rtc: String?
 
+    /// `--umip` belongs to the classic VMM (`x86v audit` implies it; `run` and `debug` check).
+    func checkUMIP() throws {
+        if umip && virt != .classic { throw InputError("--umip goes with --virt=classic") }
+    }
+
     /// Checks that do not need the files (ArgumentParser calls this before `run`).
     /// The guest itself is checked by `checkGuestGiven` (`run --resume` takes it from a snapshot).
     func validate() throws {
@@ -65,7 +70,6 @@ struct RunOptions: ParsableArguments {
         if virt == .none && traceExits != nil { throw InputError("--trace-exits needs --virt=hw (no VMM, no exits)") }
         if let n = shadowPages, n < 8 || n > 1 << 18 { throw InputError("bad --shadow-pages (8–262144)") }
         if virt == .classic && mmu != .shadow { throw InputError("--virt=classic needs the shadow MMU (it protects the VMM's tables)") }
-        if umip && virt != .classic { throw InputError("--umip goes with --virt=classic") }
     }
 
     /// GUEST or --flat was given (`makeSetup` needs one; `run` checks it unless it resumes).

@@ -21,20 +21,7 @@ struct RunReport {
 
     var exitStatus: Int32 { stop.exitStatus }
 
-    var stopName: String {
-        switch stop {
-        case .debugExit: "debug-exit"
-        case .haltedWithInterruptsOff: "halted"
-        case .instructionLimit: "instruction-limit"
-        case .notImplemented: "not-implemented"
-        case .tripleFault: "triple-fault"
-        case .timeout: "timeout"
-        case .idleForever: "idle-forever"
-        case .unknownPort: "unknown-port"
-        case .resetRequested: "reset"
-        case .breakpoint: "debugger-stop"
-        }
-    }
+    var stopName: String { stop.name }
 
     var eip: String { "0x" + String(machine.cpu.state.eip, radix: 16) }
 

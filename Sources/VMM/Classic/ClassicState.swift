@@ -45,7 +45,7 @@ public final class ClassicState {
     /// Set when the guest does something ring compression cannot give it.
     public internal(set) var problem: String? = nil
     /// True while a trapped instruction runs at real CPL 0 for its emulation.
-    var inEmulation = false
+    public internal(set) var inEmulation = false
 
     init(base: UInt32, gdtr: TableRegister, idtr: TableRegister, umip: Bool) {
         self.base = base
