@@ -76,6 +76,7 @@ check-test-command: build guests
 # Scripted debugger sessions against test guests, compared with full expected transcripts.
 check-debug: build guests
 	bash Tests/cli/check-debug.sh $(X86V)
+	bash Tests/cli/check-audit.sh $(X86V)
 	bash Tests/cli/check-gdb.sh $(X86V) testguests/build/hello.elf
 
 # Save and resume every guest at many instruction counts against its uninterrupted run.

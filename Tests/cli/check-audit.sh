@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Popek–Goldberg audits against golden reports: for every hole guest (and the demo), the audit
+# under --virt=classic, the audit with --umip, and the --compare table must equal
+# Tests/audit/NAME.{classic,umip,compare}.txt byte for byte (no wall-clock values in them).
+# Also: the catalog (--table) is stable, --json is one object, bad input exits 2.
+# `--update` rewrites the goldens (review the diff).
+set -uo pipefail
+X86V=${1:?usage: check-audit.sh X86V [--update]}
+UPDATE=${2:-}
+cd "$(dirname "$0")/../.."
+fail=0
+check() {  # name, golden, command...
+    local golden=$1; shift
+    local out
+    out=$(mktemp)
+    "$@" >"$out" 2>&1
+    echo "exit status $?" >>"$out"
+    if [ "$UPDATE" = "--update" ]; then
+        cp "$out" "$golden"
+    elif ! diff -u "$golden" "$out" >"$out.diff"; then
+        echo "FAIL $golden:"; head -n 40 "$out.diff"; fail=1
+    else
+        echo "ok   $golden"
+    fi
+    rm -f "$out" "$out.diff"
+}
+for guest in testguests/build/hole-*.elf testguests/build/demo.elf; do
+    name=$(basename "$guest" .elf)
+    check "Tests/audit/$name.classic.txt" "$X86V" audit "$guest"
+    check "Tests/audit/$name.umip.txt" "$X86V" audit "$guest" --umip
+    check "Tests/audit/$name.compare.txt" "$X86V" audit "$guest" --compare
+done
+check Tests/audit/table.txt "$X86V" audit --table
+# JSON: one object naming each hole by its mnemonic.
+if ! "$X86V" audit testguests/build/hole-sgdt.elf --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any(h["mnemonic"]=="sgdt" for h in d["holes"])'; then
+    echo "FAIL audit --json"; fail=1
+else
+    echo "ok   audit --json names sgdt"
+fi
+# Bad input: a clear line, status 2.
+for args in "audit" "audit /nonexistent.elf" "audit --table testguests/build/demo.elf" "run testguests/build/demo.elf --umip" \
+            "run testguests/build/demo.elf --virt=classic --mmu=direct"; do
+    "$X86V" $args >/dev/null 2>&1
+    s=$?
+    if [ $s -ne 2 ]; then echo "FAIL x86v $args: status $s, want 2"; fail=1; else echo "ok   x86v $args: status 2"; fi
+done
+exit $fail
