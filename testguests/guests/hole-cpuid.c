@@ -65,7 +65,8 @@ static uint32_t try_cx8(uint32_t arg)
     static volatile uint64_t q = 0x1111111122222222ull;
     uint32_t a = 0x22222222, d = 0x11111111, b = 0x44444444, c = 0x33333333;
     uint8_t z;
-    __asm__ volatile("lock cmpxchg8b %2\n\tsetz %1" : "+a"(a), "=q"(z), "+m"(q), "+d"(d) : "b"(b), "c"(c) : "cc", "memory");
+    __asm__ volatile("lock cmpxchg8b %2\n\tsetz %1"
+                     : "+a"(a), "=q"(z), "+m"(q), "+d"(d) : "b"(b), "c"(c) : "cc", "memory");
     return z && q == 0x3333333344444444ull;
 }
 
@@ -117,7 +118,8 @@ static void vendor(struct regs r, char *out)
     out[12] = 0;
 }
 
-static void check_feature(const char *name, uint32_t edx, int bit, const char *does, uint32_t (*fn)(uint32_t), uint32_t arg)
+static void check_feature(const char *name, uint32_t edx, int bit, const char *does,
+                          uint32_t (*fn)(uint32_t), uint32_t arg)
 {
     int adv = (edx >> bit) & 1;
     uint32_t r = st_try(fn, arg);

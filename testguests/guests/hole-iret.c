@@ -50,16 +50,20 @@ int guest_main(void)
     hole_check(arrived, "cli, then iret with IF 1: %s|timer ticks arrive without sti",
                arrived ? "timer ticks arrive without sti" : "no tick, IRQ0 left pending: IF still 0");
 
+    pic_mask(0);                                /* nothing may come in between sti and the iret */
     __asm__ volatile("sti" ::: "memory");
     iret_const(0x002);                          /* IF 0, IOPL 0 */
-    start = hole_ticks;                         /* ticks taken before the iret do not count */
+    start = hole_ticks;                         /* before the unmask: what it lets in counts */
+    pic_unmask(0);
     arrived = hole_poll_ticks(start + 1);
     __asm__ volatile("cli" ::: "memory");
     hole_check(!arrived, "sti, then iret with IF 0: %s|no tick, IRQ0 left pending in the 8259",
                arrived ? "timer ticks still arrive: IF still 1" : "no tick, IRQ0 left pending in the 8259");
 
+    pic_mask(0);                                /* no timer handler's iret in between either */
     __asm__ volatile("sti\n\tint $0x40" ::: "memory");
-    start = hole_ticks;                         /* IF is what the handler's iret restored */
+    start = hole_ticks;
+    pic_unmask(0);                              /* IF is what the int handler's iret restored */
     arrived = hole_poll_ticks(start + 2);
     __asm__ volatile("cli" ::: "memory");
     hole_check(arrived, "sti, int 0x40 (interrupt gate), then ticks: %s|they arrive after the handler's iret",

@@ -59,14 +59,20 @@ static void check_lar(uint32_t sel, uint32_t want)
 {
     uint32_t ar, z = do_lar(sel, &ar);
     ar &= 0x00F0FF00u;
-    hole_check(z && ar == want, "lar %w: ZF %u, access rights %x, DPL %u|ZF 1, access rights %x, DPL %u",
-               sel, z, ar, (ar >> 13) & 3, want, (want >> 13) & 3);
+    if (z)
+        hole_check(ar == want, "lar %w: ZF 1, access rights %x, DPL %u|ZF 1, access rights %x, DPL %u",
+                   sel, ar, (ar >> 13) & 3, want, (want >> 13) & 3);
+    else
+        hole_check(0, "lar %w: ZF 0|ZF 1, access rights %x, DPL %u", sel, want, (want >> 13) & 3);
 }
 
 static void check_lsl(uint32_t sel, uint32_t want)
 {
     uint32_t limit, z = do_lsl(sel, &limit);
-    hole_check(z && limit == want, "lsl %w: ZF %u, limit %x|ZF 1, limit %x", sel, z, limit, want);
+    if (z)
+        hole_check(limit == want, "lsl %w: ZF 1, limit %x|ZF 1, limit %x", sel, limit, want);
+    else
+        hole_check(0, "lsl %w: ZF 0|ZF 1, limit %x", sel, want);
 }
 
 static void check_zf(const char *what, uint32_t sel, const char *note, uint32_t z, uint32_t want)

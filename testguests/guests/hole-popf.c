@@ -45,9 +45,11 @@ int guest_main(void)
     hole_check(arrived, "cli, then popf of IF 1: %s|timer ticks arrive without sti",
                arrived ? "timer ticks arrive without sti" : "no tick, IRQ0 left pending: IF still 0");
 
+    pic_mask(0);                                /* nothing may come in between sti and the popf */
     __asm__ volatile("sti" ::: "memory");
     popf_const(0x002);                          /* IF 0, IOPL 0 */
-    start = hole_ticks;                         /* ticks taken before the popf do not count */
+    start = hole_ticks;                         /* before the unmask: what it lets in counts */
+    pic_unmask(0);
     arrived = hole_poll_ticks(start + 1);
     __asm__ volatile("cli" ::: "memory");
     hole_check(!arrived, "sti, then popf of IF 0: %s|no tick, IRQ0 left pending in the 8259",
@@ -58,7 +60,8 @@ int guest_main(void)
     popf_const(0x002 | 3u << EFL_IOPL_SHIFT);
     uint32_t r = st_try_user(user_io, 0x5A);
     popf_const(0x002);
-    hole_check(r == ST_NOFAULT && st_result == 0x5A, "popf of IOPL 3, then CPL 3 out/in/cli/sti: %s|no fault, reads back 0x5a",
+    hole_check(r == ST_NOFAULT && st_result == 0x5A,
+               "popf of IOPL 3, then CPL 3 out/in/cli/sti: %s|no fault, reads back 0x5a",
                r == ST_NOFAULT ? (st_result == 0x5A ? "no fault, reads back 0x5a" : "no fault, wrong value")
                                : r == 13 ? "#GP" : "another fault");
     r = st_try_user(user_io, 0xA5);

@@ -1,16 +1,19 @@
 /* hole-pushf: what PUSHF shows of IF and IOPL.
  *
  * PUSHF is not privileged and pushes the real EFLAGS. Under classic
- * virtualization CLI/STI trap (real IOPL 0 < CPL 1) and only change the
- * VMM's virtual IF, while the real IF stays as the VMM wants it, and POPF/IRET
- * at ring 1 cannot change the real IOPL: PUSHF then shows the real IF and IOPL
- * instead of the guest's.
+ * virtualization the real IF and IOPL are the VMM's: CLI/STI trap (real IOPL
+ * 0 < CPL 1) and are emulated (into the real IF or only a virtual one), and
+ * POPF/IRET at ring 1 change neither IF nor IOPL, so PUSHF shows the real IF
+ * and IOPL, not the ones the guest set.
  *
  * Checks (every interrupt line stays masked, so IF=1 lets nothing in):
  * PUSHF after CLI and after STI; inside an INT 0x40 handler through an
  * interrupt gate (IF 0) and INT 0x41 through a trap gate (IF 1), and the
- * EFLAGS those pushed; PUSHF after POPF set IOPL 3, after IRET set IOPL 1,
- * after POPF set IOPL 0; PUSHF at CPL 3 entered with IF 0 and with IF 1. */
+ * EFLAGS those pushed; PUSHF after CLI and a POPF of IF 1 IOPL 3, after an
+ * IRET of IF 0 IOPL 1, after STI and an IRET of IF 0 IOPL 0, after a POPF of
+ * IF 0 IOPL 0 (under classic virtualization these also show the POPF/IRET
+ * holes: the real IF and IOPL did not change); PUSHF at CPL 3 entered with IF
+ * 0 and with IF 1. */
 #include "hole.h"
 
 #define V_INTG  0x40
@@ -44,7 +47,7 @@ int guest_main(void)
     hole_idt[V_TRAPG] = st_gate(SEL_KCODE, st_stub(V_TRAPG), SYS_TRAPGATE, 0, 1, 0);
     hole_handlers[V_INTG] = on_int;
     hole_handlers[V_TRAPG] = on_int;
-    tap_plan(10);
+    tap_plan(11);
     uint32_t fl;
 
     __asm__ volatile("cli\n\tpushfl\n\tpopl %0" : "=r"(fl) :: "memory");
@@ -58,14 +61,17 @@ int guest_main(void)
     __asm__ volatile("sti\n\tint $0x41\n\tcli" ::: "memory");
     check("pushf in a trap-gate handler (entered with IF 1)", in_handler, 1, 0);
 
-    __asm__ volatile("pushl %1\n\tpopfl\n\tpushfl\n\tpopl %0"
-                     : "=r"(fl) : "r"(0x2u | 3u << EFL_IOPL_SHIFT) : "memory", "cc");
-    check("pushf after popf set IOPL 3", fl, 0, 3);
+    __asm__ volatile("cli\n\tpushl %1\n\tpopfl\n\tpushfl\n\tpopl %0"
+                     : "=r"(fl) : "r"(0x202u | 3u << EFL_IOPL_SHIFT) : "memory", "cc");
+    check("pushf after cli, popf of IF 1 IOPL 3", fl, 1, 3);
     __asm__ volatile("pushl %1\n\tpushl %%cs\n\tpushl $1f\n\tiret\n1:\n\tpushfl\n\tpopl %0"
                      : "=r"(fl) : "r"(0x2u | 1u << EFL_IOPL_SHIFT) : "memory", "cc");
-    check("pushf after iret set IOPL 1", fl, 0, 1);
-    __asm__ volatile("pushl %1\n\tpopfl\n\tpushfl\n\tpopl %0" : "=r"(fl) : "r"(0x2u) : "memory", "cc");
-    check("pushf after popf set IOPL 0", fl, 0, 0);
+    check("pushf after iret of IF 0 IOPL 1", fl, 0, 1);
+    __asm__ volatile("sti\n\tpushl %1\n\tpushl %%cs\n\tpushl $1f\n\tiret\n1:\n\tpushfl\n\tpopl %0"
+                     : "=r"(fl) : "r"(0x2u) : "memory", "cc");
+    check("pushf after sti, iret of IF 0 IOPL 0", fl, 0, 0);
+    __asm__ volatile("pushl %1\n\tpopfl\n\tpushfl\n\tpopl %0\n\tcli" : "=r"(fl) : "r"(0x2u) : "memory", "cc");
+    check("pushf after popf of IF 0 IOPL 0", fl, 0, 0);
 
     uint32_t r = st_try_user(user_pushf, 0);
     check(r == ST_NOFAULT ? "pushf at CPL 3 entered with IF 0" : "pushf at CPL 3 entered with IF 0 faulted",

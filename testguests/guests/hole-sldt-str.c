@@ -5,10 +5,12 @@
  * TSS selectors (LLDT/LTR trap and are emulated into the shadow tables), so
  * SLDT/STR can show the VMM's selectors instead of the guest's.
  *
- * Checks: SLDT after LLDT 0 and after LLDT of two guest LDT descriptors, an
- * LDT data segment (TI=1) reaching the guest's own LDT entry, STR after boot's
- * LTR and after LTR of a second TSS (whose GDT descriptor LTR marks busy), and
- * SLDT/STR at CPL 3 (no fault, same selectors). */
+ * Checks: STR after boot's LTR and after LTR of a second TSS (whose GDT
+ * descriptor LTR marks busy), STR at CPL 3 (no fault, same selector); SLDT
+ * after LLDT 0 and after LLDT of two guest LDT descriptors, an LDT data
+ * segment (TI=1) reaching the guest's own LDT entry, SLDT at CPL 3. The TR
+ * checks come first: a VMM without shadow LDTs may stop at the first LLDT of
+ * a real LDT. */
 #include "hole.h"
 
 #define S_LDT1 0x30
@@ -83,27 +85,29 @@ int guest_main(void)
     tss2.iomap_base = sizeof tss2;
     hole_gdt[S_TSS2 / 8] = st_seg((uint32_t)&tss2, sizeof tss2 - 1, ACC_P | SYS_TSS32, 0);
 
-    lldt(0);
-    check_ldtr("after lldt 0", 0);
-    lldt(S_LDT1);
-    check_ldtr("after lldt 0x0030", S_LDT1);
-    uint32_t v = read_through_ldt();
-    hole_check(v == marker, "fs = 0x000c (LDT 0x0030, entry 1): fs:0 reads %x|the word at that guest LDT entry's base: %x",
-               v, marker);
-    lldt(S_LDT2);
-    check_ldtr("after lldt 0x0038", S_LDT2);
-
+    /* TR first, then LDTR: a VMM without shadow LDTs may stop at the first LLDT of a real LDT. */
     check_tr("after boot", SEL_TSS);
     ltr(S_TSS2);
     check_tr("after ltr 0x0040", S_TSS2);
     uint32_t type = (uint32_t)(hole_gdt[S_TSS2 / 8] >> 40) & 0xF;
     hole_check(type == SYS_TSS32B, "ltr 0x0040: the guest's descriptor has type %b|busy TSS %b", type, SYS_TSS32B);
-
     uint32_t r = st_try_user(user_sldt_str, 0);
-    hole_check(r == ST_NOFAULT && user_ldtr == S_LDT2, "sldt at CPL 3: %s, %w|no fault, the guest's lldt: %w",
-               r == ST_NOFAULT ? "no fault" : "faulted", (uint32_t)user_ldtr, S_LDT2);
     hole_check(r == ST_NOFAULT && user_tr == S_TSS2, "str at CPL 3: %s, %w|no fault, the guest's ltr: %w",
                r == ST_NOFAULT ? "no fault" : "faulted", (uint32_t)user_tr, S_TSS2);
+
+    lldt(0);
+    check_ldtr("after lldt 0", 0);
+    lldt(S_LDT1);
+    check_ldtr("after lldt 0x0030", S_LDT1);
+    uint32_t v = read_through_ldt();
+    hole_check(v == marker,
+               "fs = 0x000c (LDT 0x0030, entry 1): fs:0 reads %x|the word at that guest LDT entry's base: %x",
+               v, marker);
+    lldt(S_LDT2);
+    check_ldtr("after lldt 0x0038", S_LDT2);
+    r = st_try_user(user_sldt_str, 0);
+    hole_check(r == ST_NOFAULT && user_ldtr == S_LDT2, "sldt at CPL 3: %s, %w|no fault, the guest's lldt: %w",
+               r == ST_NOFAULT ? "no fault" : "faulted", (uint32_t)user_ldtr, S_LDT2);
 
     /* Back to boot's TSS (clear its busy bit first) and no LDT. */
     hole_gdt[SEL_TSS / 8] &= ~(2ull << 40);

@@ -15,7 +15,7 @@
  *     not ok 3 - sgdt: base 0xffc01000 limit 0x00ff differs (the guest's lgdt: ...)
  * i.e. what the guest saw, "differs" if it is not what bare hardware gives,
  * and in parentheses what bare hardware gives, left out on an ok line that
- * would only repeat itself), a "# NAME: ..." summary, and
+ * would only repeat itself), a "# NAME: ..." summary, "# NAME done", and
  * debug-exit 0 if every check matched bare hardware, 1 otherwise (2 after an
  * unexpected exception).
  *
@@ -23,11 +23,14 @@
  * SGDT/SIDT/PUSHF, unlike st_init()), so the guests run to their summary line
  * under classic virtualization as well: its own GDT (the runtime's selectors:
  * 0x08/0x10 flat ring 0, 0x1B/0x23 flat ring 3, 0x28 TSS; slots 6-15 free for
- * the guest; accessed bits preset), a TSS, a 256-vector IDT (0-31 the runtime's stubs, 32-255
- * systest's, 0x4F st_try_user's return), both 8259s at 0x20/0x28 with every
- * line masked, and a trap hook with a per-vector handler table (hole_handlers,
- * like irq_set_handler) that keeps st_try()/st_try_user() working.
- * With HOLE_NO_TRY defined the st_try recovery path is left out (hole-none). */
+ * the guest; accessed bits preset), a TSS, a 256-vector IDT (0-31 the
+ * runtime's stubs, 32-255 systest's, 0x4F st_try_user's return), both 8259s
+ * at 0x20/0x28 with every line masked, and a trap hook with a per-vector
+ * handler table (hole_handlers, like irq_set_handler) that keeps st_try() and
+ * st_try_user() working; its recovery path returns to the kernel with the CS
+ * the kernel actually runs with, so a guest whose CS shows RPL 1 still gets
+ * back. With HOLE_NO_TRY defined that path (and its MOV from CS) is left out
+ * (hole-none). */
 #ifndef X86V_HOLE_H
 #define X86V_HOLE_H
 
@@ -150,6 +153,7 @@ HOLE_FN int hole_done(const char *name)
     else
         hole_printf("# %s: %u of %u checks differ from bare hardware\n", name,
                     (uint32_t)hole_differ, (uint32_t)hole_checks);
+    hole_printf("# %s done\n", name);      /* the end marker bochs/run-bochs.sh waits for */
     return tap_exit_code();
 }
 

@@ -54,3 +54,8 @@ public final class ClassicState {
         self.umip = umip
     }
 }
+
+extension VMM {
+    /// Physical address of the classic VMM's reserved page table (its GDT, IDT and TSS follow).
+    public var classicTablesBase: UInt32 { classic?.base ?? 0 }
+}

@@ -134,7 +134,10 @@ extension VMM {
         let mnemonic = row.mnemonic
         let attributes = OpcodeTable.shared.attributes(row: Int(d.row))
         let storeTable = (d.map == 1 && d.opcode == 0x00 && d.reg <= 1) || (d.map == 1 && d.opcode == 0x01 && (d.reg <= 1 || d.reg == 4))
-        if attributes.contains(.privileged) || attributes.contains(.iopl) || attributes.contains(.io)
+        // Privileged by the opcode table's Popek–Goldberg column (RDTSC/RDPMC with CR4.TSD/PCE,
+        // CLI/STI/IN/OUT above IOPL…) or by the attributes the interpreter checks.
+        let privileged = row.popekGoldberg?.class == .privileged
+        if privileged || attributes.contains(.privileged) || attributes.contains(.iopl) || attributes.contains(.io)
             || (c.umip && storeTable) {
             c.traps[mnemonic, default: 0] &+= 1
             return emulateAtRingZero()
