@@ -288,6 +288,11 @@ extension VMM {
             }
             let base = d.operandSize32 ? b : b & 0x00FF_FFFF
             let t = TableRegister(base: base, limit: UInt16(truncatingIfNeeded: limit))
+            // A table in (or running into) the VMM's reserved area cannot be shadowed there.
+            if UInt64(base) + UInt64(t.limit) >= UInt64(ClassicState.Layout.gdtLinear) {
+                c.problem = "cannot virtualize classically: \(d.reg == 2 ? "LGDT" : "LIDT") of a table at 0x\(String(base, radix: 16)), inside the VMM's reserved area (the top 4 MiB)"
+                return .notImplemented(eip: exit.eip, what: c.problem!)
+            }
             if d.reg == 2 { c.gdtr = t } else { c.idtr = t }
             exit.action = "emulated: the guest's \(d.reg == 2 ? "GDTR" : "IDTR") = \(String(base, radix: 16)):\(String(t.limit, radix: 16)); shadow rebuilt"
         case (0x00, 2):
@@ -299,6 +304,11 @@ extension VMM {
             c.ldtr = selector
         case (0x00, 3):
             let selector = UInt16(truncatingIfNeeded: (try? cpu.readExitOperand(size: 2)) ?? 0)
+            // The guest's own GDT decides (a selector past its limit — the VMM's TSS slot, say —
+            // is #GP(selector), as on hardware).
+            guard selector & 4 == 0, selector & ~7 != 0, UInt32(selector | 7) <= UInt32(c.gdtr.limit) else {
+                return inject(.exception(Vector.generalProtection, errorCode: UInt32(selector & 0xFFFC)), into: &exit)
+            }
             c.tr = selector
             // LTR marks the guest's TSS descriptor busy, as hardware does.
             let high = c.gdtr.base &+ UInt32(selector & ~7) &+ 4
