@@ -89,24 +89,18 @@ extension VMM {
         let mem = machine.memory
         let entries = min(Int(c.gdtr.limit) / 8 + 1, ClassicState.Layout.tssIndex)
         let count = c.gdtr.limit == 0 && c.gdtr.base == 0 ? 0 : entries
-        for i in 0..<count {
-            // A DPL-1 or DPL-2 descriptor runs at that ring as it is: a guest kernel that copied the
-            // shadow GDT through SGDT (the hole) keeps working. (A guest that really uses the
-            // middle rings is conflated with its kernel: `RingCompression.problem` names it.)
-            let d = guestRead64(c.gdtr.base &+ UInt32(i * 8))
-            let s = RingCompression.shadowDescriptor(d)
-            mem.write32(c.gdtPhysical + UInt32(i * 8), UInt32(truncatingIfNeeded: s))
-            mem.write32(c.gdtPhysical + UInt32(i * 8) + 4, UInt32(truncatingIfNeeded: s >> 32))
-        }
+        // A DPL-1 or DPL-2 descriptor runs at that ring as it is: a guest kernel that copied the
+        // shadow GDT through SGDT (the hole) keeps working. (A guest that really uses the middle
+        // rings is conflated with its kernel: `RingCompression.problem` names it.)
+        copyTable(from: c.gdtr.base, count: count, to: c.gdtPhysical, RingCompression.shadowDescriptor)
         if count < c.syncedGDTEntries {
             for i in count..<c.syncedGDTEntries { mem.write32(c.gdtPhysical + UInt32(i * 8), 0); mem.write32(c.gdtPhysical + UInt32(i * 8) + 4, 0) }
         }
         c.syncedGDTEntries = count
-        let gates = min(Int(c.idtr.limit) / 8 + 1, 256)
-        for i in 0..<256 {
-            let g = i < gates && !(c.idtr.limit == 0 && c.idtr.base == 0) ? RingCompression.shadowGate(guestRead64(c.idtr.base &+ UInt32(i * 8))) : 0
-            mem.write32(c.idtPhysical + UInt32(i * 8), UInt32(truncatingIfNeeded: g))
-            mem.write32(c.idtPhysical + UInt32(i * 8) + 4, UInt32(truncatingIfNeeded: g >> 32))
+        let gates = c.idtr.limit == 0 && c.idtr.base == 0 ? 0 : min(Int(c.idtr.limit) / 8 + 1, 256)
+        copyTable(from: c.idtr.base, count: gates, to: c.idtPhysical, RingCompression.shadowGate)
+        if gates < 256 {
+            (mem.ram + Int(c.idtPhysical) + gates * 8).initializeMemory(as: UInt8.self, repeating: 0, count: (256 - gates) * 8)
         }
         cpu.statePointer.pointee.idtr.limit = c.idtr.limit
         // Ring-1 stack = the guest's ring-0 stack from its TSS (ESP0 at +4, SS0 at +8).
@@ -116,8 +110,42 @@ extension VMM {
             mem.write32(c.tssPhysical + 0x0C, guestRead32(tssBase &+ 4) ?? 0)                 // ESP1 ← ESP0
             mem.write32(c.tssPhysical + 0x10, (guestRead32(tssBase &+ 8) ?? 0) & 0xFFFF | 1)   // SS1 ← SS0 | RPL 1
         }
-        // The shadows changed under the CPU: no stale descriptor or TLB entry may survive.
-        cpu.flushTLB()
+        // No TLB flush: the soft TLB caches translations, not the tables' contents (descriptors
+        // are cached in the segment registers, which only a load refreshes, as on hardware).
+    }
+
+    /// Copies `count` 8-byte entries from a guest-linear table into a shadow table at
+    /// `shadow` (physical), transformed; one walk of the guest's tables per page.
+    func copyTable(from linear: UInt32, count: Int, to shadow: UInt32, _ transform: (UInt64) -> UInt64) {
+        let mem = machine.memory
+        let ram = mem.ram
+        var i = 0
+        while i < count {
+            let a = linear &+ UInt32(i * 8)
+            let inPage = Int((0x1000 - (a & 0xFFF)) / 8)
+            let run = max(1, min(count - i, inPage))
+            if a & 7 == 0 && inPage >= 1, let first = guestPhysical(a), first <= mem.guestSize &- UInt32(run * 8) {
+                for k in 0..<run {
+                    let d = ram.loadUnaligned(fromByteOffset: Int(first) + k * 8, as: UInt64.self)
+                    ram.storeBytes(of: transform(d), toByteOffset: Int(shadow) + (i + k) * 8, as: UInt64.self)
+                }
+            } else {
+                for k in 0..<run {
+                    ram.storeBytes(of: transform(guestRead64(a &+ UInt32(k * 8))), toByteOffset: Int(shadow) + (i + k) * 8, as: UInt64.self)
+                }
+            }
+            i += run
+        }
+    }
+
+    /// The guest-physical address of a guest-linear one (nil: unmapped).
+    func guestPhysical(_ linear: UInt32) -> UInt32? {
+        let v = virtualCPU
+        guard v.cr0 & CR0.pg != 0 else { return linear }
+        let w = GuestPageWalk.walk(machine.memory, GuestPageWalk.Controls(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4),
+                                   linear: linear, write: false, user: false)
+        guard w.pde & 1 != 0, w.pte.map({ $0 & 1 != 0 }) ?? true else { return nil }
+        return w.frame | linear & 0xFFF
     }
 
     // MARK: The #GP handler
