@@ -51,7 +51,7 @@ public final class HoleMonitor {
     }
 
     public func attach() {
-        vmm.machine.cpu.instructionObserver = { [unowned self] in observe() }
+        vmm.machine.cpu.instructionObserver = { [unowned self] in observe(); return false }
     }
 
     public func detach() {
@@ -104,15 +104,8 @@ public final class HoleMonitor {
         guard have > 0 else { return }
         var d = DecodedInstruction()
         let ok = bytes.withUnsafeBufferPointer { decoder.decode($0.baseAddress!, count: have, mode: st.segments[1].big ? .bits32 : .bits16, into: &d) }
-        guard ok == .ok, let pg = OpcodeTable.rows[Int(d.row)].popekGoldberg, pg.hole else { return }
-        // Conditional holes (the table's condition column): MOV to a segment register is one only
-        // for SS, MOV from one only for CS and SS.
-        if d.map == 0 && d.opcode == 0x8E && d.reg != 2 { return }
-        if d.map == 0 && d.opcode == 0x8C && d.reg != 1 && d.reg != 2 { return }
-        // With UMIP the five store instructions trap at CPL > 0: the VMM emulates them (the hole
-        // is closed), so they are traps, not holes.
-        let storesTable = d.map == 1 && ((d.opcode == 0x01 && (d.reg <= 1 || d.reg == 4)) || (d.opcode == 0x00 && d.reg <= 1))
-        if classic.umip && storesTable && st.cpl > 0 { return }
+        guard ok == .ok, let pg = OpcodeTable.rows[Int(d.row)].popekGoldberg,
+              RingCompression.isHole(d, umip: classic.umip && st.cpl > 0) else { return }
         let key = UInt64(lin) << 16 | UInt64(d.row)
         if let i = index[key] { hits[i].count &+= 1; return }
         let (saw, native, matters) = compare(d, pg, st)

@@ -44,6 +44,8 @@ extension VMM {
             exit.reason = .drAccess
             exit.action = "executed with the intercept off"
             stop = executeNatively(without: .drAccess)
+        case .translated:
+            return executeHoleInGuestView()
         case .descriptorTable where classic != nil:
             stop = emulateClassicDescriptorTable(d, &exit)
         case .descriptorTable:

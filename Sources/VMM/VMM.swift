@@ -47,7 +47,7 @@ public final class VMM {
     /// exception exits); needs the shadow MMU and `ClassicState.Layout.privatePages` of private
     /// memory after its pool. `umip`: the real CPU has CR4.UMIP set (classic only).
     public init(machine: PCMachine, policy: ExitPolicy = .default, mmu: MMUMode = .direct,
-                classic classicMode: Bool = false, umip: Bool = false) {
+                classic classicMode: Bool = false, umip: Bool = false, binaryTranslation: Bool = false) {
         self.machine = machine
         self.policy = policy
         let st = machine.cpu.state
@@ -59,7 +59,7 @@ public final class VMM {
             let base = machine.memory.guestSize + UInt32(pages) * 4096
             precondition(Int(machine.memory.size - base) >= ClassicState.Layout.privatePages * 4096,
                          "classic virtualization needs its private pages after the shadow pool")
-            classic = ClassicState(base: base, gdtr: st.gdtr, idtr: st.idtr, umip: umip)
+            classic = ClassicState(base: base, gdtr: st.gdtr, idtr: st.idtr, umip: umip, translate: binaryTranslation)
         } else {
             classic = nil
         }
@@ -91,6 +91,9 @@ public final class VMM {
                 cpu.cr4GuestHostMask = 0
                 cpu.umipSupported = umip
                 enterClassic(c, shadow: s)
+                if c.translator != nil {
+                    cpu.instructionObserver = { [unowned self] in translatorObserves() }
+                }
             }
             loadControlRegisters()
         }
@@ -174,7 +177,9 @@ public final class VMM {
         stats.injectedEvents &+= 1
         machine.noteInterruptDelivered()
         guestHalted = false
+        let fromKernel = cpu.statePointer.pointee.cpl == 1
         if cpu.deliverInterrupt(vector: vector) == .shutdown { return tripleFault() }
+        if fromKernel { fixDeliveredFrame(errorCode: false) }
         return nil
     }
 
@@ -240,7 +245,9 @@ public final class VMM {
         cpu.exitOnExceptions = 0
         defer { cpu.exitOnExceptions = saved }
         stats.injectedEvents &+= 1
+        let fromKernel = cpu.statePointer.pointee.cpl == 1
         if cpu.injectException(vector: vector, errorCode: errorCode) == .shutdown { return tripleFault() }
+        if fromKernel { fixDeliveredFrame(errorCode: errorCode != nil) }
         return nil
     }
 

@@ -86,9 +86,11 @@ public final class CPU {
     /// Called after each event delivered through the IDT (vector, error code, software INT n):
     /// the debugger's event log. Never called on the fast path.
     public var deliveryObserver: ((_ vector: UInt8, _ errorCode: UInt32?, _ software: Bool) -> Void)? = nil
-    /// Called before every instruction while set (an audit watching what the guest executes).
-    /// Setting it sends every instruction through the slow path; nil costs nothing.
-    public var instructionObserver: (() -> Void)? = nil { didSet { updateAttention() } }
+    /// Called before every instruction while set (an audit watching what the guest executes, a
+    /// binary translator's scan-before-execute). Returning true makes the instruction trap to the
+    /// owner before it executes (`.intercepted(.translated)`, EIP at it). Setting it sends every
+    /// instruction through the slow path; nil costs nothing.
+    public var instructionObserver: (() -> Bool)? = nil { didSet { updateAttention() } }
 
 
     public init(memorySize: Int, privateMemory: Int = 0) {
@@ -325,7 +327,10 @@ public final class CPU {
             return handle(.exception(Vector.debug))
         }
         dataBreakpointHits = 0
-        instructionObserver?()
+        if let observe = instructionObserver, observe() {
+            st.pointee.currentEIP = st.pointee.eip
+            return .intercepted(.translated)
+        }
         do throws(Fault) {
             try step()
         } catch {

@@ -144,6 +144,9 @@ public struct Intercept: OptionSet, Sendable, Hashable {
     public static let hlt = Intercept(rawValue: 1 << 6)
     public static let drAccess = Intercept(rawValue: 1 << 7)
     public static let descriptorTable = Intercept(rawValue: 1 << 8)
+    /// Not an execution control: the owner's instruction observer made this instruction trap
+    /// (binary translation: a hole the scan marked).
+    public static let translated = Intercept(rawValue: 1 << 20)
 }
 
 /// What the owner's page-fault handler decided (`CPU.pageFaultHandler`).

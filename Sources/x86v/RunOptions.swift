@@ -12,7 +12,7 @@ import Glibc
 /// later command that runs a guest), so they accept the same flags with the same meaning.
 struct RunOptions: ParsableArguments {
     enum Virt: String, ExpressibleByArgument, CaseIterable {
-        case hw, none, classic
+        case hw, none, classic, bt
     }
 
     enum MMU: String, ExpressibleByArgument, CaseIterable {
@@ -24,7 +24,7 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("module"), help: "A multiboot module: 'FILE [ARGS]' (repeatable).")
     var modules: [String] = []
     @Option(help: "The kernel command line (multiboot cmdline).") var append: String = ""
-    @Option(help: "hw: under the trap-and-emulate VMM (VT-x-like exits); classic: a pre-VT VMM (guest kernel deprivileged to ring 1, shadow descriptor tables, the Popek–Goldberg holes open); none: the bare interpreter.")
+    @Option(help: "hw: under the trap-and-emulate VMM (VT-x-like exits); classic: a pre-VT VMM (guest kernel deprivileged to ring 1, shadow descriptor tables, the Popek–Goldberg holes open); bt: the classic VMM with binary translation (every hole in guest-kernel code made to trap and emulated); none: the bare interpreter.")
     var virt: Virt = .hw
     @Flag(help: "--virt=classic: set CR4.UMIP on the real CPU (SGDT, SIDT, SLDT, SMSW, STR trap at CPL > 0, as on CPUs since 2017).")
     var umip = false
@@ -55,7 +55,7 @@ struct RunOptions: ParsableArguments {
 
     /// `--umip` belongs to the classic VMM (`x86v audit` implies it; `run` and `debug` check).
     func checkUMIP() throws {
-        if umip && virt != .classic { throw InputError("--umip goes with --virt=classic") }
+        if umip && virt != .classic && virt != .bt { throw InputError("--umip goes with --virt=classic or --virt=bt") }
     }
 
     /// Checks that do not need the files (ArgumentParser calls this before `run`).
@@ -69,7 +69,9 @@ struct RunOptions: ParsableArguments {
         if virt == .none && !exits.isEmpty { throw InputError("--exits needs --virt=hw") }
         if virt == .none && traceExits != nil { throw InputError("--trace-exits needs --virt=hw (no VMM, no exits)") }
         if let n = shadowPages, n < 8 || n > 1 << 18 { throw InputError("bad --shadow-pages (8–262144)") }
-        if virt == .classic && mmu != .shadow { throw InputError("--virt=classic needs the shadow MMU (it protects the VMM's tables)") }
+        if (virt == .classic || virt == .bt) && mmu != .shadow {
+            throw InputError("--virt=\(virt.rawValue) needs the shadow MMU (it protects the VMM's tables)")
+        }
     }
 
     /// GUEST or --flat was given (`makeSetup` needs one; `run` checks it unless it resumes).
@@ -82,6 +84,7 @@ struct RunOptions: ParsableArguments {
         switch virt {
         case .hw: "hw-\(mmu.rawValue)"
         case .classic: umip ? "classic-umip" : "classic"
+        case .bt: umip ? "bt-umip" : "bt"
         case .none: "none"
         }
     }
@@ -104,7 +107,7 @@ struct RunOptions: ParsableArguments {
         if let problem = policy.apply(exits) { throw InputError("bad --exits: \(problem)") }
 
         let pool = shadowPages ?? max(256, (bytes >> 20) * 4)
-        let classicPages = virt == .classic ? ClassicState.Layout.privatePages : 0
+        let classicPages = virt == .classic || virt == .bt ? ClassicState.Layout.privatePages : 0
         let machine = PCMachine(memorySize: bytes, rtcStart: start,
                                 privateMemory: useShadow ? (pool + classicPages) * 4096 : 0)
         machine.strictIO = strictIO
@@ -129,9 +132,9 @@ struct RunOptions: ParsableArguments {
         switch virt {
         case .none:
             faults?.attach(to: machine.cpu)
-        case .hw, .classic:
+        case .hw, .classic, .bt:
             let v = VMM(machine: machine, policy: policy, mmu: useShadow ? .shadow(pages: pool) : .direct,
-                        classic: virt == .classic, umip: umip)
+                        classic: virt == .classic || virt == .bt, umip: umip, binaryTranslation: virt == .bt)
             if let f = faults {
                 if useShadow { v.faultTrace = f } else { f.attach(to: machine.cpu) }
             }

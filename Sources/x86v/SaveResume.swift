@@ -24,7 +24,7 @@ struct SnapshotOptions: ParsableArguments {
     /// The flag combinations (Run's `validate`, with the run flags beside these).
     func check(_ options: RunOptions) throws {
         if (saveAt == nil) != (save == nil) { throw InputError("--save-at N and --save FILE go together") }
-        if options.virt == .classic && (saveAt != nil || resume != nil) {
+        if (options.virt == .classic || options.virt == .bt) && (saveAt != nil || resume != nil) {
             throw InputError("--save-at and --resume do not support --virt=classic yet")
         }
         guard resume != nil else {

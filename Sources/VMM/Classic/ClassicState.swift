@@ -44,11 +44,14 @@ public final class ClassicState {
     public internal(set) var traps: [String: UInt64] = [:]
     /// Set when the guest does something ring compression cannot give it.
     public internal(set) var problem: String? = nil
+    /// `--virt=bt`: the binary translator (nil: plain classic, the holes open).
+    public let translator: BinaryTranslator?
     /// True while a trapped instruction runs at real CPL 0 for its emulation.
     public internal(set) var inEmulation = false
 
-    init(base: UInt32, gdtr: TableRegister, idtr: TableRegister, umip: Bool) {
+    init(base: UInt32, gdtr: TableRegister, idtr: TableRegister, umip: Bool, translate: Bool) {
         self.base = base
+        translator = translate ? BinaryTranslator() : nil
         self.gdtr = gdtr
         self.idtr = idtr
         self.umip = umip

@@ -74,3 +74,20 @@ public enum RingCompression {
         return nil
     }
 }
+
+import X86Decode
+
+extension RingCompression {
+    /// Is this instruction, executed by the deprivileged guest kernel, a hole — sensitive and
+    /// not trapping? The opcode table's Popek–Goldberg column, with its conditions: MOV to a
+    /// segment register only for SS, MOV from one only for CS and SS, and with UMIP the five
+    /// store instructions trap.
+    public static func isHole(_ d: DecodedInstruction, umip: Bool) -> Bool {
+        guard let pg = OpcodeTable.rows[Int(d.row)].popekGoldberg, pg.hole else { return false }
+        if d.map == 0 && d.opcode == 0x8E && d.reg != 2 { return false }
+        if d.map == 0 && d.opcode == 0x8C && d.reg != 1 && d.reg != 2 { return false }
+        let storesTable = d.map == 1 && ((d.opcode == 0x01 && (d.reg <= 1 || d.reg == 4)) || (d.opcode == 0x00 && d.reg <= 1))
+        if umip && storesTable { return false }
+        return true
+    }
+}

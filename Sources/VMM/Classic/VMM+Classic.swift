@@ -379,3 +379,77 @@ extension VMM {
         }
     }
 }
+
+// MARK: Binary translation
+
+extension VMM {
+    /// The binary translator's look before each instruction: guest-kernel code only.
+    func translatorObserves() -> Bool {
+        guard let c = classic, let bt = c.translator else { return false }
+        let st = cpu.statePointer.pointee
+        guard st.cpl == 1 else { return false }
+        let cs = st.segments[1]
+        guard let phys = guestPhysical(cs.base &+ st.eip) else { return false }
+        return bt.shouldTrap(phys: phys, big: cs.big, memory: machine.memory, umip: c.umip)
+    }
+
+    /// A hole the translation made trap: run it once as the guest kernel would have (CPL 0, its
+    /// own GDT, CS/SS of RPL 0), then compress the state again.
+    func executeHoleInGuestView() -> StopReason? {
+        guard let c = classic, let bt = c.translator else { return nil }
+        let st = cpu.statePointer
+        bt.noteTrap()
+        if let d = cpu.captureInstructionAtEIP() {
+            c.traps[OpcodeTable.shared.mnemonic(row: Int(d.row), wide: d.operandSize32) + " (translated)", default: 0] &+= 1
+        }
+        let shadowGDTR = st.pointee.gdtr
+        c.inEmulation = true
+        st.pointee.gdtr = c.gdtr
+        st.pointee.cpl = 0
+        for r in [SegmentRegister.cs, .ss] where st.pointee[r].selector & 3 == 1 {
+            st.pointee[r].selector &= ~3
+        }
+        cpu.intercepts = Self.classicEmulationIntercepts
+        cpu.cr0GuestHostMask = 0xFFFF_FFFF
+        cpu.cr4GuestHostMask = 0xFFFF_FFFF
+        syncReadShadows()
+        bt.passThrough = true
+        let exit = cpu.run(maxInstructions: 1)
+        bt.passThrough = false
+        leaveGuestView(shadowGDTR: shadowGDTR)
+        return handle(exit, deadline: nil)
+    }
+
+    func leaveGuestView(shadowGDTR: TableRegister) {
+        guard let c = classic else { return }
+        let st = cpu.statePointer
+        st.pointee.gdtr = shadowGDTR
+        if st.pointee.cpl == 0 {
+            st.pointee.cpl = 1
+            for r in [SegmentRegister.cs, .ss] {
+                let old = st.pointee[r]
+                guard old.selector & 3 == 0 else { continue }
+                // Loaded from the guest's GDT with DPL 0: the compressed copy says ring 1.
+                let dpl = old.dpl == 0 ? UInt16(0x20) : UInt16(old.dpl) << 5
+                st.pointee[r] = SegmentCache(selector: old.selector | 1, base: old.base, limit: old.limit,
+                                             attributes: old.attributes & ~0x60 | dpl)
+            }
+        }
+        c.inEmulation = false
+        cpu.intercepts = []
+        cpu.cr0GuestHostMask = 0
+        cpu.cr4GuestHostMask = 0
+        cpu.eflags = cpu.eflags
+    }
+
+    /// Binary translation: an event the VMM just delivered to the guest kernel without a stack
+    /// switch pushed CS with RPL 1; the guest must see 0 (its IRET is translated too).
+    func fixDeliveredFrame(errorCode: Bool) {
+        guard let c = classic, c.translator != nil else { return }
+        let st = cpu.statePointer.pointee
+        guard st.cpl == 1 else { return }
+        let at = st.segments[2].base &+ st.regs[4] &+ (errorCode ? 8 : 4)
+        guard let cs = guestRead32(at), cs & 3 == 1 else { return }
+        guestWrite32(at, cs & ~3)
+    }
+}
