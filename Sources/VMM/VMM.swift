@@ -86,7 +86,9 @@ public final class VMM {
                 // A CPU before VT-x: no execution controls, no read shadows; every exception
                 // is the VMM's first.
                 cpu.intercepts = []
-                cpu.exitOnExceptions = 0xFFFF_FFFF
+                // #BP and #OF come only from INT3 and INTO, whose gate-privilege check must happen
+                // before delivery: the CPU delivers them through the shadow IDT itself.
+                cpu.exitOnExceptions = 0xFFFF_FFFF & ~(1 << 3 | 1 << 4)
                 cpu.cr0GuestHostMask = 0
                 cpu.cr4GuestHostMask = 0
                 cpu.umipSupported = umip
@@ -241,6 +243,8 @@ public final class VMM {
     func reflect(vector: UInt8, errorCode: UInt32?) -> StopReason? {
         // A fault of an instruction being emulated at real CPL 0 is the deprivileged guest's.
         leaveRingZero()
+        // Deliver through the guest's tables as they are now, not as at the last VM entry.
+        if classic != nil { syncClassicTables() }
         let saved = cpu.exitOnExceptions
         cpu.exitOnExceptions = 0
         defer { cpu.exitOnExceptions = saved }

@@ -76,7 +76,7 @@ public final class BinaryTranslator {
             var d = DecodedInstruction()
             let status = buffer.withUnsafeBufferPointer { decoder.decode($0.baseAddress!, count: n, mode: big ? .bits32 : .bits16, into: &d) }
             guard status == .ok else { return }  // the CPU raises what it raises; nothing to mark
-            let hole = RingCompression.isHole(d, umip: umip)
+            let hole = RingCompression.isHole(d, umip: umip) || Self.loadsSegment(d)
             let (lo, hi) = bytes(memory, p, Int(d.length))
             entries[p] = Entry(hole: hole, length: d.length, bytesLow: lo, bytesHigh: hi)
             if hole { stats.holesPatched &+= 1 }
@@ -87,4 +87,29 @@ public final class BinaryTranslator {
     }
 
     func noteTrap() { stats.trapsTaken &+= 1 }
+
+    /// Segment loads run in the guest's view too: they read the guest's GDT as it is at that
+    /// instant (a descriptor the guest just wrote), which the shadow only catches up with at the
+    /// next exit.
+    static func loadsSegment(_ d: DecodedInstruction) -> Bool {
+        if d.map == 0 { return [0x8E, 0x07, 0x17, 0x1F, 0xC4, 0xC5].contains(d.opcode) }
+        return d.map == 1 && [0xA1, 0xA9, 0xB2, 0xB4, 0xB5].contains(d.opcode)
+    }
+
+    /// At ring 3 (not compressed) the holes that differ are the ones that read the real tables
+    /// and registers: SGDT, SIDT, SLDT, STR, SMSW, and LAR, LSL, VERR, VERW (kernel descriptors'
+    /// DPL). Control transfers and flag instructions behave at ring 3 as natively.
+    func isUserLeak(atPhysical p: UInt32, memory: PhysicalMemory, big: Bool) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { buffer[i] = memory.read8(p &+ UInt32(i)) }
+        var d = DecodedInstruction()
+        guard buffer.withUnsafeBufferPointer({ decoder.decode($0.baseAddress!, count: 16, mode: big ? .bits32 : .bits16, into: &d) }) == .ok,
+              d.map == 1 else { return false }
+        switch d.opcode {
+        case 0x00: return d.reg <= 1 || d.reg == 4 || d.reg == 5
+        case 0x01: return d.reg <= 1 || d.reg == 4
+        case 0x02, 0x03: return true
+        default: return false
+        }
+    }
 }

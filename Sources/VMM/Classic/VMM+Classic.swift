@@ -387,10 +387,13 @@ extension VMM {
     func translatorObserves() -> Bool {
         guard let c = classic, let bt = c.translator else { return false }
         let st = cpu.statePointer.pointee
-        guard st.cpl == 1 else { return false }
+        guard st.cpl == 1 || st.cpl == 3 else { return false }
         let cs = st.segments[1]
         guard let phys = guestPhysical(cs.base &+ st.eip) else { return false }
-        return bt.shouldTrap(phys: phys, big: cs.big, memory: machine.memory, umip: c.umip)
+        guard bt.shouldTrap(phys: phys, big: cs.big, memory: machine.memory, umip: c.umip) else { return false }
+        // User code keeps its ring (it is not compressed): only the holes that read the machine's
+        // tables and registers differ there, and only those are emulated.
+        return st.cpl == 1 || bt.isUserLeak(atPhysical: phys, memory: machine.memory, big: cs.big)
     }
 
     /// A hole the translation made trap: run it once as the guest kernel would have (CPL 0, its
@@ -402,12 +405,16 @@ extension VMM {
         if let d = cpu.captureInstructionAtEIP() {
             c.traps[OpcodeTable.shared.mnemonic(row: Int(d.row), wide: d.operandSize32) + " (translated)", default: 0] &+= 1
         }
+        // The guest may have edited its tables since the last exit: what it runs on now counts.
+        syncClassicTables()
         let shadowGDTR = st.pointee.gdtr
         c.inEmulation = true
         st.pointee.gdtr = c.gdtr
-        st.pointee.cpl = 0
-        for r in [SegmentRegister.cs, .ss] where st.pointee[r].selector & 3 == 1 {
-            st.pointee[r].selector &= ~3
+        if st.pointee.cpl == 1 {
+            st.pointee.cpl = 0
+            for r in [SegmentRegister.cs, .ss] where st.pointee[r].selector & 3 == 1 {
+                st.pointee[r].selector &= ~3
+            }
         }
         cpu.intercepts = Self.classicEmulationIntercepts
         cpu.cr0GuestHostMask = 0xFFFF_FFFF
@@ -448,7 +455,9 @@ extension VMM {
         guard let c = classic, c.translator != nil else { return }
         let st = cpu.statePointer.pointee
         guard st.cpl == 1 else { return }
-        let at = st.segments[2].base &+ st.regs[4] &+ (errorCode ? 8 : 4)
+        // The event actually delivered last (a fault during delivery replaces the first).
+        let pushedCode = cpu.exceptionChain.last.map { $0.errorCode != nil } ?? errorCode
+        let at = st.segments[2].base &+ st.regs[4] &+ (pushedCode ? 8 : 4)
         guard let cs = guestRead32(at), cs & 3 == 1 else { return }
         guestWrite32(at, cs & ~3)
     }
