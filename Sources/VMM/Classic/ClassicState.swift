@@ -19,11 +19,14 @@ public final class ClassicState {
         public static let gdtLinear: UInt32 = 0xFFC0_0000
         public static let idtLinear: UInt32 = 0xFFC1_0000
         public static let tssLinear: UInt32 = 0xFFC1_1000
+        public static let ldtLinear: UInt32 = 0xFFC1_2000
         /// The VMM's TSS descriptor: the last GDT entry (selector 0xFFF8).
         public static let tssIndex = 8191
+        /// The shadow LDT's descriptor (selector 0xFFF0).
+        public static let ldtIndex = 8190
         /// Private pages after the shadow pool: the reserved page table, 16 GDT pages, the IDT,
-        /// the TSS.
-        public static let privatePages = 19
+        /// the TSS, 16 LDT pages.
+        public static let privatePages = 35
     }
 
     /// The guest's descriptor-table registers (what LGDT, LIDT, LLDT, LTR loaded).
@@ -36,6 +39,9 @@ public final class ClassicState {
     var gdtPhysical: UInt32 { base + 0x1000 }
     var idtPhysical: UInt32 { base + 0x11000 }
     var tssPhysical: UInt32 { base + 0x12000 }
+    var ldtPhysical: UInt32 { base + 0x13000 }
+    /// The guest's LDT (from its GDT descriptor at the last LLDT or sync): linear base, limit.
+    var ldt: (base: UInt32, limit: UInt32)? = nil
     /// GDT entries copied at the last sync (the rest of the shadow GDT is zero).
     var syncedGDTEntries = 0
     /// CR4.UMIP on the real CPU (`--umip`): the descriptor-table holes trap too.

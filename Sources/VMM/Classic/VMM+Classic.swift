@@ -17,7 +17,7 @@ extension VMM {
         let mem = machine.memory
         // The reserved page table: GDT (16 pages), IDT, TSS; present, read-only, supervisor,
         // accessed. A guest write to them faults (CR0.WP is always on under the shadow MMU).
-        for i in 0..<18 { mem.write32(c.base + UInt32(i) * 4, (c.base + 0x1000 * UInt32(i + 1)) | 0x21) }
+        for i in 0..<34 { mem.write32(c.base + UInt32(i) * 4, (c.base + 0x1000 * UInt32(i + 1)) | 0x21) }
         s.reservedSlot = (ClassicState.Layout.slot, c.base | 0x23)
         // The VMM's TSS descriptor (busy: the CPU never loads it by LTR) and TSS.
         let tss = ClassicState.Layout.tssLinear
@@ -103,6 +103,7 @@ extension VMM {
             (mem.ram + Int(c.idtPhysical) + gates * 8).initializeMemory(as: UInt8.self, repeating: 0, count: (256 - gates) * 8)
         }
         cpu.statePointer.pointee.idtr.limit = c.idtr.limit
+        syncShadowLDT(c)
         // Ring-1 stack = the guest's ring-0 stack from its TSS (ESP0 at +4, SS0 at +8).
         if c.tr & ~7 != 0 {
             let d = guestRead64(c.gdtr.base &+ UInt32(c.tr & ~7))
@@ -136,6 +137,32 @@ extension VMM {
             }
             i += run
         }
+    }
+
+    /// The guest's LDT, ring-compressed, at `Layout.ldtLinear` (up to 64 KiB), named by the
+    /// shadow GDT's entry 8190; the real LDTR points at it (or is null with the guest's).
+    func syncShadowLDT(_ c: ClassicState) {
+        let st = cpu.statePointer
+        let at = c.gdtPhysical + UInt32(ClassicState.Layout.ldtIndex) * 8
+        let mem = machine.memory
+        guard c.ldtr & ~3 != 0, c.ldtr & 4 == 0, UInt32(c.ldtr | 7) <= UInt32(c.gdtr.limit) else {
+            c.ldt = nil
+            mem.write32(at, 0); mem.write32(at + 4, 0)
+            st.pointee.ldtr = SegmentCache()
+            return
+        }
+        let d = guestRead64(c.gdtr.base &+ UInt32(c.ldtr & ~7))
+        var limit = UInt32(d & 0xFFFF) | UInt32((d >> 48) & 0xF) << 16
+        if d & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
+        limit = min(limit, 0xFFFF)
+        let base = UInt32(truncatingIfNeeded: (d >> 16) & 0xFF_FFFF | (d >> 32) & 0xFF00_0000)
+        c.ldt = (base, limit)
+        copyTable(from: base, count: Int(limit) / 8 + 1, to: c.ldtPhysical, RingCompression.shadowDescriptor)
+        let lin = ClassicState.Layout.ldtLinear
+        let shadow = UInt64(limit & 0xFFFF) | UInt64(lin & 0xFFFF) << 16 | UInt64((lin >> 16) & 0xFF) << 32
+            | UInt64(0x82) << 40 | UInt64(lin >> 24) << 56
+        mem.write32(at, UInt32(truncatingIfNeeded: shadow)); mem.write32(at + 4, UInt32(truncatingIfNeeded: shadow >> 32))
+        st.pointee.ldtr = SegmentCache(selector: UInt16(ClassicState.Layout.ldtIndex << 3), base: lin, limit: limit, attributes: 0x82)
     }
 
     /// The guest-physical address of a guest-linear one (nil: unmapped).
@@ -325,9 +352,16 @@ extension VMM {
             exit.action = "emulated: the guest's \(d.reg == 2 ? "GDTR" : "IDTR") = \(String(base, radix: 16)):\(String(t.limit, radix: 16)); shadow rebuilt"
         case (0x00, 2):
             let selector = UInt16(truncatingIfNeeded: (try? cpu.readExitOperand(size: 2)) ?? 0)
-            guard selector & ~3 == 0 else {
-                c.problem = "cannot virtualize classically: LLDT 0x\(String(selector, radix: 16)) (shadow LDTs are not implemented)"
-                return .notImplemented(eip: exit.eip, what: c.problem!)
+            if selector & ~3 != 0 {
+                // The guest's GDT decides: an LDT descriptor, present, within the limit.
+                let d = selector & 4 == 0 && UInt32(selector | 7) <= UInt32(c.gdtr.limit)
+                    ? guestRead64(c.gdtr.base &+ UInt32(selector & ~7)) : 0
+                guard (d >> 40) & 0x1F == 0x02 else {
+                    return inject(.exception(Vector.generalProtection, errorCode: UInt32(selector & 0xFFFC)), into: &exit)
+                }
+                guard d & (1 << 47) != 0 else {
+                    return inject(.exception(Vector.segmentNotPresent, errorCode: UInt32(selector & 0xFFFC)), into: &exit)
+                }
             }
             c.ldtr = selector
         case (0x00, 3):
@@ -408,8 +442,18 @@ extension VMM {
         // The guest may have edited its tables since the last exit: what it runs on now counts.
         syncClassicTables()
         let shadowGDTR = st.pointee.gdtr
+        let shadowLDTR = st.pointee.ldtr, shadowTR = st.pointee.tr
         c.inEmulation = true
         st.pointee.gdtr = c.gdtr
+        // Its LDT and TSS too (TI=1 selectors, a task return's back link).
+        if let l = c.ldt { st.pointee.ldtr = SegmentCache(selector: c.ldtr, base: l.base, limit: l.limit, attributes: 0x82) }
+        if c.tr & ~7 != 0 {
+            let d = guestRead64(c.gdtr.base &+ UInt32(c.tr & ~7))
+            var limit = UInt32(d & 0xFFFF) | UInt32((d >> 48) & 0xF) << 16
+            if d & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
+            st.pointee.tr = SegmentCache(selector: c.tr, base: UInt32(truncatingIfNeeded: (d >> 16) & 0xFF_FFFF | (d >> 32) & 0xFF00_0000),
+                                         limit: limit, attributes: UInt16(truncatingIfNeeded: (d >> 40) & 0xF0FF))
+        }
         if st.pointee.cpl == 1 {
             st.pointee.cpl = 0
             for r in [SegmentRegister.cs, .ss] where st.pointee[r].selector & 3 == 1 {
@@ -423,6 +467,8 @@ extension VMM {
         bt.passThrough = true
         let exit = cpu.run(maxInstructions: 1)
         bt.passThrough = false
+        st.pointee.ldtr = shadowLDTR
+        st.pointee.tr = shadowTR
         leaveGuestView(shadowGDTR: shadowGDTR)
         return handle(exit, deadline: nil)
     }
