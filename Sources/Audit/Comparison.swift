@@ -20,6 +20,8 @@ public struct Comparison {
 
     public var guest: String
     public var rows: [Row] = []
+    /// The binary translator's counts (blocks scanned, holes marked, traps).
+    public var translation: String? = nil
 
     public init(guest: String) { self.guest = guest }
 
@@ -36,8 +38,8 @@ public struct Comparison {
             out += l.enumerated().map { i, cell in i == l.count - 1 ? cell : cell.padded(widths[i] + 2) }.joined() + "\n"
         }
         out += "\nholes hit: hole sites executed; differing: sites where the guest saw the virtualization;\n"
-        out += "traps: privileged instructions the classic VMM emulated (hw: VM exits). Binary translation\n"
-        out += "(--virt=bt) is not implemented yet.\n"
+        out += "traps: instructions the classic VMM emulated (hw: VM exits; bt: with the translated holes).\n"
+        if let t = translation { out += t + "\n" }
         return out
     }
 }

@@ -86,8 +86,9 @@ struct AuditCommand: ParsableCommand {
                        traps: vmm.classic?.traps.values.reduce(0, +) ?? 0, exits: vmm.stats.total)
     }
 
-    /// A plain run (hw or none) for the comparison.
-    func plain(_ virt: RunOptions.Virt) throws -> (serial: [UInt8], stop: StopReason, instructions: UInt64, exits: UInt64) {
+    /// A plain run (hw, none or bt) for the comparison; for bt also the translator's counts.
+    func plain(_ virt: RunOptions.Virt) throws -> (serial: [UInt8], stop: StopReason, instructions: UInt64, exits: UInt64,
+                                                  translation: BinaryTranslator.Stats?) {
         var o = options
         o.virt = virt
         o.umip = false
@@ -97,7 +98,9 @@ struct AuditCommand: ParsableCommand {
         setup.machine.serialOutput = { captured.append($0) }
         let stop = setup.run(o.limits)
         setup.flushOutputs()
-        return (captured, stop, setup.machine.cpu.state.instructions, setup.vmm?.stats.total ?? 0)
+        let traps = setup.vmm?.classic.map { $0.traps.values.reduce(0, +) }
+        return (captured, stop, setup.machine.cpu.state.instructions, traps ?? setup.vmm?.stats.total ?? 0,
+                setup.vmm?.classic?.translator?.stats)
     }
 
     /// The lecture: one guest, four machines (the table is Audit's `Comparison`).
@@ -106,6 +109,7 @@ struct AuditCommand: ParsableCommand {
         let hw = try plain(.hw)
         let classic = try audit(umip: false)
         let umip = try audit(umip: true)
+        let bt = try plain(.bt)
         func same(_ s: [UInt8], _ stop: StopReason) -> Bool { s == bare.serial && stop == bare.stop }
         var c = Comparison(guest: options.guest ?? options.flat ?? "")
         c.rows = [
@@ -117,7 +121,12 @@ struct AuditCommand: ParsableCommand {
                   instructions: classic.instructions, stop: classic.stop, sameOutputAsBare: same(classic.serial, classic.stop)),
             .init(machine: "classic --umip", holes: umip.holes, differing: umip.differing, traps: "\(umip.traps) traps",
                   instructions: umip.instructions, stop: umip.stop, sameOutputAsBare: same(umip.serial, umip.stop)),
+            .init(machine: "bt", holes: nil, differing: nil, traps: "\(bt.exits) traps",
+                  instructions: bt.instructions, stop: bt.stop, sameOutputAsBare: same(bt.serial, bt.stop)),
         ]
+        if let t = bt.translation {
+            c.translation = "bt: \(t.blocksScanned) blocks scanned, \(t.holesPatched) holes (and segment loads) marked, \(t.trapsTaken) of them trapped and emulated, \(t.rescans) rescans of changed code"
+        }
         return c.table()
     }
 }

@@ -72,6 +72,14 @@ struct RunReport {
                 let name = reason.name + String(repeating: " ", count: max(0, 20 - reason.name.count))
                 s += "    \(name) \(String(n).leftPad(10))  (basic reason \(reason.rawValue))\n"
             }
+            if let c = vmm.classic {
+                let traps = c.traps.sorted { $0.key < $1.key }
+                s += "  classic traps    \(traps.reduce(0) { $0 + $1.value }) emulated" + (c.umip ? " (UMIP on)" : "") + "\n"
+                for (m, n) in traps { s += "    " + m + String(repeating: " ", count: max(0, 20 - m.count)) + " " + String(n).leftPad(10) + "\n" }
+                if let t = c.translator?.stats {
+                    s += "  translation      \(t.blocksScanned) blocks scanned, \(t.holesPatched) instructions marked, \(t.trapsTaken) traps, \(t.rescans) rescans\n"
+                }
+            }
             if let sh = vmm.shadow {
                 s += "  shadow MMU       \(sh.stats.pagesInUse) of \(sh.poolPages) pages in use (peak \(sh.stats.peakPagesInUse))\n"
                 for (name, value) in Self.shadowCounters(sh.stats) {

@@ -55,3 +55,25 @@ import X86Core
         #expect(m.memory.read32(vmm.classicTablesBase + 0x1000) == gdtBefore)
     }
 }
+
+/// Binary translation: the holes trap and are emulated, so the guest cannot tell.
+@Suite struct BinaryTranslationTests {
+    @Test func holeGuestsRunAsUnderVTx() throws {
+        for name in ["hole-sgdt", "hole-iret", "hole-segments", "demo"] {
+            let path = guestPath(name)
+            guard FileManager.default.fileExists(atPath: path) else { return }
+            let pool = 512
+            let m = PCMachine(memorySize: 64 << 20, privateMemory: (pool + ClassicState.Layout.privatePages) * 4096)
+            try MultibootLoader.load(try ELF32File(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))), into: m.cpu)
+            var serial: [UInt8] = []
+            m.serialOutput = { serial.append($0) }
+            let vmm = VMM(machine: m, mmu: .shadow(pages: pool), classic: true, binaryTranslation: true)
+            let stop = vmm.run(RunLimits(maxInstructions: 50_000_000))
+            let hw = try runGuest(name, virt: .hwShadow)
+            #expect(stop == hw.stop, "\(name)")
+            #expect(serial == hw.serial, "\(name)")
+            let t = try #require(vmm.classic?.translator?.stats)
+            #expect(t.blocksScanned > 0 && t.trapsTaken > 0 && t.holesPatched > 0, "\(name): \(t)")
+        }
+    }
+}
