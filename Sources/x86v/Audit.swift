@@ -24,6 +24,8 @@ struct AuditCommand: ParsableCommand {
     @Flag(help: "Print the catalog: mnemonic, class, hole, condition, why, SDM section.") var table = false
     @Flag(help: "JSON instead of text (the catalog, or the guest's report), on stdout.") var json = false
     @Flag(help: "Run the guest under classic, classic --umip, hw and none and compare them in one table.") var compare = false
+    @Flag(help: "Audit the guest under binary translation (--virt=bt): the holes the scans marked and the traps they took.")
+    var bt = false
     @OptionGroup var options: RunOptions
 
     func validate() throws {
@@ -41,6 +43,10 @@ struct AuditCommand: ParsableCommand {
         }
         if compare {
             writeAll(1, Array(try compareTable().utf8))
+            return
+        }
+        if bt {
+            writeAll(1, Array(try translationReport().utf8))
             return
         }
         let result = try audit(umip: options.umip)
@@ -101,6 +107,19 @@ struct AuditCommand: ParsableCommand {
         let traps = setup.vmm?.classic.map { $0.traps.values.reduce(0, +) }
         return (captured, stop, setup.machine.cpu.state.instructions, traps ?? setup.vmm?.stats.total ?? 0,
                 setup.vmm?.classic?.translator?.stats)
+    }
+
+    /// `--bt`: the run under binary translation, as the translator saw it.
+    func translationReport() throws -> String {
+        var o = options
+        o.virt = .bt
+        o.serial = o.serial ?? "/dev/null"
+        let setup = try o.makeSetup(interactiveInput: false)
+        let stop = setup.run(o.limits)
+        setup.flushOutputs()
+        guard let c = setup.vmm?.classic, let t = c.translator else { throw InputError("audit --bt: no translator") }
+        return TranslationReport(guest: options.guest ?? options.flat ?? "", stop: stop,
+                                 instructions: setup.machine.cpu.state.instructions, stats: t.stats, traps: c.traps).text
     }
 
     /// The lecture: one guest, four machines (the table is Audit's `Comparison`).

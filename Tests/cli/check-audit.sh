@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Popek–Goldberg audits against golden reports: for every hole guest (and the demo), the audit
-# under --virt=classic, the audit with --umip, and the --compare table must equal
-# Tests/audit/NAME.{classic,umip,compare}.txt byte for byte (no wall-clock values in them).
+# under --virt=classic, with --umip, under binary translation (--bt), and the --compare table must
+# equal Tests/audit/NAME.{classic,umip,bt,compare}.txt byte for byte (no wall-clock values).
 # Also: the catalog (--table) is stable, --json is one object, bad input exits 2.
 # `--update` rewrites the goldens (review the diff).
 set -uo pipefail
@@ -29,6 +29,7 @@ for guest in testguests/build/hole-*.elf testguests/build/demo.elf; do
     check "Tests/audit/$name.classic.txt" "$X86V" audit "$guest"
     check "Tests/audit/$name.umip.txt" "$X86V" audit "$guest" --umip
     check "Tests/audit/$name.compare.txt" "$X86V" audit "$guest" --compare
+    check "Tests/audit/$name.bt.txt" "$X86V" audit "$guest" --bt
 done
 check Tests/audit/table.txt "$X86V" audit --table
 # Binary translation closes every hole: each guest's serial output and status equal --virt=hw's.
