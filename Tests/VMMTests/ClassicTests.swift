@@ -77,3 +77,21 @@ import X86Core
         }
     }
 }
+
+extension BinaryTranslationTests {
+    /// A guest that loads a GDT with ring-1 segments uses the ring its kernel is compressed to:
+    /// refused with a clear message, not silently conflated.
+    @Test func theMiddleRingsAreRefused() throws {
+        let pool = 64
+        let m = PCMachine(memorySize: 4 << 20, privateMemory: (pool + ClassicState.Layout.privatePages) * 4096)
+        m.cpu.resetFlat(cpl: 0)
+        m.memory.write32(0x0020_1008, 0x0000_FFFF); m.memory.write32(0x0020_100C, 0x00CF_BA00)  // DPL 1 code
+        m.memory.write32(0x0020_2000, 0x1000_000F); m.memory.write32(0x0020_2004, 0x0000_0020)  // limit 15, base 0x201000
+        m.memory.load(bytes: [0x0F, 0x01, 0x15, 0x00, 0x20, 0x20, 0x00, 0xEB, 0xFE], at: 0x0020_0000)  // lgdt [0x202000]; jmp $
+        m.cpu.statePointer.pointee.eip = 0x0020_0000
+        let vmm = VMM(machine: m, mmu: .shadow(pages: pool), classic: true, binaryTranslation: true)
+        let stop = vmm.run(RunLimits(maxInstructions: 1000))
+        guard case .notImplemented(_, let what) = stop else { Issue.record("stop \(stop)"); return }
+        #expect(what.contains("cannot virtualize classically") && what.contains("ring 1"))
+    }
+}

@@ -349,6 +349,17 @@ extension VMM {
                 return .notImplemented(eip: exit.eip, what: c.problem!)
             }
             if d.reg == 2 { c.gdtr = t } else { c.idtr = t }
+            // Under binary translation the guest's GDT is its own (SGDT is emulated, so it never
+            // copies the shadow's): a DPL-1 or DPL-2 segment is the guest using the middle rings,
+            // which ring compression has given to its kernel.
+            if d.reg == 2, c.translator != nil {
+                for i in 1..<(Int(t.limit) / 8 + 1) {
+                    if let p = RingCompression.problem(withDescriptor: guestRead64(t.base &+ UInt32(i * 8))) {
+                        c.problem = "cannot virtualize classically: GDT entry \(i) (selector 0x\(String(i * 8, radix: 16))): \(p)"
+                        return .notImplemented(eip: exit.eip, what: c.problem!)
+                    }
+                }
+            }
             exit.action = "emulated: the guest's \(d.reg == 2 ? "GDTR" : "IDTR") = \(String(base, radix: 16)):\(String(t.limit, radix: 16)); shadow rebuilt"
         case (0x00, 2):
             let selector = UInt16(truncatingIfNeeded: (try? cpu.readExitOperand(size: 2)) ?? 0)
