@@ -35,20 +35,21 @@ check Tests/audit/table.txt "$X86V" audit --table
 # Binary translation closes every hole: each guest's serial output and status equal --virt=hw's.
 # Skipped: corpus (x87), the long performance guests (alu*, bench-*: minutes on the slow path),
 # pf-live (it maps the VMM's reserved top 4 MiB: bt must refuse it, which is checked).
+scratch=$(mktemp -d)
 for guest in testguests/build/*.elf; do
     name=$(basename "$guest" .elf)
     case $name in corpus|alu*|bench-*) continue;; esac
-    "$X86V" run "$guest" --memory 64M --serial /tmp/x86v-audit-hw.out >/dev/null 2>&1; hw=$?
-    "$X86V" run "$guest" --memory 64M --virt=bt --serial /tmp/x86v-audit-bt.out >/dev/null 2>/tmp/x86v-audit-bt.err; bt=$?
+    "$X86V" run "$guest" --memory 64M --serial "$scratch/hw.out" >/dev/null 2>&1; hw=$?
+    "$X86V" run "$guest" --memory 64M --virt=bt --serial "$scratch/bt.out" >/dev/null 2>"$scratch/bt.err"; bt=$?
     if [ "$name" = pf-live ]; then
-        if [ $bt -eq 6 ] && grep -q "cannot virtualize classically" /tmp/x86v-audit-bt.err; then echo "ok   bt refuses $name (reserved area)"; else echo "FAIL bt on $name: status $bt"; fail=1; fi
-    elif [ $hw -eq $bt ] && cmp -s /tmp/x86v-audit-hw.out /tmp/x86v-audit-bt.out; then
+        if [ $bt -eq 6 ] && grep -q "cannot virtualize classically" "$scratch/bt.err"; then echo "ok   bt refuses $name (reserved area)"; else echo "FAIL bt on $name: status $bt"; fail=1; fi
+    elif [ $hw -eq $bt ] && cmp -s "$scratch/hw.out" "$scratch/bt.out"; then
         echo "ok   bt = hw on $name"
     else
         echo "FAIL bt differs from hw on $name (status $bt vs $hw)"; fail=1
     fi
 done
-rm -f /tmp/x86v-audit-hw.out /tmp/x86v-audit-bt.out /tmp/x86v-audit-bt.err
+rm -rf "$scratch"
 # JSON: one object naming each hole by its mnemonic.
 if ! "$X86V" audit testguests/build/hole-sgdt.elf --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any(h["mnemonic"]=="sgdt" for h in d["holes"])'; then
     echo "FAIL audit --json"; fail=1
