@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// `x86v audit --table [--json]`: the Popek–Goldberg catalog of the opcode table.
-/// `x86v audit GUEST [run flags] [--umip] [--json]`: the guest under `--virt=classic`, every hole
+/// `x86v audit GUEST [run flags] [--umip] [--json FILE]`: the guest under `--virt=classic`, every hole
 /// it executes reported (Sources/Audit). `--compare`: the same guest under classic, classic
 /// with UMIP, hardware-assisted (`hw`) and bare, side by side.
 struct AuditCommand: ParsableCommand {
@@ -22,7 +22,8 @@ struct AuditCommand: ParsableCommand {
     )
 
     @Flag(help: "Print the catalog: mnemonic, class, hole, condition, why, SDM section.") var table = false
-    @Flag(help: "JSON instead of text (the catalog, or the guest's report), on stdout.") var json = false
+    @Option(help: ArgumentHelp("Write JSON to FILE ('-' or nothing: stdout): the catalog with --table, else the guest's report (the text report still goes to stdout).", valueName: "FILE"))
+    var json: String?
     @Flag(help: "Run the guest under classic, classic --umip, hw and none and compare them in one table.") var compare = false
     @Flag(help: "Audit the guest under binary translation (--virt=bt): the holes the scans marked and the traps they took.")
     var bt = false
@@ -38,7 +39,7 @@ struct AuditCommand: ParsableCommand {
 
     func run() throws {
         if table {
-            print(json ? Catalog.json() : Catalog.table(), terminator: "")
+            if let j = json { try emit(Catalog.json(), to: j) } else { print(Catalog.table(), terminator: "") }
             return
         }
         if compare {
@@ -50,7 +51,20 @@ struct AuditCommand: ParsableCommand {
             return
         }
         let result = try audit(umip: options.umip)
-        writeAll(1, Array((json ? result.json : result.text).utf8))
+        if let j = json {
+            if j != "-" { writeAll(1, Array(result.text.utf8)) }
+            try emit(result.json, to: j)
+        } else {
+            writeAll(1, Array(result.text.utf8))
+        }
+    }
+
+    /// JSON to a file, or to stdout for "-".
+    func emit(_ text: String, to path: String) throws {
+        if path == "-" { writeAll(1, Array(text.utf8)); return }
+        guard let f = fopen(path, "w") else { throw InputError("\(path): cannot write") }
+        fputs(text, f)
+        fclose(f)
     }
 
     struct Outcome {

@@ -15,7 +15,7 @@ struct X86V: ParsableCommand {
 
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(normalizedArguments())
             try command.run()
         } catch let exit as ExitCode {
             Glibc.exit(exit.rawValue)
@@ -31,6 +31,21 @@ struct X86V: ParsableCommand {
             Glibc.exit(2)
         }
     }
+}
+
+/// `x86v audit ... --json` with no FILE after it (the last argument, or another option next)
+/// means stdout: ArgumentParser's options always take a value, so it is given one here.
+func normalizedArguments() -> [String] {
+    var args = Array(CommandLine.arguments.dropFirst())
+    guard args.first == "audit" else { return args }
+    var i = 0
+    while i < args.count {
+        if args[i] == "--json" && (i + 1 == args.count || args[i + 1].hasPrefix("--")) {
+            args[i] = "--json=-"
+        }
+        i += 1
+    }
+    return args
 }
 
 /// A user-facing error: printed as one line, exit status 2.

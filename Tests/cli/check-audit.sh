@@ -51,11 +51,19 @@ for guest in testguests/build/*.elf; do
 done
 rm -rf "$scratch"
 # JSON: one object naming each hole by its mnemonic.
-if ! "$X86V" audit testguests/build/hole-sgdt.elf --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any(h["mnemonic"]=="sgdt" for h in d["holes"])'; then
+if ! "$X86V" audit testguests/build/hole-sgdt.elf --json - | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any(h["mnemonic"]=="sgdt" for h in d["holes"])'; then
     echo "FAIL audit --json"; fail=1
 else
     echo "ok   audit --json names sgdt"
 fi
+jsonfile=$(mktemp)
+if "$X86V" audit testguests/build/hole-sgdt.elf --json "$jsonfile" >/dev/null && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$jsonfile" \
+   && "$X86V" audit --table --json | python3 -c 'import json,sys; assert len(json.load(sys.stdin)) > 50'; then
+    echo "ok   audit --json FILE, --table --json"
+else
+    echo "FAIL audit --json FILE or --table --json"; fail=1
+fi
+rm -f "$jsonfile"
 # Bad input: a clear line, status 2.
 for args in "audit" "audit /nonexistent.elf" "audit --table testguests/build/demo.elf" "run testguests/build/demo.elf --umip" \
             "run testguests/build/demo.elf --virt=classic --mmu=direct"; do
