@@ -14,17 +14,20 @@ final class DebugSessionTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    enum Config { case none, direct, shadow }
+    enum Config { case none, direct, shadow, classic, bt }
 
     func session(_ name: String, _ config: Config = .shadow, interval: UInt64 = 5_000) throws -> (DebugSession, () -> [UInt8]) {
         let path = Self.root.appendingPathComponent("testguests/build/\(name).elf").path
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) not built (make -C testguests)") }
         let elf = try ELF32File(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
-        let m = PCMachine(memorySize: 64 << 20, privateMemory: config == .shadow ? 512 * 4096 : 0)
+        let classic = config == .classic || config == .bt
+        let pages = config == .shadow ? 512 : classic ? 512 + ClassicState.Layout.privatePages : 0
+        let m = PCMachine(memorySize: 64 << 20, privateMemory: pages * 4096)
         try MultibootLoader.load(elf, into: m.cpu)
         var serial: [UInt8] = []
         m.serialOutput = { serial.append($0) }
-        let vmm: VMM? = config == .none ? nil : VMM(machine: m, mmu: config == .shadow ? .shadow(pages: 512) : .direct)
+        let vmm: VMM? = config == .none ? nil
+            : VMM(machine: m, mmu: config == .direct ? .direct : .shadow(pages: 512), classic: classic, binaryTranslation: config == .bt)
         let s = DebugSession(machine: m, vmm: vmm, elf: elf, guestName: name, maxInstructions: 50_000_000,
                              snapshotInterval: interval)
         return (s, { serial })
@@ -44,7 +47,7 @@ final class DebugSessionTests: XCTestCase {
     }
 
     func testReverseStepLandsOnTheStraightRunState() throws {
-        for config in [Config.none, .direct, .shadow] {
+        for config in [Config.none, .direct, .shadow, .classic, .bt] {
             let (a, _) = try session("demo", config)
             let (b, _) = try session("demo", config)
             _ = a.resume(.step(23_456))

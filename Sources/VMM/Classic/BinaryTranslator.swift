@@ -35,7 +35,7 @@ public final class BinaryTranslator {
         var bytesHigh: UInt64
     }
 
-    public private(set) var stats = Stats()
+    public internal(set) var stats = Stats()
     var entries: [UInt32: Entry] = [:]
     /// The hole being emulated must not trap again.
     var passThrough = false

@@ -30,6 +30,8 @@ extension VMM {
         w.put(trace?.sequence ?? stats.total)
         w.put(shadow != nil)
         shadow?.saveState(to: &w)
+        w.put(classic != nil)
+        classic?.saveState(to: &w)
     }
 
     /// Reads what `saveState` wrote. On a throw nothing has changed.
@@ -56,7 +58,12 @@ extension VMM {
             throw StateError("the snapshot was taken with --mmu=\(hasShadow ? "shadow" : "direct"), this VMM uses --mmu=\(shadow != nil ? "shadow" : "direct")")
         }
         let shadowCommit = try shadow?.readState(from: &r)
+        guard try r.getBool() == (classic != nil) else {
+            throw StateError("the snapshot was taken \(classic == nil ? "under" : "without") classic virtualization")
+        }
+        let classicCommit = try classic?.readState(from: &r)
         return {
+            classicCommit?()
             self.stats = s
             self.virtualCPU = v
             self.guestHalted = halted
