@@ -40,7 +40,6 @@ struct Debug: ParsableCommand {
                                    historyBytes: historyMB << 20)
         let interpreter = CommandInterpreter(session: session)
         interpreter.saveMachine = { path in
-            if (options.virt == .classic || options.virt == .bt) { throw InputError("save does not support --virt=classic yet") }
             let config = try SnapshotOptions.config(of: setup, options: options)
             let snap = MachineSnapshot.capture(machine: setup.machine, vmm: setup.vmm, previous: nil, faultTrace: setup.faults)
             try SnapshotOptions.write(snap.fileBytes(config: config), to: path)

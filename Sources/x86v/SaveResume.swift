@@ -24,9 +24,7 @@ struct SnapshotOptions: ParsableArguments {
     /// The flag combinations (Run's `validate`, with the run flags beside these).
     func check(_ options: RunOptions) throws {
         if (saveAt == nil) != (save == nil) { throw InputError("--save-at N and --save FILE go together") }
-        if (options.virt == .classic || options.virt == .bt) && (saveAt != nil || resume != nil) {
-            throw InputError("--save-at and --resume do not support --virt=classic yet")
-        }
+
         guard resume != nil else {
             try options.checkGuestGiven()
             return
@@ -39,6 +37,7 @@ struct SnapshotOptions: ParsableArguments {
         if !options.append.isEmpty { given.append("--append") }
         if options.memory != "128M" { given.append("--memory") }
         if options.virt != .hw { given.append("--virt") }
+        if options.umip { given.append("--umip") }
         if options.mmu != .shadow { given.append("--mmu") }
         if options.shadowPages != nil { given.append("--shadow-pages") }
         if !options.exits.isEmpty { given.append("--exits") }
@@ -112,19 +111,36 @@ struct SnapshotOptions: ParsableArguments {
         let memory = setup.machine.memory
         var rtc = RTCDateTime.defaultStart
         if let text = options.rtc, let d = RTCDateTime.parse(text) { rtc = d }
-        return SnapshotConfig(
+        var config = SnapshotConfig(
             memoryBytes: Int(memory.guestSize), privateMemoryBytes: Int(memory.size - memory.guestSize),
-            shadowPages: setup.vmm?.shadow?.poolPages ?? 0, virt: setup.vmm == nil ? .none : .hw,
+            shadowPages: setup.vmm?.shadow?.poolPages ?? 0, virt: Self.virt(options.virt),
             mmu: setup.vmm?.shadow == nil ? .direct : .shadow, exits: options.exits,
             strictIO: setup.machine.strictIO, rtcStart: rtc, guestPath: options.guest ?? options.flat ?? "",
             maxInstructions: options.maxInstructions)
+        config.umip = options.umip
+        return config
+    }
+
+    static func virt(_ v: RunOptions.Virt) -> SnapshotConfig.Virt {
+        switch v {
+        case .hw: .hw
+        case .none: .none
+        case .classic: .classic
+        case .bt: .bt
+        }
     }
 
     /// The machine of `config`, wired as `RunOptions.makeSetup` wires a fresh one (serial, console,
     /// traces), with nothing loaded: the snapshot supplies RAM and state.
     static func resumedSetup(_ given: RunOptions, config: SnapshotConfig) throws -> GuestSetup {
         var options = given
-        options.virt = config.virt == .hw ? .hw : .none
+        switch config.virt {
+        case .hw: options.virt = .hw
+        case .none: options.virt = .none
+        case .classic: options.virt = .classic
+        case .bt: options.virt = .bt
+        }
+        options.umip = config.umip
         options.mmu = config.mmu == .shadow ? .shadow : .direct
         if config.virt == .none && options.traceExits != nil {
             throw InputError("--trace-exits needs --virt=hw, and the snapshot was taken with --virt=none")

@@ -33,6 +33,7 @@ spec_value() {  # SPEC KEY
 heavy_exit_trace="bench-churn bench-demand bench-spaces"
 # Extra configurations for a few guests (faults, REP strings, timers, the LAPIC).
 also_none_direct="pf-demand pf-cow strings pic apic demo"
+also_classic="demo hole-iret pf-demand hole-sldt-str"
 
 units="$tmp/units"
 : > "$units"
@@ -50,6 +51,11 @@ for elf in "$guestdir"/build/*.elf; do
         if [ "$config" != hw-shadow ] && [[ " $also_none_direct " != *" $name "* ]]; then continue; fi
         echo "$elf|$config|$flags" >> "$units"
     done
+    # The pre-VT VMMs (their own state: virtual descriptor tables, translation marks) on a few.
+    if [[ " $also_classic " == *" $name "* ]]; then
+        echo "$elf|classic|$flags" >> "$units"
+        echo "$elf|bt|$flags" >> "$units"
+    fi
 done
 
 # Instruction counts worth saving at, from the reference run's traces (one per line: N LABEL).
@@ -102,6 +108,8 @@ check_unit() {  # ELF|CONFIG|FLAGS
         none) cfg=(--virt=none) ;;
         hw-direct) cfg=(--virt=hw --mmu=direct) ;;
         hw-shadow) cfg=(--virt=hw --mmu=shadow) ;;
+        classic) cfg=(--virt=classic) ;;
+        bt) cfg=(--virt=bt) ;;
     esac
     local withexits=1
     [ "$config" = none ] && withexits=0

@@ -114,7 +114,7 @@ extension MachineSnapshot {
         let cpu = Array(try r.getBytes(limit: 1 << 24))
         var vmm: [UInt8]? = nil
         if try r.getBool() { vmm = Array(try r.getBytes(limit: 1 << 28)) }
-        guard (vmm != nil) == (config.virt == .hw) else {
+        guard (vmm != nil) == (config.virt != .none) else {
             throw StateError("snapshot corrupt: VMM state \(vmm == nil ? "missing" : "present") with --virt=\(config.virt.rawValue)")
         }
         let machine = Array(try r.getBytes(limit: 1 << 28))

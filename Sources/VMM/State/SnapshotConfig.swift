@@ -6,7 +6,7 @@ import X86Core
 /// instruction budget of the run, and the guest's path (informational: for symbols). A snapshot
 /// is restored into a machine built from its config (`makeMachine`), so sizes and wiring match.
 public struct SnapshotConfig: Sendable, Equatable {
-    public enum Virt: String, Sendable, Equatable { case hw, none }
+    public enum Virt: String, Sendable, Equatable { case hw, none, classic, bt }
     public enum MMU: String, Sendable, Equatable { case shadow, direct }
 
     /// Guest RAM in bytes.
@@ -25,6 +25,8 @@ public struct SnapshotConfig: Sendable, Equatable {
     public var guestPath: String
     /// The run's `--max-instructions`.
     public var maxInstructions: UInt64
+    /// `--umip` (classic and bt only).
+    public var umip = false
 
     public init(memoryBytes: Int, privateMemoryBytes: Int, shadowPages: Int, virt: Virt, mmu: MMU,
                 exits: String, strictIO: Bool, rtcStart: RTCDateTime, guestPath: String, maxInstructions: UInt64) {
@@ -41,7 +43,13 @@ public struct SnapshotConfig: Sendable, Equatable {
     }
 
     /// "hw-shadow", "hw-direct" or "none" (the names `x86v test` uses).
-    public var name: String { virt == .hw ? "hw-\(mmu.rawValue)" : "none" }
+    public var name: String {
+        switch virt {
+        case .hw: "hw-\(mmu.rawValue)"
+        case .none: "none"
+        case .classic, .bt: virt.rawValue + (umip ? "-umip" : "")
+        }
+    }
 
     /// The exit policy `exits` describes.
     public func policy() throws(StateError) -> ExitPolicy {
@@ -57,8 +65,13 @@ public struct SnapshotConfig: Sendable, Equatable {
         let policy = try policy()
         let machine = PCMachine(memorySize: memoryBytes, rtcStart: rtcStart, privateMemory: privateMemoryBytes)
         machine.strictIO = strictIO
-        guard virt == .hw else { return (machine, nil) }
-        let vmm = VMM(machine: machine, policy: policy, mmu: mmu == .shadow ? .shadow(pages: shadowPages) : .direct)
+        guard virt != .none else { return (machine, nil) }
+        let classic = virt == .classic || virt == .bt
+        if classic && (mmu != .shadow || privateMemoryBytes < (shadowPages + ClassicState.Layout.privatePages) * 4096) {
+            throw StateError("snapshot corrupt: classic virtualization without its private memory")
+        }
+        let vmm = VMM(machine: machine, policy: policy, mmu: mmu == .shadow ? .shadow(pages: shadowPages) : .direct,
+                      classic: classic, umip: umip, binaryTranslation: virt == .bt)
         return (machine, vmm)
     }
 
@@ -75,6 +88,7 @@ public struct SnapshotConfig: Sendable, Equatable {
         w.put(Self.text(rtcStart))
         w.put(guestPath)
         w.put(maxInstructions)
+        w.put(umip)
     }
 
     static func read(from r: inout StateReader) throws(StateError) -> SnapshotConfig {
@@ -93,16 +107,18 @@ public struct SnapshotConfig: Sendable, Equatable {
         guard let virt = Virt(rawValue: virtName), let mmu = MMU(rawValue: mmuName) else {
             throw StateError("snapshot corrupt: configuration virt=\(virtName) mmu=\(mmuName)")
         }
-        if virt == .hw && mmu == .shadow && pages == 0 { throw StateError("snapshot corrupt: shadow MMU without a pool") }
+        if virt != .none && mmu == .shadow && pages == 0 { throw StateError("snapshot corrupt: shadow MMU without a pool") }
         let exits = try r.getString(limit: 1 << 16)
         let strict = try r.getBool()
         let rtcText = try r.getString(limit: 64)
         guard let rtc = RTCDateTime.parse(rtcText) else { throw StateError("snapshot corrupt: RTC start '\(rtcText)'") }
         let guest = try r.getString(limit: 1 << 16)
         let maxInstructions: UInt64 = try r.get()
-        return SnapshotConfig(memoryBytes: Int(memory), privateMemoryBytes: Int(privateBytes), shadowPages: pages,
-                              virt: virt, mmu: mmu, exits: exits, strictIO: strict, rtcStart: rtc,
-                              guestPath: guest, maxInstructions: maxInstructions)
+        var c = SnapshotConfig(memoryBytes: Int(memory), privateMemoryBytes: Int(privateBytes), shadowPages: pages,
+                               virt: virt, mmu: mmu, exits: exits, strictIO: strict, rtcStart: rtc,
+                               guestPath: guest, maxInstructions: maxInstructions)
+        c.umip = try r.getBool()
+        return c
     }
 
     /// "YYYY-MM-DDTHH:MM:SS", the form `RTCDateTime.parse` reads.
