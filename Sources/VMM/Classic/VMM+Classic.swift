@@ -197,7 +197,7 @@ extension VMM {
             c.traps[mnemonic, default: 0] &+= 1
             return emulateAtRingZero()
         }
-        if let stop = fixUpStackSegmentLoad(d, errorCode: errorCode) { return stop == .breakpoint ? nil : stop }
+        if fixUpStackSegmentLoad(d, errorCode: errorCode) { return nil }
         if fixUpFarReturn(d, errorCode: errorCode) { return nil }
         return reflect(vector: Vector.generalProtection, errorCode: errorCode)
     }
@@ -240,31 +240,30 @@ extension VMM {
 
     /// MOV SS / POP SS with a selector of RPL 0 naming a ring-compressed kernel data segment: the
     /// ring-1 CPU refuses it (SS needs RPL = DPL = CPL); it trapped, so the VMM may emulate it,
-    /// loading the selector with RPL 1 (what ring compression means for SS). nil if it is not
-    /// that case; `.breakpoint` (a marker, never returned further) when emulated.
-    func fixUpStackSegmentLoad(_ d: DecodedInstruction, errorCode: UInt32?) -> StopReason? {
-        guard let c = classic else { return nil }
+    /// loading the selector with RPL 1 (what ring compression means for SS). True when emulated.
+    func fixUpStackSegmentLoad(_ d: DecodedInstruction, errorCode: UInt32?) -> Bool {
+        guard let c = classic else { return false }
         let st = cpu.statePointer
         var selector: UInt16
         var pop = false
         if d.map == 0 && d.opcode == 0x8E && d.reg == 2 {
-            guard let v = try? cpu.readExitOperand(size: 2) else { return nil }
+            guard let v = try? cpu.readExitOperand(size: 2) else { return false }
             selector = UInt16(truncatingIfNeeded: v)
         } else if d.map == 0 && d.opcode == 0x17 {
             let esp = st.pointee.regs[4]
             let ss = st.pointee[.ss]
-            guard let v = guestRead32(ss.base &+ esp) else { return nil }
+            guard let v = guestRead32(ss.base &+ esp) else { return false }
             selector = UInt16(truncatingIfNeeded: v)
             pop = true
         } else {
-            return nil
+            return false
         }
-        guard selector & 3 == 0, selector & 4 == 0, selector >> 3 < c.syncedGDTEntries, errorCode == UInt32(selector & 0xFFFC) else { return nil }
+        guard selector & 3 == 0, selector & 4 == 0, selector >> 3 < c.syncedGDTEntries, errorCode == UInt32(selector & 0xFFFC) else { return false }
         let guestDescriptor = guestRead64(c.gdtr.base &+ UInt32(selector & ~7))
         // Only a present, writable data segment of the guest's ring 0 (DPL 1 too: a guest that
         // copied the shadow GDT through SGDT has the compressed descriptors in its own table).
         guard guestDescriptor & (1 << 47) != 0, guestDescriptor & (1 << 44) != 0, (guestDescriptor >> 43) & 1 == 0,
-              (guestDescriptor >> 41) & 1 == 1, (guestDescriptor >> 45) & 3 <= 1 else { return nil }
+              (guestDescriptor >> 41) & 1 == 1, (guestDescriptor >> 45) & 3 <= 1 else { return false }
         let s = RingCompression.shadowDescriptor(guestDescriptor)
         var limit = UInt32(s & 0xFFFF) | UInt32((s >> 48) & 0xF) << 16
         if s & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
@@ -279,7 +278,7 @@ extension VMM {
         // MOV SS / POP SS hold off interrupts for one instruction (SDM Vol. 3A §6.8.3).
         st.pointee.interruptShadow = true
         cpu.eflags = cpu.eflags
-        return .breakpoint
+        return true
     }
 
     /// IRET / RETF from the ring-1 kernel to a kernel code selector of RPL 0 (a frame the guest
