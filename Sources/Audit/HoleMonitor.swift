@@ -60,17 +60,8 @@ public final class HoleMonitor {
 
     // MARK: Guest memory, through the guest's tables
 
-    func guestPhysical(_ linear: UInt32) -> UInt32? {
-        let v = vmm.virtualCPU
-        guard v.cr0 & CR0.pg != 0 else { return linear }
-        let w = GuestPageWalk.walk(vmm.machine.memory, GuestPageWalk.Controls(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4),
-                                   linear: linear, write: false, user: false)
-        guard w.pde & 1 != 0, w.pte.map({ $0 & 1 != 0 }) ?? true else { return nil }
-        return w.frame | linear & 0xFFF
-    }
-
     func read8(_ linear: UInt32) -> UInt8? {
-        guard let p = guestPhysical(linear), p < vmm.machine.memory.guestSize else { return nil }
+        guard let p = vmm.guestPhysical(linear), p < vmm.machine.memory.guestSize else { return nil }
         return vmm.machine.memory.read8(p)
     }
 

@@ -165,8 +165,9 @@ extension VMM {
         st.pointee.ldtr = SegmentCache(selector: UInt16(ClassicState.Layout.ldtIndex << 3), base: lin, limit: limit, attributes: 0x82)
     }
 
-    /// The guest-physical address of a guest-linear one (nil: unmapped).
-    func guestPhysical(_ linear: UInt32) -> UInt32? {
+    /// The guest-physical address of a guest-linear one through the guest's own page tables
+    /// (its virtual CR0/CR3/CR4; nothing is marked accessed), nil when they do not map it.
+    public func guestPhysical(_ linear: UInt32) -> UInt32? {
         let v = virtualCPU
         guard v.cr0 & CR0.pg != 0 else { return linear }
         let w = GuestPageWalk.walk(machine.memory, GuestPageWalk.Controls(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4),
