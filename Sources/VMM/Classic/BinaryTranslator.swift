@@ -39,11 +39,23 @@ public final class BinaryTranslator {
     var entries: [UInt32: Entry] = [:]
     /// The hole being emulated must not trap again.
     var passThrough = false
+    /// The last code page's translation (linear page → physical page), forgotten at every VM
+    /// entry (the guest's tables may have changed behind a trap): one software walk per page of
+    /// code instead of per instruction.
+    var lastPage: (linear: UInt32, physical: UInt32)? = nil
     let decoder = Decoder()
 
     init() {}
 
     func bytes(_ memory: PhysicalMemory, _ p: UInt32, _ n: Int) -> (UInt64, UInt64) {
+        if Int(p) + 16 <= Int(memory.guestSize) {
+            // Whole words, masked to the instruction's length (the decoded cache's trick).
+            let lo = memory.ram.loadUnaligned(fromByteOffset: Int(p), as: UInt64.self)
+            let hi = memory.ram.loadUnaligned(fromByteOffset: Int(p) + 8, as: UInt64.self)
+            let lm: UInt64 = n >= 8 ? ~0 : (1 << (8 * UInt64(n))) - 1
+            let hm: UInt64 = n <= 8 ? 0 : n >= 16 ? ~0 : (1 << (8 * UInt64(n - 8))) - 1
+            return (lo & lm, hi & hm)
+        }
         var lo: UInt64 = 0, hi: UInt64 = 0
         for i in 0..<n {
             let b = UInt64(memory.read8(p &+ UInt32(i)))

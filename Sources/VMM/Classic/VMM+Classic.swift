@@ -86,6 +86,7 @@ extension VMM {
     /// them; docs/classic.md).
     func syncClassicTables() {
         guard let c = classic else { return }
+        c.translator?.lastPage = nil
         let mem = machine.memory
         let entries = min(Int(c.gdtr.limit) / 8 + 1, ClassicState.Layout.tssIndex)
         let count = c.gdtr.limit == 0 && c.gdtr.base == 0 ? 0 : entries
@@ -434,7 +435,15 @@ extension VMM {
         let st = cpu.statePointer.pointee
         guard st.cpl == 1 || st.cpl == 3 else { return false }
         let cs = st.segments[1]
-        guard let phys = guestPhysical(cs.base &+ st.eip) else { return false }
+        let lin = cs.base &+ st.eip
+        let phys: UInt32
+        if let p = bt.lastPage, p.linear == lin & ~0xFFF {
+            phys = p.physical | lin & 0xFFF
+        } else {
+            guard let p = guestPhysical(lin) else { return false }
+            bt.lastPage = (lin & ~0xFFF, p & ~0xFFF)
+            phys = p
+        }
         guard bt.shouldTrap(phys: phys, big: cs.big, memory: machine.memory, umip: c.umip) else { return false }
         // User code keeps its ring (it is not compressed): only the holes that read the machine's
         // tables and registers differ there, and only those are emulated.
