@@ -89,14 +89,11 @@ let systemChecks: [String: CrossCheck] = [
         }),
 
     "RSM": CrossCheck(
-        encodings: [Encoding("rsm", [0x0F, 0xAA])], claim: "never runs: the same stop at CPL 0, 1 and 3 (#UD, or not implemented)",
-        unverified: "#UD outside SMM: the interpreter stops at RSM as not implemented instead of raising #UD"
+        encodings: [Encoding("rsm", [0x0F, 0xAA])], claim: "#UD outside SMM at CPL 0, 1 and 3"
     ) { e in
         for cpl: UInt8 in [0, 1, 3] {
             let exit = execute(e.bytes, cpl: cpl).exit
-            var notImplemented = false
-            if case .notImplemented = exit { notImplemented = true }
-            #expect(exit == ud || notImplemented, "\(e) at CPL \(cpl): \(exit)")
+            #expect(exit == ud, "\(e) at CPL \(cpl): \(exit)")
         }
     },
 
