@@ -35,6 +35,11 @@ public struct GuestMemory {
         return pte & 0xFFFF_F000 | linear & 0xFFF
     }
 
+    /// The guest's tables map this address to guest RAM (a breakpoint or watchpoint there can hit).
+    public func isMappedRAM(_ linear: UInt32) -> Bool {
+        translate(linear).map { $0 < memory.guestSize } ?? false
+    }
+
     func entry(_ address: UInt32) -> UInt32? {
         address <= memory.guestSize &- 4 ? memory.read32(address) : nil
     }

@@ -102,7 +102,7 @@ public final class CommandInterpreter {
             let lin = try linear(a)
             let len = try count(parts.count > 1 ? parts[1] : nil, default: 4, max: 1 << 20)
             let b = s.addBreakpoint(.watch(OwnerWatch(address: lin, length: UInt32(len), reads: reads, writes: writes)), text: args)
-            let mapped = s.guestMemory.translate(lin).map { $0 < s.machine.memory.guestSize } ?? false
+            let mapped = s.guestMemory.isMappedRAM(lin)
             return Result(text: "watchpoint \(b.id): \(reads && writes ? "read/write" : writes ? "write" : "read") \(hex8(lin)) len \(len)" + (mapped ? "" : " (not mapped yet)") + "\n")
         case "delete":
             if let t = w.first {
@@ -282,7 +282,7 @@ public final class CommandInterpreter {
             let a = try linear(args)
             kind = .address(a)
             let b = s.addBreakpoint(kind, text: args)
-            let mapped = s.guestMemory.translate(a).map { $0 < s.machine.memory.guestSize } ?? false
+            let mapped = s.guestMemory.isMappedRAM(a)
             return "breakpoint \(b.id) at \(hex8(a))" + (s.symbols.label(for: a).map { " <\($0)>" } ?? "")
                 + (mapped ? "" : " (not mapped yet: it will hit once the guest maps it)") + "\n"
         }

@@ -86,8 +86,38 @@ extension RingCompression {
         guard let pg = OpcodeTable.rows[Int(d.row)].popekGoldberg, pg.hole else { return false }
         if d.map == 0 && d.opcode == 0x8E && d.reg != 2 { return false }
         if d.map == 0 && d.opcode == 0x8C && d.reg != 1 && d.reg != 2 { return false }
-        let storesTable = d.map == 1 && ((d.opcode == 0x01 && (d.reg <= 1 || d.reg == 4)) || (d.opcode == 0x00 && d.reg <= 1))
-        if umip && storesTable { return false }
+        if umip && storesSystemState(d) { return false }
         return true
+    }
+}
+
+import X86Core
+
+extension RingCompression {
+    /// SGDT, SIDT, SLDT, STR, SMSW: the instructions CR4.UMIP makes CPL-0 only.
+    public static func storesSystemState(_ d: DecodedInstruction) -> Bool {
+        d.map == 1 && ((d.opcode == 0x01 && (d.reg <= 1 || d.reg == 4)) || (d.opcode == 0x00 && d.reg <= 1))
+    }
+
+    /// Base of an 8-byte descriptor (SDM Vol. 3A Figure 3-8).
+    static func base(_ d: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: (d >> 16) & 0xFF_FFFF | (d >> 32) & 0xFF00_0000)
+    }
+
+    /// Limit in bytes (scaled by G).
+    static func limit(_ d: UInt64) -> UInt32 {
+        let raw = UInt32(d & 0xFFFF) | UInt32((d >> 48) & 0xF) << 16
+        return d & (1 << 55) != 0 ? raw << 12 | 0xFFF : raw
+    }
+
+    /// The descriptor cache a load of `selector` with descriptor `d` gives.
+    static func segmentCache(selector: UInt16, _ d: UInt64) -> SegmentCache {
+        SegmentCache(selector: selector, base: base(d), limit: limit(d), attributes: UInt16(truncatingIfNeeded: (d >> 40) & 0xF0FF))
+    }
+
+    /// A byte-granular system descriptor (TSS, LDT) of DPL 0.
+    static func systemDescriptor(base b: UInt32, limit l: UInt32, type: UInt8) -> UInt64 {
+        UInt64(l & 0xFFFF) | UInt64(b & 0xFF_FFFF) << 16 | UInt64(0x80 | type) << 40
+            | UInt64((l >> 16) & 0xF) << 48 | UInt64(b >> 24) << 56
     }
 }

@@ -21,8 +21,7 @@ extension VMM {
         s.reservedSlot = (ClassicState.Layout.slot, c.base | 0x23)
         // The VMM's TSS descriptor (busy: the CPU never loads it by LTR) and TSS.
         let tss = ClassicState.Layout.tssLinear
-        let descriptor = UInt64(0x67) | UInt64(tss & 0xFFFF) << 16 | UInt64((tss >> 16) & 0xFF) << 32
-            | UInt64(0x8B) << 40 | UInt64(tss >> 24) << 56
+        let descriptor = RingCompression.systemDescriptor(base: tss, limit: 0x67, type: 0xB)
         let at = c.gdtPhysical + UInt32(ClassicState.Layout.tssIndex) * 8
         mem.write32(at, UInt32(truncatingIfNeeded: descriptor))
         mem.write32(at + 4, UInt32(truncatingIfNeeded: descriptor >> 32))
@@ -108,7 +107,7 @@ extension VMM {
         // Ring-1 stack = the guest's ring-0 stack from its TSS (ESP0 at +4, SS0 at +8).
         if c.tr & ~7 != 0 {
             let d = guestRead64(c.gdtr.base &+ UInt32(c.tr & ~7))
-            let tssBase = UInt32(truncatingIfNeeded: (d >> 16) & 0xFF_FFFF | (d >> 32) & 0xFF00_0000)
+            let tssBase = RingCompression.base(d)
             mem.write32(c.tssPhysical + 0x0C, guestRead32(tssBase &+ 4) ?? 0)                 // ESP1 ← ESP0
             mem.write32(c.tssPhysical + 0x10, (guestRead32(tssBase &+ 8) ?? 0) & 0xFFFF | 1)   // SS1 ← SS0 | RPL 1
         }
@@ -153,15 +152,12 @@ extension VMM {
             return
         }
         let d = guestRead64(c.gdtr.base &+ UInt32(c.ldtr & ~7))
-        var limit = UInt32(d & 0xFFFF) | UInt32((d >> 48) & 0xF) << 16
-        if d & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
-        limit = min(limit, 0xFFFF)
-        let base = UInt32(truncatingIfNeeded: (d >> 16) & 0xFF_FFFF | (d >> 32) & 0xFF00_0000)
+        let limit = min(RingCompression.limit(d), 0xFFFF)
+        let base = RingCompression.base(d)
         c.ldt = (base, limit)
         copyTable(from: base, count: Int(limit) / 8 + 1, to: c.ldtPhysical, RingCompression.shadowDescriptor)
         let lin = ClassicState.Layout.ldtLinear
-        let shadow = UInt64(limit & 0xFFFF) | UInt64(lin & 0xFFFF) << 16 | UInt64((lin >> 16) & 0xFF) << 32
-            | UInt64(0x82) << 40 | UInt64(lin >> 24) << 56
+        let shadow = RingCompression.systemDescriptor(base: lin, limit: limit, type: 0x2)
         mem.write32(at, UInt32(truncatingIfNeeded: shadow)); mem.write32(at + 4, UInt32(truncatingIfNeeded: shadow >> 32))
         st.pointee.ldtr = SegmentCache(selector: UInt16(ClassicState.Layout.ldtIndex << 3), base: lin, limit: limit, attributes: 0x82)
     }
@@ -190,12 +186,11 @@ extension VMM {
         let row = OpcodeTable.rows[Int(d.row)]
         let mnemonic = row.mnemonic
         let attributes = OpcodeTable.shared.attributes(row: Int(d.row))
-        let storeTable = (d.map == 1 && d.opcode == 0x00 && d.reg <= 1) || (d.map == 1 && d.opcode == 0x01 && (d.reg <= 1 || d.reg == 4))
         // Privileged by the opcode table's Popek–Goldberg column (RDTSC/RDPMC with CR4.TSD/PCE,
         // CLI/STI/IN/OUT above IOPL…) or by the attributes the interpreter checks.
         let privileged = row.popekGoldberg?.class == .privileged
         if privileged || attributes.contains(.privileged) || attributes.contains(.iopl) || attributes.contains(.io)
-            || (c.umip && storeTable) {
+            || (c.umip && RingCompression.storesSystemState(d)) {
             c.traps[mnemonic, default: 0] &+= 1
             return emulateAtRingZero()
         }
@@ -267,11 +262,7 @@ extension VMM {
         guard guestDescriptor & (1 << 47) != 0, guestDescriptor & (1 << 44) != 0, (guestDescriptor >> 43) & 1 == 0,
               (guestDescriptor >> 41) & 1 == 1, (guestDescriptor >> 45) & 3 <= 1 else { return false }
         let s = RingCompression.shadowDescriptor(guestDescriptor)
-        var limit = UInt32(s & 0xFFFF) | UInt32((s >> 48) & 0xF) << 16
-        if s & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
-        let base = UInt32(truncatingIfNeeded: (s >> 16) & 0xFF_FFFF | (s >> 32) & 0xFF00_0000)
-        st.pointee[.ss] = SegmentCache(selector: selector | 1, base: base, limit: limit,
-                                       attributes: UInt16(truncatingIfNeeded: (s >> 40) & 0xF0FF))
+        st.pointee[.ss] = RingCompression.segmentCache(selector: selector | 1, s)
         if pop { st.pointee.regs[4] &+= d.operandSize32 ? 4 : 2 }
         c.traps[pop ? "pop ss" : "mov ss", default: 0] &+= 1
         record(.exceptionOrNMI, instruction: d, .exception(vector: Vector.generalProtection, errorCode: errorCode, cr2: nil),
@@ -300,11 +291,8 @@ extension VMM {
         let g = guestRead64(c.gdtr.base &+ UInt32(selector & ~7))
         // A present code segment of the guest's ring 0 (or 1: see the SS fix-up).
         guard g & (1 << 47) != 0, g & (1 << 44) != 0, (g >> 43) & 1 == 1, (g >> 45) & 3 <= 1 else { return false }
-        let s = RingCompression.shadowDescriptor(g)
-        var limit = UInt32(s & 0xFFFF) | UInt32((s >> 48) & 0xF) << 16
-        if s & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
-        guard eip <= limit else { return false }
-        let base = UInt32(truncatingIfNeeded: (s >> 16) & 0xFF_FFFF | (s >> 32) & 0xFF00_0000)
+        let cs = RingCompression.segmentCache(selector: selector | 1, RingCompression.shadowDescriptor(g))
+        guard eip <= cs.limit else { return false }
         var pop: UInt32 = 8
         if d.opcode == 0xCF {
             guard let flags = guestRead32(ss.base &+ esp &+ 8) else { return false }
@@ -314,8 +302,7 @@ extension VMM {
         } else if d.opcode == 0xCA {
             pop += d.immediate & 0xFFFF
         }
-        st.pointee[.cs] = SegmentCache(selector: selector | 1, base: base, limit: limit,
-                                       attributes: UInt16(truncatingIfNeeded: (s >> 40) & 0xF0FF))
+        st.pointee[.cs] = cs
         st.pointee.regs[4] = esp &+ pop
         st.pointee.eip = eip
         st.pointee.currentEIP = eip
@@ -468,11 +455,7 @@ extension VMM {
         // Its LDT and TSS too (TI=1 selectors, a task return's back link).
         if let l = c.ldt { st.pointee.ldtr = SegmentCache(selector: c.ldtr, base: l.base, limit: l.limit, attributes: 0x82) }
         if c.tr & ~7 != 0 {
-            let d = guestRead64(c.gdtr.base &+ UInt32(c.tr & ~7))
-            var limit = UInt32(d & 0xFFFF) | UInt32((d >> 48) & 0xF) << 16
-            if d & (1 << 55) != 0 { limit = limit << 12 | 0xFFF }
-            st.pointee.tr = SegmentCache(selector: c.tr, base: UInt32(truncatingIfNeeded: (d >> 16) & 0xFF_FFFF | (d >> 32) & 0xFF00_0000),
-                                         limit: limit, attributes: UInt16(truncatingIfNeeded: (d >> 40) & 0xF0FF))
+            st.pointee.tr = RingCompression.segmentCache(selector: c.tr, guestRead64(c.gdtr.base &+ UInt32(c.tr & ~7)))
         }
         if st.pointee.cpl == 1 {
             st.pointee.cpl = 0
