@@ -194,7 +194,6 @@ extension CPU {
         case 0xBC, 0xBD: try bitScan(d, sz: sz, reverse: opc == 0xBD)
         case 0xC0, 0xC1: try xadd(d, sz: opc == 0xC0 ? 1 : sz)
         case 0xC7: try cmpxchg8b(d)
-        case 0xAA: throw Fault.ud  // RSM outside system-management mode (SDM Vol. 2B RSM)
         case 0xC8...0xCF:
             let r = Int(opc & 7)
             if sz == 4 { gpr[r] = gpr[r].byteSwapped } else { setReg(r, size: 2, 0) }  // 16-bit BSWAP: undefined; zero like Intel
