@@ -59,10 +59,13 @@ let package = Package(
         // The Popek–Goldberg catalog: the opcode table's sensitivity column grouped by family
         // (`x86v audit --table`).
         .target(name: "Audit", dependencies: ["X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF"]),
+        // Instruction traces (x86v's JSON lines and binary form, QEMU's -d cpu,exec logs), the
+        // lockstep diff that finds the first instruction where two runs disagree, and its rules.
+        .target(name: "Trace", dependencies: ["X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU"]),
         .executableTarget(
             name: "x86v",
             dependencies: [
-                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle", "Debugger", "Audit",
+                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle", "Debugger", "Audit", "Trace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -85,6 +88,7 @@ let package = Package(
         ),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86Core"]),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "VMM", "Machine", "X86Core", "ELF", "ShadowMMU"]),
+        .testTarget(name: "TraceTests", dependencies: ["Trace", "X86Core", "X86Decode", "Machine", "VMM"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "X86Core", "X86Decode", "Machine"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ShadowMMU", "ELF", "CMallocCounter"]),
     ]

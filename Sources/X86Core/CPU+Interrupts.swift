@@ -81,7 +81,9 @@ extension CPU {
         interruptRequested = false
         s.pointee.halted = false
         s.pointee.currentEIP = s.pointee.eip
+        deliveringExternalInterrupt = true
         let r = deliverOrExit(vector: vector, errorCode: nil, software: false, isTrap: true)
+        deliveringExternalInterrupt = false
         updateAttention()
         return r
     }

@@ -64,12 +64,14 @@ extension CPU {
         let inPage = 0x1000 - Int(lin & 0xFFF)
         if size <= inPage {
             let p = try translate(lin, write: true, user: user)
+            if traceWrites { noteTracedWrite(lin, p, size: size, value: value) }
             memory.write(p, size: size, value: value)
             return
         }
         // Both pages must be writable before any byte is (no partial writes on a fault).
         let p1 = try translate(lin, write: true, user: user)
         let p2 = try translate(lin &+ UInt32(inPage), write: true, user: user)
+        if traceWrites { noteTracedWrite(lin, p1, size: size, value: value) }
         for i in 0..<size {
             let b = UInt8(truncatingIfNeeded: value >> (8 * i))
             if i < inPage { memory.write8(p1 &+ UInt32(i), b) } else { memory.write8(p2 &+ UInt32(i - inPage), b) }

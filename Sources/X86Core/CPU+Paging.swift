@@ -52,7 +52,7 @@ extension CPU {
         guard st.pointee.cr0 & CR0.pg != 0 else {
             let page = linear & 0xFFFF_F000
             if memory.isPlainRAMPage(page) && !pageHasDataBreakpoint(linear) {
-                tlb.fill(linear: linear, user: user, physPage: page, writable: true, global: false)
+                tlb.fill(linear: linear, user: user, physPage: page, writable: !traceWrites, global: false)
             }
             return linear
         }
@@ -75,7 +75,7 @@ extension CPU {
             let phys = (pde & 0xFFC0_0000) | (linear & 0x003F_FFFF)
             let page = phys & 0xFFFF_F000
             if memory.isPlainRAMPage(page) && !pageHasDataBreakpoint(linear) {
-                let writable = updated & 0x40 != 0 && writeAllowed(rw: pde & 2 != 0, user: user, wp: wp)
+                let writable = updated & 0x40 != 0 && writeAllowed(rw: pde & 2 != 0, user: user, wp: wp) && !traceWrites
                 tlb.holdsLargePages = true
                 tlb.fill(linear: linear, user: user, physPage: page, writable: writable,
                          global: pge && pde & 0x100 != 0)
@@ -97,7 +97,7 @@ extension CPU {
         if updated != pte { memory.write32(pteAddress, updated) }
         let page = pte & 0xFFFF_F000
         if memory.isPlainRAMPage(page) && !pageHasDataBreakpoint(linear) {
-            let writable = updated & 0x40 != 0 && writeAllowed(rw: rw, user: user, wp: wp)
+            let writable = updated & 0x40 != 0 && writeAllowed(rw: rw, user: user, wp: wp) && !traceWrites
             tlb.fill(linear: linear, user: user, physPage: page, writable: writable,
                      global: pge && pte & 0x100 != 0)
         }

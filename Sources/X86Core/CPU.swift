@@ -91,6 +91,17 @@ public final class CPU {
     /// owner before it executes (`.intercepted(.translated)`, EIP at it). Setting it sends every
     /// instruction through the slow path; nil costs nothing.
     public var instructionObserver: (() -> Bool)? = nil { didSet { updateAttention() } }
+    /// The instruction tracer (`x86v run --trace`): called at every instruction boundary, before
+    /// the instruction starts (and before `instructionObserver`). Setting it sends every
+    /// instruction through the slow path; nil costs nothing.
+    public var traceObserver: (() -> Void)? = nil { didSet { updateAttention() } }
+    /// While true, every guest data write is appended to `tracedWrites` (see CPU+Trace.swift).
+    public var traceWrites = false { didSet { tlb.flush(keepGlobal: false) } }
+    /// The writes recorded since the owner last cleared them (`clearTracedWrites`).
+    public internal(set) var tracedWrites: [TracedWrite] = []
+    /// True while the delivery in progress is an external interrupt (`deliverInterrupt`), so a
+    /// `deliveryObserver` can tell it from an exception with the same vector.
+    public internal(set) var deliveringExternalInterrupt = false
 
 
     public init(memorySize: Int, privateMemory: Int = 0) {
@@ -181,7 +192,8 @@ public final class CPU {
         updateAlignmentCheck()
         let st = s.pointee
         attention = st.flags & (EFLAGS.tf | EFLAGS.rf) != 0 || st.dr[7] & 0xFF != 0
-            || st.interruptShadow || !breakpoints.isEmpty || !watchpoints.isEmpty || ownerStopRequested || instructionObserver != nil || st.halted
+            || st.interruptShadow || !breakpoints.isEmpty || !watchpoints.isEmpty || ownerStopRequested || instructionObserver != nil
+            || traceObserver != nil || st.halted
             || (interruptRequested && st.flags & EFLAGS.if != 0)
             || singleStepHeld || heldBreakpointHits != 0 || ownerCompletedTrap || boundaryCallbackRequested
     }
@@ -319,6 +331,7 @@ public final class CPU {
             return .breakpoint
         }
         skipOwnerBreakpointOnce = false
+        if let t = traceObserver { t() }
         if !watchHits.isEmpty { watchHits.removeAll(keepingCapacity: true) }
         // Instruction breakpoints (DR0–DR3 with R/W = 00) are faults, suppressed by RF.
         if st.pointee.flags & EFLAGS.rf == 0, let hit = instructionBreakpointHit(linear: lin) {

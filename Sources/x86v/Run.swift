@@ -29,20 +29,37 @@ struct Run: ParsableCommand {
     @OptionGroup var options: RunOptions
     @OptionGroup var snapshot: SnapshotOptions
     @OptionGroup var gdbOptions: GDBOptions
+    @OptionGroup var traceOptions: TraceOptions
 
     func validate() throws {
         try options.checkUMIP()
         try snapshot.check(options)
         try gdbOptions.check(snapshot)
+        if traceOptions.active && (gdbOptions.gdb != nil || snapshot.saveAt != nil || snapshot.resume != nil) {
+            throw InputError("--trace does not combine with --gdb, --save-at or --resume")
+        }
     }
 
     func run() throws {
         if gdbOptions.gdb != nil { try gdbOptions.run(options) }
         if snapshot.saveAt != nil || snapshot.resume != nil { try snapshot.run(options) }
         let setup = try options.makeSetup()
+        if traceOptions.active { try runTraced(setup) }
         let began = monotonicSeconds()
         let stop = setup.run(options.limits)
         try setup.finish(stop, wallSeconds: monotonicSeconds() - began)
+    }
+}
+
+extension Run {
+    /// `--trace`: the run with the recorder; the trace's end record holds the stop.
+    func runTraced(_ setup: GuestSetup) throws -> Never {
+        let traced = try traceOptions.makeRun(setup)
+        let began = monotonicSeconds()
+        let stop = traced.run(options.limits)
+        let seconds = monotonicSeconds() - began
+        do { try traced.recorder?.finish(stop: stop.name) } catch { throw InputError(error.description) }
+        try setup.finish(stop, wallSeconds: seconds)
     }
 }
 
