@@ -67,7 +67,10 @@ struct TraceOptions: ParsableArguments {
             let cpu = setup.machine.cpu
             let view: GuestView
             if let v = setup.vmm {
-                view = GuestView(cpu: cpu) { [unowned v] in (v.virtualCPU.cr0, v.virtualCPU.cr3, v.virtualCPU.cr4) }
+                view = GuestView(cpu: cpu) { [unowned(unsafe) v] in
+                    let c = v.virtualCPU  // one read (one exclusivity check) per instruction
+                    return (c.cr0, c.cr3, c.cr4)
+                }
             } else {
                 view = GuestView(cpu: cpu)
             }

@@ -60,7 +60,8 @@ public final class TraceRecorder {
     /// Starts recording: the CPU's boundary hook, its write log and delivery observer, and the
     /// VMM's exit and fault observers (nil `vmm`: the bare machine has neither).
     public func attach(vmm: VMM?) {
-        cpu.traceObserver = { [unowned self] in boundary() }
+        // unowned(unsafe): no reference counting per instruction; deinit detaches first.
+        cpu.traceObserver = { [unowned(unsafe) self] in boundary() }
         cpu.traceWrites = true
         cpu.deliveryObserver = { [unowned self] vector, code, software in noteDelivery(vector, code, software) }
         if let v = vmm {
@@ -70,6 +71,10 @@ public final class TraceRecorder {
         self.vmm = vmm
     }
     var vmm: VMM?
+
+    deinit {
+        if !detached { detach() }
+    }
 
     func detach() {
         cpu.traceObserver = nil
@@ -125,9 +130,15 @@ public final class TraceRecorder {
         let memory = cpu.memory
         withUnsafeMutablePointer(to: &openBytes) { p in
             p.withMemoryRebound(to: UInt8.self, capacity: 16) { b in
-                for i in 0..<first { b[i] = memory.read8(phys &+ UInt32(i)) }
-                have = first
-                if first < 16, let p2 = view.physical(openLinear &+ UInt32(first), cr0: before[.cr0], cr3: before[.cr3], cr4: before[.cr4]) {
+                if first == 16 && UInt64(phys) + 16 <= UInt64(memory.guestSize) {
+                    // Plain RAM: one copy (MMIO and holes go byte by byte through the bus below).
+                    UnsafeMutableRawPointer(b).copyMemory(from: memory.ram + Int(phys), byteCount: 16)
+                    have = 16
+                } else {
+                    for i in 0..<first { b[i] = memory.read8(phys &+ UInt32(i)) }
+                    have = first
+                }
+                if have < 16, let p2 = view.physical(openLinear &+ UInt32(first), cr0: before[.cr0], cr3: before[.cr3], cr4: before[.cr4]) {
                     for i in first..<16 { b[i] = memory.read8(p2 &+ UInt32(i - first)) }
                     have = 16
                 }

@@ -1,0 +1,69 @@
+/// Every rule by which `x86v trace diff` lets two runs differ without calling it a divergence,
+/// in one place, each with the section of the specification that allows the difference. A rule
+/// is about what the architecture leaves open or what a reference machine is known to get
+/// wrong — never about a guest or an address. The diff counts how often each rule applied and
+/// prints the counts, so nothing is masked silently.
+public struct DiffRule: Sendable, Hashable {
+    public let id: String
+    public let section: String
+    public let summary: String
+}
+
+public enum DiffRules {
+    /// The loader's choices at the kernel's entry.
+    public static let entryState = DiffRule(
+        id: "entry-state",
+        section: "Multiboot Specification 0.6.96 §3.2 (Machine state)",
+        summary: "At the entry point only EAX (the magic), EBX (the address of the loader's own info block: each loader puts it elsewhere), flat segments, CR0.PE=1/PG=0 and EFLAGS.IF=0/VM=0 are defined. Every other register, and every selector and EFLAGS bit the spec leaves open, is masked until the two runs agree on it; later, a register holding one such register's entry value on each side (a copy of the info block's address) is masked too.")
+
+    /// Flags the SDM leaves undefined.
+    public static let undefinedFlags = DiffRule(
+        id: "undefined-flags",
+        section: "Intel SDM Vol. 2, \"Flags Affected\" of each instruction (from x86v's opcode table)",
+        summary: "A flag the previous instruction left undefined (AF after AND, OF after a multi-bit shift, all but CF/OF after MUL…) is masked until an instruction writes it with a defined value.")
+
+    /// REP string instructions, iteration by iteration.
+    public static let repIterations = DiffRule(
+        id: "rep-iterations",
+        section: "Intel SDM Vol. 2B, REP/REPE/REPZ/REPNE/REPNZ (an interruptible instruction resumes at the same EIP)",
+        summary: "QEMU logs every iteration of a REP string instruction as a record at the same EIP; x86v records one step per run of iterations. Consecutive records at the same EIP of a REP string instruction (QEMU: the same EIP with ECX counting down) are one step; its state before the first iteration is compared.")
+
+    /// CPUID reports the processor model.
+    public static let modelIdentity = DiffRule(
+        id: "cpuid-model",
+        section: "Intel SDM Vol. 2A, CPUID (the values identify the processor model)",
+        summary: "The registers CPUID wrote are masked until the two runs agree on them: each machine reports its own CPU model.")
+
+    /// The time-stamp counter.
+    public static let timeStamp = DiffRule(
+        id: "time-stamp",
+        section: "Intel SDM Vol. 3B §18.17 (Time-Stamp Counter)",
+        summary: "EDX:EAX after RDTSC are masked until the runs agree: the counter's value is each machine's time.")
+
+    /// Timer values read from devices.
+    public static let deviceTiming = DiffRule(
+        id: "device-timing",
+        section: "Intel 8254 PIT data sheet (counter latch and read-back, ports 40h–43h, 61h bit 5); Intel SDM Vol. 3A §11.5.4 (APIC timer current count)",
+        summary: "A value read from a running timer (IN from ports 40h–43h or 61h; a read of the local APIC's current-count register) depends on each machine's clock; the registers it set are masked until the runs agree.")
+
+    /// External interrupts arrive when the platform raises them.
+    public static let interruptTiming = DiffRule(
+        id: "interrupt-timing",
+        section: "Intel SDM Vol. 3A §6.6 (interrupts are taken at an instruction boundary when the platform raises them)",
+        summary: "Which instruction boundary an external interrupt lands on is each machine's timing. When one run takes an interrupt and the other has not yet, the other is followed until it takes the same vector; the handlers are compared from their first instruction, with the interrupted context's registers masked until equal; if the two return to different points, the runs are resynchronised at the first later instruction where EIP and every unmasked register agree (within 4,096 steps each).")
+
+    /// QEMU TCG does not check data-segment limits and types.
+    public static let qemuSegmentChecks = DiffRule(
+        id: "qemu-no-segment-checks",
+        section: "Intel SDM Vol. 3A §5.3 (limit checking), §5.4 (type checking), §6.15 (#GP, #SS); QEMU departure (../shared/ORACLES.md)",
+        summary: "QEMU TCG performs no limit or type check on data accesses, so where x86v (as the SDM requires) raises #GP or #SS, QEMU goes on. x86v's handler is skipped: the runs are resynchronised at the first later instruction where EIP and every unmasked register agree (within 4,096 steps each); if they never agree, comparison ends there, reported under this rule.")
+
+    /// QEMU TCG raises no #AC.
+    public static let qemuAlignmentCheck = DiffRule(
+        id: "qemu-no-alignment-check",
+        section: "Intel SDM Vol. 3A §6.15 (Interrupt 17, #AC); QEMU departure (../shared/ORACLES.md)",
+        summary: "QEMU TCG never raises #AC; handled as qemu-no-segment-checks.")
+
+    public static let all: [DiffRule] = [entryState, undefinedFlags, repIterations, modelIdentity, timeStamp,
+                                         deviceTiming, interruptTiming, qemuSegmentChecks, qemuAlignmentCheck]
+}

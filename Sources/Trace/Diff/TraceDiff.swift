@@ -1,0 +1,337 @@
+import X86Decode
+
+/// Finds the first instruction where two traces disagree.
+///
+/// Both streams are read step by step (REP iterations collapsed); at each aligned pair the
+/// states before the instruction are compared: CS:EIP, the GPRs, EFLAGS and the selectors (and
+/// the guest's control registers when both sides are x86v). With `rules` on (a reference machine
+/// on one side), the differences `DiffRules` allow are masked or resynchronised, each counted.
+public final class TraceDiff {
+    public struct Options: Sendable {
+        /// Apply `DiffRules` (a different machine on side B). Off: two x86v configurations, which
+        /// must agree exactly.
+        public var rules = true
+        /// Compare the control registers too (both sides record the guest's own).
+        public var compareControlRegisters = false
+        /// Steps of context in the report.
+        public var context = 10
+        /// Resynchronisation windows (steps each side).
+        public var window = 4096
+        public init() {}
+    }
+
+    public struct Divergence: Sendable {
+        public var a: TraceStep
+        public var b: TraceStep
+        public var aPosition: UInt64
+        public var bPosition: UInt64
+        /// Fields that differ (unmasked): field, A's value, B's value.
+        public var fields: [(TraceField, UInt32, UInt32)]
+        public var contextA: [TraceStep]
+        public var contextB: [TraceStep]
+        /// Why comparison could not go on past a rule, when that is the case.
+        public var rule: DiffRule? = nil
+    }
+
+    public struct Result: Sendable {
+        /// Steps compared (pairs).
+        public var compared: UInt64 = 0
+        public var divergence: Divergence? = nil
+        /// How many times each rule hid a difference (rule id → count).
+        public var applied: [String: UInt64] = [:]
+        /// Steps one side ran that the other did not (skipped by resynchronisation), per side.
+        public var skippedA: UInt64 = 0
+        public var skippedB: UInt64 = 0
+        /// REP iterations folded into one step, per side.
+        public var collapsedA: UInt64 = 0
+        public var collapsedB: UInt64 = 0
+        /// Which side ended first ("" if both did together).
+        public var endedFirst = ""
+        public var stepsA: UInt64 = 0
+        public var stepsB: UInt64 = 0
+        /// Comparison ended at a rule that allows the runs to differ from there on.
+        public var stoppedBy: DiffRule? = nil
+        public var identical: Bool { divergence == nil }
+    }
+
+    let a: StepCursor
+    let b: StepCursor
+    let options: Options
+    var result = Result()
+    let table = OpcodeTable.shared
+    let decoder = Decoder()
+
+    /// Fields masked until the two sides agree (bits, for EFLAGS), and the rule that masked each.
+    var untilEqual: InlineArray<20, UInt32> = .init(repeating: 0)
+    var maskedBy: [DiffRule?] = Array(repeating: nil, count: TraceField.count)
+    /// EFLAGS bits left undefined by an earlier instruction and not written since.
+    var flagTaint: UInt32 = 0
+    /// An interrupt resynchronisation happened: a later EIP mismatch may be its return point.
+    var resyncArmed: UInt64? = nil
+    /// The two runs' entry values of each register the loader left open, where they differ: a
+    /// register holding A's value on side A and B's on side B is a copy of it (rule entry-state).
+    var entryPairs: [(UInt32, UInt32)] = []
+    let compared: [TraceField]
+    /// Incremented per step compared (a watchdog reads it).
+    var progress: UnsafeMutablePointer<Int>? = nil {
+        didSet { a.progress = progress; b.progress = progress }
+    }
+
+    /// EFLAGS bits compared: the architectural ones (bit 1 is always 1; RF is compared).
+    static let eflagsCompared: UInt32 = 0x0037_7FD5
+
+    public init(_ a: TraceStepSource, _ b: TraceStepSource, options: Options = Options()) {
+        self.a = StepCursor(a, history: options.context)
+        self.b = StepCursor(b, history: options.context)
+        self.options = options
+        compared = TraceField.allCases.filter { !$0.isControl || options.compareControlRegisters }
+    }
+
+    public func run() throws(TraceInputError) -> Result {
+        guard let first = try a.peek() else { throw TraceInputError("\(a.label): no steps") }
+        guard let firstB = try b.peek() else { throw TraceInputError("\(b.label): no steps") }
+        if first.linear != firstB.linear || first.before.cs != firstB.before.cs {
+            throw TraceInputError("the traces never align: \(a.label) starts at \(location(first)), \(b.label) at \(location(firstB))")
+        }
+        if options.rules && first.index == 0 { maskEntryState(first.before, firstB.before) }
+        while true {
+            // Side A first: when it has ended, B is not read again (it may be a machine that
+            // sleeps forever and never closes its stream).
+            guard let sa = try a.peek() else {
+                result.endedFirst = try b.peekIfEnded() ? "" : a.label
+                break
+            }
+            guard let sb = try b.peek() else {
+                result.endedFirst = b.label
+                break
+            }
+            if options.rules, try resynchroniseInterrupts() { continue }
+            let diffs = differences(sa.before, sb.before, sameLocation: sa.linear == sb.linear && sa.before.cs == sb.before.cs)
+            if diffs.isEmpty {
+                noteAgreement(sa.before, sb.before)
+                applyInstructionRules(sa, sb)
+                try a.advance()
+                try b.advance()
+                result.compared += 1
+                continue
+            }
+            if options.rules {
+                if let rule = departureRule() {
+                    if try converge(rule: rule) { continue }
+                    result.stoppedBy = rule
+                    result.divergence = divergence(sa, sb, diffs, rule: rule)
+                    break
+                }
+                if let armed = resyncArmed, result.compared &- armed < 1_000_000, try converge(rule: DiffRules.interruptTiming) {
+                    continue
+                }
+            }
+            result.divergence = divergence(sa, sb, diffs, rule: nil)
+            break
+        }
+        result.collapsedA = a.collapsed
+        result.collapsedB = b.collapsed
+        result.stepsA = a.position
+        result.stepsB = b.position
+        return result
+    }
+
+    func location(_ s: TraceStep) -> String {
+        "\(hex4(s.before.cs)):\(hex8(s.before.eip))"
+    }
+
+    // MARK: Comparing
+
+    func differences(_ x: TraceRegisters, _ y: TraceRegisters, sameLocation: Bool) -> [(TraceField, UInt32, UInt32)] {
+        var out: [(TraceField, UInt32, UInt32)] = []
+        if !sameLocation {
+            out.append((.eip, x.eip, y.eip))
+        }
+        for f in compared {
+            var bits = x[f] ^ y[f]
+            if f == .eflags { bits &= TraceDiff.eflagsCompared & ~flagTaint }
+            bits &= ~untilEqual[f.rawValue]
+            if bits != 0 && f.isGPR && isEntryPair(x[f], y[f]) { continue }
+            if bits != 0 && !(f == .eip && !sameLocation) { out.append((f, x[f], y[f])) }
+        }
+        return out
+    }
+
+    /// The sides agree on everything unmasked: count what the masks hid, and lift each mask the
+    /// two values now agree on.
+    func noteAgreement(_ x: TraceRegisters, _ y: TraceRegisters) {
+        if (x[.eflags] ^ y[.eflags]) & TraceDiff.eflagsCompared & flagTaint != 0 {
+            count(DiffRules.undefinedFlags)
+        }
+        for f in compared where f.isGPR && untilEqual[f.rawValue] == 0 && x[f] != y[f] && isEntryPair(x[f], y[f]) {
+            count(DiffRules.entryState)
+        }
+        for f in compared where untilEqual[f.rawValue] != 0 {
+            let bits = x[f] ^ y[f]
+            if bits & untilEqual[f.rawValue] != 0, let r = maskedBy[f.rawValue] { count(r) }
+            if f == .eflags { untilEqual[f.rawValue] &= bits } else if bits == 0 { untilEqual[f.rawValue] = 0 }
+            if untilEqual[f.rawValue] == 0 { maskedBy[f.rawValue] = nil }
+        }
+    }
+
+    /// x and y differ only where a pair of entry values differs, each side showing its own
+    /// entry value there (a copy of the value, or of part of it after a partial write).
+    func isEntryPair(_ x: UInt32, _ y: UInt32) -> Bool {
+        let d = x ^ y
+        return entryPairs.contains { p in
+            let pd = p.0 ^ p.1
+            return d & ~pd == 0 && x & d == p.0 & d && y & d == p.1 & d
+        }
+    }
+
+    func count(_ rule: DiffRule) {
+        result.applied[rule.id, default: 0] += 1
+    }
+
+    func mask(_ f: TraceField, _ bits: UInt32 = 0xFFFF_FFFF, by rule: DiffRule) {
+        untilEqual[f.rawValue] |= bits
+        maskedBy[f.rawValue] = rule
+    }
+
+    // MARK: Rules
+
+    func maskEntryState(_ x: TraceRegisters, _ y: TraceRegisters) {
+        for f in [TraceField.ecx, .edx, .ebx, .esp, .ebp, .esi, .edi, .es, .cs, .ss, .ds, .fs, .gs] {
+            mask(f, by: DiffRules.entryState)
+            if f.isGPR && x[f] != y[f] && !isEntryPair(x[f], y[f]) { entryPairs.append((x[f], y[f])) }
+        }
+        // EFLAGS: all but IF (bit 9) and VM (bit 17).
+        mask(.eflags, ~(UInt32(1) << 9 | UInt32(1) << 17), by: DiffRules.entryState)
+    }
+
+    /// What the instruction just compared means for the next comparison: flags it leaves
+    /// undefined, registers it loads from the model or a clock.
+    func applyInstructionRules(_ sa: TraceStep, _ sb: TraceStep) {
+        let bytes = sa.bytes.isEmpty ? sb.bytes : sa.bytes
+        guard !bytes.isEmpty else { return }
+        var d = DecodedInstruction()
+        let ok = bytes.withUnsafeBufferPointer { decoder.decode($0.baseAddress!, count: $0.count, mode: .bits32, into: &d) == .ok }
+        guard ok else { return }
+        let faulted = sa.events.contains { $0.kind == .exception } || sb.events.contains { $0.kind == .exception }
+        if options.rules && !faulted {
+            let e = table.flagEffect(of: d, cl: UInt8(truncatingIfNeeded: sa.before[.ecx]))
+            flagTaint = (flagTaint & ~(e.written & ~e.undefined)) | e.undefined
+        }
+        guard options.rules else { return }
+        if d.map == 1 && d.opcode == 0xA2 {
+            for f in [TraceField.eax, .ebx, .ecx, .edx] { mask(f, by: DiffRules.modelIdentity) }
+        } else if d.map == 1 && d.opcode == 0x31 {
+            mask(.eax, by: DiffRules.timeStamp)
+            mask(.edx, by: DiffRules.timeStamp)
+        } else if d.map == 0 && (0xE4...0xE5 ~= d.opcode || 0xEC...0xED ~= d.opcode) {
+            let port = d.opcode >= 0xEC ? sa.before[.edx] & 0xFFFF : d.immediate & 0xFF
+            if (0x40...0x43).contains(port) || port == 0x61 { mask(.eax, by: DiffRules.deviceTiming) }
+        }
+        // A read of the local APIC timer's current count (x86v reports the APIC access).
+        if sa.events.contains(where: { $0.kind == .exit && $0.detail == "APIC_ACCESS" && ($0.address ?? 0) & 0xFFF == 0x390 }),
+           let after = sa.after {
+            for f in TraceField.allCases where f.isGPR && after[f] != sa.before[f] { mask(f, by: DiffRules.deviceTiming) }
+        }
+    }
+
+    func lastInterrupt(_ s: TraceStep?) -> UInt8? {
+        s?.events.last(where: { $0.kind == .interrupt })?.vector
+    }
+
+    /// One side took an external interrupt after the last step compared and the other did not:
+    /// follow the other until it takes the same vector (rule interrupt-timing). True if the
+    /// heads moved.
+    func resynchroniseInterrupts() throws(TraceInputError) -> Bool {
+        let ia = lastInterrupt(a.history.last), ib = lastInterrupt(b.history.last)
+        if ia == ib { return false }
+        if let va = ia, ib == nil, let target = try a.peek() {
+            guard try catchUp(b, vector: va, handler: target) else { return true }
+            result.skippedB += 1
+        } else if let vb = ib, ia == nil, let target = try b.peek() {
+            guard try catchUp(a, vector: vb, handler: target) else { return true }
+            result.skippedA += 1
+        } else {
+            return false  // different vectors: a divergence, reported as such
+        }
+        if let sa = try a.peek(), let sb = try b.peek() {
+            for f in compared where f.isGPR || f == .eflags {
+                let bits = sa.before[f] ^ sb.before[f]
+                if bits != 0 { mask(f, f == .eflags ? bits : 0xFFFF_FFFF, by: DiffRules.interruptTiming) }
+            }
+        }
+        count(DiffRules.interruptTiming)
+        resyncArmed = result.compared
+        return true
+    }
+
+    /// Consumes `side` until the step it just consumed delivered interrupt `vector` (or, for a
+    /// log without interrupt records, until it reaches the handler's first instruction).
+    func catchUp(_ side: StepCursor, vector: UInt8, handler: TraceStep) throws(TraceInputError) -> Bool {
+        var skipped: UInt64 = 0
+        while let s = try side.peek() {
+            if lastInterrupt(side.history.last) == vector { break }
+            if s.linear == handler.linear && s.before.cs == handler.before.cs
+                && !(side.history.last?.events.contains { $0.isDelivery } ?? false) && skipped > 0 { break }
+            try side.advance()
+            skipped += 1
+        }
+        if side === a { result.skippedA += skipped } else { result.skippedB += skipped }
+        return try side.peek() != nil
+    }
+
+    /// A difference right after x86v raised an exception that the reference machine is known not
+    /// to raise.
+    func departureRule() -> DiffRule? {
+        guard let last = a.history.last, let other = b.history.last else { return nil }
+        guard !other.events.contains(where: { $0.kind == .exception }) else { return nil }
+        for e in last.events where e.kind == .exception {
+            if e.vector == 12 || e.vector == 13 { return DiffRules.qemuSegmentChecks }
+            if e.vector == 17 { return DiffRules.qemuAlignmentCheck }
+        }
+        return nil
+    }
+
+    /// Looks ahead on both sides for the first pair of steps (fewest steps skipped in all) at the
+    /// same CS:EIP whose states agree under the masks; skips to it. False if there is none
+    /// within the window.
+    func converge(rule: DiffRule) throws(TraceInputError) -> Bool {
+        let w = options.window
+        var bIndex: [UInt64: [Int]] = [:]
+        var bSteps: [TraceStep] = []
+        for j in 0..<w {
+            guard let s = try b.peek(j) else { break }
+            bSteps.append(s)
+            bIndex[UInt64(s.before.cs) << 32 | UInt64(s.linear), default: []].append(j)
+        }
+        var best: (Int, Int)? = nil
+        for i in 0..<w {
+            if let (bi, bj) = best, i >= bi + bj { break }
+            guard let s = try a.peek(i) else { break }
+            for j in bIndex[UInt64(s.before.cs) << 32 | UInt64(s.linear)] ?? [] {
+                if let (bi, bj) = best, i + j >= bi + bj { break }
+                if i == 0 && j == 0 { continue }
+                if differences(s.before, bSteps[j].before, sameLocation: true).isEmpty {
+                    best = (i, j)
+                    break
+                }
+            }
+        }
+        guard let (i, j) = best else { return false }
+        for _ in 0..<i { try a.advance() }
+        for _ in 0..<j { try b.advance() }
+        result.skippedA += UInt64(i)
+        result.skippedB += UInt64(j)
+        count(rule)
+        return true
+    }
+
+    func divergence(_ sa: TraceStep, _ sb: TraceStep, _ diffs: [(TraceField, UInt32, UInt32)], rule: DiffRule?) -> Divergence {
+        Divergence(a: sa, b: sb, aPosition: a.position, bPosition: b.position, fields: diffs,
+                   contextA: a.history, contextB: b.history, rule: rule)
+    }
+}
+
+func hex4(_ v: UInt16) -> String {
+    let s = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 4 - s.count)) + s
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Trace
+
+/// `x86v lockstep GUEST [run flags]`: the guest under x86v and QEMU (or two x86v
+/// configurations) at once, compared instruction by instruction (docs/lockstep.md).
+struct LockstepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lockstep",
+        abstract: "Run a guest on x86v and on QEMU (or a second x86v configuration) and report the first instruction where they differ.",
+        discussion: """
+            Every run flag (--virt, --mmu, --memory, --max-instructions…) configures the x86v side. \
+            --against 'FLAGS' compares with a second x86v run with those flags instead of QEMU \
+            (identical by construction: any difference is a bug). Exit status: 0 identical to the \
+            end of the shorter run, 1 a divergence, 2 bad input or QEMU missing.
+            """)
+
+    @OptionGroup var options: RunOptions
+    @Option(help: "Compare with x86v run with these flags instead of QEMU, e.g. '--virt=none'.") var against: String?
+    @Option(help: "The QEMU binary.") var qemu: String = "qemu-system-i386"
+    @Option(name: .customLong("qemu-filter"), help: "Address ranges QEMU logs ('image': the guest's loadable segments, the default; 'all'; or LO-HI,…).")
+    var qemuFilter: String = "image"
+    @Option(help: "Instructions of context before the divergence.") var context: Int = 10
+    @Option(name: .customLong("test-flip-flag"), help: ArgumentHelp("Testing: flip EFLAGS bit BIT at instruction N on side A (N:BIT).", visibility: .hidden))
+    var flipFlag: String?
+
+    func validate() throws {
+        guard options.guest != nil, options.flat == nil else { throw InputError("lockstep needs a multiboot ELF GUEST (not --flat)") }
+        guard (0...1000).contains(context) else { throw InputError("bad --context \(context) (0-1000)") }
+        if !options.modules.isEmpty && against == nil { throw InputError("--module is not passed to QEMU: compare with --against") }
+    }
+
+    func run() throws {
+        guard let memory = parseMemorySize(options.memory) else { throw InputError("bad --memory '\(options.memory)'") }
+        var plan = Lockstep(x86v: selfExecutablePath(), guest: options.guest!, runArguments: passThroughArguments(),
+                            against: against.map { $0.split(separator: " ").map(String.init) })
+        plan.qemu = qemu
+        plan.memoryMiB = memory >> 20
+        plan.append = options.append
+        if let r = options.rtc { plan.rtc = r.contains("T") ? r : r + "T00:00:00" }
+        switch qemuFilter {
+        case "image": plan.qemuFilter = nil
+        case "all": plan.qemuFilter = []
+        default:
+            var ranges: [ClosedRange<UInt32>] = []
+            for part in qemuFilter.split(separator: ",") {
+                let ends = part.split(separator: "-")
+                guard ends.count == 2, let lo = parseAddress(String(ends[0])), let hi = parseAddress(String(ends[1])), lo <= hi else {
+                    throw InputError("bad --qemu-filter '\(qemuFilter)' (image, all, or LO-HI,…)")
+                }
+                ranges.append(lo...hi)
+            }
+            plan.qemuFilter = ranges
+        }
+        plan.diff.context = context
+        let outcome: Lockstep.Outcome
+        do { outcome = try runPlan(plan) } catch { throw InputError(error.description) }
+        print(outcome.report, terminator: "")
+        if !outcome.result.identical && outcome.result.stoppedBy == nil { throw ExitCode(1) }
+    }
+
+    func runPlan(_ plan: Lockstep) throws(TraceInputError) -> Lockstep.Outcome {
+        try plan.run()
+    }
+
+    /// The command line's run flags, for the x86v side: everything but the guest and
+    /// lockstep's own options.
+    func passThroughArguments() -> [String] {
+        let own: Set<String> = ["--against", "--qemu", "--qemu-filter", "--context"]
+        var args = Array(CommandLine.arguments.dropFirst(2))
+        var out: [String] = []
+        var i = 0
+        var guestDropped = false
+        while i < args.count {
+            let a = args[i]
+            let name = String(a.split(separator: "=", maxSplits: 1).first ?? "")
+            if own.contains(name) {
+                i += a.contains("=") ? 1 : 2
+                continue
+            }
+            if !guestDropped && a == options.guest && (i == 0 || !args[i - 1].hasPrefix("--") || args[i - 1].contains("=") || isFlag(args[i - 1])) {
+                guestDropped = true
+                i += 1
+                continue
+            }
+            out.append(a)
+            i += 1
+        }
+        args = out
+        return args
+    }
+
+    /// Options of `run` that take no value.
+    func isFlag(_ a: String) -> Bool {
+        ["--stats", "--strict-io", "--umip"].contains(a)
+    }
+}
