@@ -34,7 +34,9 @@ final class QEMULogInput {
     init(path: String, capacity: Int = defaultCapacity) throws(TraceInputError) {
         self.path = path
         self.capacity = capacity
-        let fd = open(path, O_RDONLY)
+        // Non-blocking open, then blocking reads: opening a FIFO whose writer already finished
+        // (its data still in the pipe) must not wait for a writer that will never come.
+        let fd = openForReading(path)
         guard fd >= 0 else {
             throw TraceInputError("\(path): cannot open: \(String(cString: strerror(errno)))")
         }

@@ -6,7 +6,7 @@ struct TraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
         abstract: "Print or compare instruction traces.",
-        subcommands: [TracePrint.self, TraceDiffCommand.self]
+        subcommands: [TracePrint.self, TraceDiffCommand.self, TraceRules.self]
     )
 }
 
@@ -92,5 +92,17 @@ struct TraceDiffCommand: ParsableCommand {
             options.compareControlRegisters = !reference
             options.context = context
             return (try TraceDiff(sa, sb, options: options).run(), (sa.label, sb.label))
+    }
+}
+
+struct TraceRules: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules",
+        abstract: "List the rules by which trace diff lets x86v and a reference machine differ (Sources/Trace/Diff/DiffRules.swift).")
+
+    func run() throws {
+        for r in DiffRules.all {
+            print("\(r.id)\n  \(r.section)\n  \(r.summary)\n")
+        }
     }
 }

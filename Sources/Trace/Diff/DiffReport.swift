@@ -26,10 +26,14 @@ public struct DiffReport {
             }
             out += "  A \(aName): \(stepLine(d.a))\n"
             out += "  B \(bName): \(stepLine(d.b))\n"
+            if let note = d.note { out += "  \(note)\n" }
             for (f, x, y) in d.fields {
                 out += "  \(pad(f.name, 6)) A \(value(f, x))  B \(value(f, y))"
                 if f == .eflags { out += "  (differ: \(flagNames(x ^ y)))" }
                 out += "\n"
+            }
+            if !d.masked.isEmpty {
+                out += "  masked at this point: " + d.masked.map { "\($0.0.name) (\($0.1.id))" }.joined(separator: ", ") + "\n"
             }
             out += "the \(d.contextA.count) instructions before, A (\(aName)):\n"
             for s in d.contextA { out += "    \(stepLine(s))\(changes(s))\n" }
@@ -37,7 +41,7 @@ public struct DiffReport {
             for s in d.contextB { out += "    \(stepLine(s))\(changes(s))\n" }
         } else {
             out += "identical: \(result.compared) instructions compared"
-            out += result.endedFirst.isEmpty ? " (both runs ended together)\n" : " (to the end of the shorter: \(result.endedFirst) ended first)\n"
+            out += result.endedFirst.isEmpty ? " (both runs ended together)\n" : " (to the end of the shorter: \(result.endedFirst) \(result.endedFirst == "A" ? aName : bName) ended first)\n"
         }
         var notes: [String] = []
         if result.collapsedA + result.collapsedB > 0 {

@@ -14,7 +14,7 @@ public enum DiffRules {
     public static let entryState = DiffRule(
         id: "entry-state",
         section: "Multiboot Specification 0.6.96 §3.2 (Machine state)",
-        summary: "At the entry point only EAX (the magic), EBX (the address of the loader's own info block: each loader puts it elsewhere), flat segments, CR0.PE=1/PG=0 and EFLAGS.IF=0/VM=0 are defined. Every other register, and every selector and EFLAGS bit the spec leaves open, is masked until the two runs agree on it; later, a register holding one such register's entry value on each side (a copy of the info block's address) is masked too.")
+        summary: "At the entry point only EAX (the magic), EBX (the address of the loader's own info block: each loader puts it elsewhere, and fills it with its own view of memory), flat segments, CR0.PE=1/PG=0 and EFLAGS.IF=0/VM=0 are defined. Every other register, and every selector and EFLAGS bit the spec leaves open, is masked until the two runs agree on it; later, a register holding one such register's entry value on each side (a copy of the info block's address) is masked too, and so is what the guest reads from the info block.")
 
     /// Flags the SDM leaves undefined.
     public static let undefinedFlags = DiffRule(
@@ -32,19 +32,19 @@ public enum DiffRules {
     public static let modelIdentity = DiffRule(
         id: "cpuid-model",
         section: "Intel SDM Vol. 2A, CPUID (the values identify the processor model)",
-        summary: "The registers CPUID wrote are masked until the two runs agree on them: each machine reports its own CPU model.")
+        summary: "The registers CPUID wrote, and EDX:EAX from RDMSR of a model-specific register (SDM Vol. 4), are masked until the two runs agree on them: each machine reports its own CPU model.")
 
     /// The time-stamp counter.
     public static let timeStamp = DiffRule(
         id: "time-stamp",
         section: "Intel SDM Vol. 3B §18.17 (Time-Stamp Counter)",
-        summary: "EDX:EAX after RDTSC are masked until the runs agree: the counter's value is each machine's time.")
+        summary: "EDX:EAX after RDTSC (or RDMSR of IA32_TIME_STAMP_COUNTER, MSR 10h) are masked until the runs agree: the counter's value is each machine's time.")
 
     /// Timer values read from devices.
     public static let deviceTiming = DiffRule(
         id: "device-timing",
         section: "Intel 8254 PIT data sheet (counter latch and read-back, ports 40h–43h, 61h bit 5); Intel SDM Vol. 3A §11.5.4 (APIC timer current count)",
-        summary: "A value read from a running timer (IN from ports 40h–43h or 61h; a read of the local APIC's current-count register) depends on each machine's clock; the registers it set are masked until the runs agree.")
+        summary: "A value read from a running timer (IN from ports 40h–43h or 61h, from the RTC/CMOS data port 71h, from the PICs' request and service registers at 20h/A0h; a read of the local APIC's current-count register) depends on each machine's clock; the registers it set are masked until the runs agree. A loop that polls such a value runs a different number of times on each machine: when one run leaves it and the other goes on, the one still looping is followed (as long as it runs only code both have run) to where the other is, and the registers that then differ (its counter) are masked the same way.")
 
     /// External interrupts arrive when the platform raises them.
     public static let interruptTiming = DiffRule(
@@ -64,6 +64,19 @@ public enum DiffRules {
         section: "Intel SDM Vol. 3A §6.15 (Interrupt 17, #AC); QEMU departure (../shared/ORACLES.md)",
         summary: "QEMU TCG never raises #AC; handled as qemu-no-segment-checks.")
 
+    /// QEMU TCG leaves a code segment's accessed bit clear when it loads CS.
+    public static let qemuAccessedBit = DiffRule(
+        id: "qemu-cs-accessed-bit",
+        section: "Intel SDM Vol. 3A §3.4.5.1 (the processor sets a descriptor's accessed bit when it loads the selector); QEMU departure",
+        summary: "QEMU TCG sets the accessed bit of data-segment descriptors it loads but not of the code-segment descriptor a far JMP, CALL, RET, IRET or interrupt loads into CS. A register holding the second dword of a present code-segment descriptor, read from memory, that differs only by that bit (x86v's set) is not a divergence.")
+
+    /// QEMU's 16550 does not raise the modem-status delta bits in loopback.
+    public static let qemuModemStatus = DiffRule(
+        id: "qemu-uart-modem-status",
+        section: "NS16550A data sheet, Modem Status Register bits 0–3 (DCTS, DDSR, TERI, DDCD) and loopback mode; QEMU departure",
+        summary: "In loopback the modem-control outputs drive the modem-status inputs, and their changes set the delta bits (x86v); QEMU's UART reports the inputs without the deltas. The value IN reads from the MSR (COM1 3FEh, COM2 2FEh) is masked until the runs agree.")
+
     public static let all: [DiffRule] = [entryState, undefinedFlags, repIterations, modelIdentity, timeStamp,
-                                         deviceTiming, interruptTiming, qemuSegmentChecks, qemuAlignmentCheck]
+                                         deviceTiming, interruptTiming, qemuSegmentChecks, qemuAlignmentCheck, qemuAccessedBit,
+                                         qemuModemStatus]
 }

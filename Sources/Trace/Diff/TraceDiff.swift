@@ -31,6 +31,9 @@ public final class TraceDiff {
         public var contextB: [TraceStep]
         /// Why comparison could not go on past a rule, when that is the case.
         public var rule: DiffRule? = nil
+        /// Registers masked at that point, and by which rule.
+        public var masked: [(TraceField, DiffRule)] = []
+        public var note: String? = nil
     }
 
     public struct Result: Sendable {
@@ -45,7 +48,7 @@ public final class TraceDiff {
         /// REP iterations folded into one step, per side.
         public var collapsedA: UInt64 = 0
         public var collapsedB: UInt64 = 0
-        /// Which side ended first ("" if both did together).
+        /// Which side ended first: "A", "B", or "" if both did together.
         public var endedFirst = ""
         public var stepsA: UInt64 = 0
         public var stepsB: UInt64 = 0
@@ -71,6 +74,12 @@ public final class TraceDiff {
     /// The two runs' entry values of each register the loader left open, where they differ: a
     /// register holding A's value on side A and B's on side B is a copy of it (rule entry-state).
     var entryPairs: [(UInt32, UInt32)] = []
+    /// Memory bytes (x86v's linear addresses) written from masked values, with the rule.
+    var memoryTaint: [UInt32: DiffRule] = [:]
+    /// The instruction just compared read a masked value: whatever now differs came from it.
+    var pendingPropagation: DiffRule? = nil
+    /// The instruction just compared was a conditional one that read a masked value.
+    var branchRule: DiffRule? = nil
     let compared: [TraceField]
     /// Incremented per step compared (a watchdog reads it).
     var progress: UnsafeMutablePointer<Int>? = nil {
@@ -98,18 +107,24 @@ public final class TraceDiff {
             // Side A first: when it has ended, B is not read again (it may be a machine that
             // sleeps forever and never closes its stream).
             guard let sa = try a.peek() else {
-                result.endedFirst = try b.peekIfEnded() ? "" : a.label
+                result.endedFirst = try b.peekIfEnded() ? "" : "A"
                 break
             }
             guard let sb = try b.peek() else {
-                result.endedFirst = b.label
+                result.endedFirst = "B"
                 break
             }
             if options.rules, try resynchroniseInterrupts() { continue }
+            if let rule = pendingPropagation {
+                propagate(rule, sa.before, sb.before)
+                pendingPropagation = nil
+            }
             let diffs = differences(sa.before, sb.before, sameLocation: sa.linear == sb.linear && sa.before.cs == sb.before.cs)
             if diffs.isEmpty {
                 noteAgreement(sa.before, sb.before)
                 applyInstructionRules(sa, sb)
+                seen.insert(UInt64(sa.before.cs) << 32 | UInt64(sa.linear))
+                recent[Int(result.compared % 64)] = UInt64(sa.before.cs) << 32 | UInt64(sa.linear)
                 try a.advance()
                 try b.advance()
                 result.compared += 1
@@ -124,6 +139,11 @@ public final class TraceDiff {
                 }
                 if let armed = resyncArmed, result.compared &- armed < 1_000_000, try converge(rule: DiffRules.interruptTiming) {
                     continue
+                }
+                if let rule = branchRule {
+                    branchRule = nil
+                    if try converge(rule: rule) { continue }
+                    if try followLoop(rule: rule, sa, sb) { continue }
                 }
             }
             result.divergence = divergence(sa, sb, diffs, rule: nil)
@@ -151,7 +171,7 @@ public final class TraceDiff {
             var bits = x[f] ^ y[f]
             if f == .eflags { bits &= TraceDiff.eflagsCompared & ~flagTaint }
             bits &= ~untilEqual[f.rawValue]
-            if bits != 0 && f.isGPR && isEntryPair(x[f], y[f]) { continue }
+            if bits != 0 && f.isGPR && valueRule(x[f], y[f]) != nil { continue }
             if bits != 0 && !(f == .eip && !sameLocation) { out.append((f, x[f], y[f])) }
         }
         return out
@@ -163,8 +183,8 @@ public final class TraceDiff {
         if (x[.eflags] ^ y[.eflags]) & TraceDiff.eflagsCompared & flagTaint != 0 {
             count(DiffRules.undefinedFlags)
         }
-        for f in compared where f.isGPR && untilEqual[f.rawValue] == 0 && x[f] != y[f] && isEntryPair(x[f], y[f]) {
-            count(DiffRules.entryState)
+        for f in compared where f.isGPR && untilEqual[f.rawValue] == 0 && x[f] != y[f] {
+            if let r = valueRule(x[f], y[f]) { count(r) }
         }
         for f in compared where untilEqual[f.rawValue] != 0 {
             let bits = x[f] ^ y[f]
@@ -174,13 +194,23 @@ public final class TraceDiff {
         }
     }
 
+    /// The rule under which two values of a GPR may differ by what they are, wherever they are.
+    func valueRule(_ x: UInt32, _ y: UInt32) -> DiffRule? {
+        guard options.rules else { return nil }
+        if isEntryPair(x, y) { return DiffRules.entryState }
+        // The second dword of a present code-segment descriptor, x86v's with the accessed bit
+        // set and QEMU's without.
+        if x ^ y == 0x100 && x & 0x100 != 0 && x & 0x9800 == 0x9800 { return DiffRules.qemuAccessedBit }
+        return nil
+    }
+
     /// x and y differ only where a pair of entry values differs, each side showing its own
     /// entry value there (a copy of the value, or of part of it after a partial write).
     func isEntryPair(_ x: UInt32, _ y: UInt32) -> Bool {
         let d = x ^ y
         return entryPairs.contains { p in
             let pd = p.0 ^ p.1
-            return d & ~pd == 0 && x & d == p.0 & d && y & d == p.1 & d
+            return d == pd && x & d == p.0 & d && y & d == p.1 & d
         }
     }
 
@@ -200,6 +230,12 @@ public final class TraceDiff {
             mask(f, by: DiffRules.entryState)
             if f.isGPR && x[f] != y[f] && !isEntryPair(x[f], y[f]) { entryPairs.append((x[f], y[f])) }
         }
+        // The info block and what it points to (x86v's copy, where side A reads it): its
+        // contents are the loader's too (QEMU's firmware keeps the top of RAM for itself, so even
+        // mem_upper differs).
+        if x[.eax] == 0x2BAD_B002 {
+            for k in 0..<UInt32(0x7000) { memoryTaint[x[.ebx] &+ k] = DiffRules.entryState }
+        }
         // EFLAGS: all but IF (bit 9) and VM (bit 17).
         mask(.eflags, ~(UInt32(1) << 9 | UInt32(1) << 17), by: DiffRules.entryState)
     }
@@ -218,14 +254,23 @@ public final class TraceDiff {
             flagTaint = (flagTaint & ~(e.written & ~e.undefined)) | e.undefined
         }
         guard options.rules else { return }
+        followDataFlow(d, sa, sb)
         if d.map == 1 && d.opcode == 0xA2 {
             for f in [TraceField.eax, .ebx, .ecx, .edx] { mask(f, by: DiffRules.modelIdentity) }
         } else if d.map == 1 && d.opcode == 0x31 {
             mask(.eax, by: DiffRules.timeStamp)
             mask(.edx, by: DiffRules.timeStamp)
+        } else if d.map == 1 && d.opcode == 0x32 {
+            // RDMSR: IA32_TIME_STAMP_COUNTER is the clock; the others describe the model.
+            let rule = sa.before[.ecx] == 0x10 ? DiffRules.timeStamp : DiffRules.modelIdentity
+            mask(.eax, by: rule)
+            mask(.edx, by: rule)
         } else if d.map == 0 && (0xE4...0xE5 ~= d.opcode || 0xEC...0xED ~= d.opcode) {
             let port = d.opcode >= 0xEC ? sa.before[.edx] & 0xFFFF : d.immediate & 0xFF
-            if (0x40...0x43).contains(port) || port == 0x61 { mask(.eax, by: DiffRules.deviceTiming) }
+            if (0x40...0x43).contains(port) || port == 0x61 || port == 0x71 || port == 0x20 || port == 0xA0 {
+                mask(.eax, by: DiffRules.deviceTiming)
+            }
+            if port == 0x3FE || port == 0x2FE { mask(.eax, by: DiffRules.qemuModemStatus) }
         }
         // A read of the local APIC timer's current count (x86v reports the APIC access).
         if sa.events.contains(where: { $0.kind == .exit && $0.detail == "APIC_ACCESS" && ($0.address ?? 0) & 0xFFF == 0x390 }),
@@ -234,9 +279,130 @@ public final class TraceDiff {
         }
     }
 
+    /// Masked values spread: what an instruction computes from a masked register, a masked flag
+    /// or memory written from one is masked by the same rule (the rule that allowed the first
+    /// difference allows what follows from it, and nothing else).
+    func followDataFlow(_ d: DecodedInstruction, _ sa: TraceStep, _ sb: TraceStep) {
+        let inputs = InstructionInputs(d, sa.before)
+        var source: DiffRule? = nil
+        for i in 0..<8 where inputs.registers & (1 << UInt8(i)) != 0 && untilEqual[i] != 0 {
+            source = maskedBy[i]
+            break
+        }
+        if source == nil && inputs.flags {
+            let differing = (sa.before[.eflags] ^ sb.before[.eflags]) & TraceDiff.eflagsCompared
+            if differing & untilEqual[TraceField.eflags.rawValue] != 0 {
+                source = maskedBy[TraceField.eflags.rawValue]
+            } else if differing & flagTaint != 0 {
+                source = DiffRules.undefinedFlags
+            }
+        }
+        if source == nil && !memoryTaint.isEmpty {
+            outer: for m in inputs.memory {
+                for k in 0..<min(m.size, 64) {
+                    if let r = memoryTaint[m.address &+ k] { source = r; break outer }
+                }
+            }
+        }
+        if let rule = source {
+            pendingPropagation = rule
+            branchRule = inputs.conditional ? rule : nil
+            for w in sa.writes {
+                for k in 0..<UInt32(w.size) { memoryTaint[w.linear &+ k] = rule }
+            }
+        } else {
+            branchRule = nil
+            if !memoryTaint.isEmpty {
+                for w in sa.writes {
+                    for k in 0..<UInt32(w.size) { memoryTaint.removeValue(forKey: w.linear &+ k) }
+                }
+            }
+        }
+    }
+
+    /// After an instruction that read a masked value: mask what now differs.
+    func propagate(_ rule: DiffRule, _ x: TraceRegisters, _ y: TraceRegisters) {
+        var any = false
+        for f in compared where f.isGPR || f == .eflags {
+            var bits = x[f] ^ y[f]
+            if f == .eflags { bits &= TraceDiff.eflagsCompared & ~flagTaint }
+            bits &= ~untilEqual[f.rawValue]
+            if bits != 0 {
+                mask(f, f == .eflags ? bits : 0xFFFF_FFFF, by: rule)
+                any = true
+            }
+        }
+        if any { count(rule) }
+    }
+
     func lastInterrupt(_ s: TraceStep?) -> UInt8? {
         s?.events.last(where: { $0.kind == .interrupt })?.vector
     }
+
+    /// Every CS:EIP compared so far, and the last 64.
+    var seen: Set<UInt64> = []
+    var recent: [UInt64] = Array(repeating: UInt64.max, count: 64)
+
+    /// After a conditional instruction decided by a masked value (a loop polling a timer until
+    /// it moves), one run left the loop and the other goes on: follow the one still looping, as
+    /// long as it only runs code both have run, until it reaches where the other is. Registers
+    /// that then differ were computed under the masked condition (a loop counter) and are masked
+    /// by the same rule.
+    func followLoop(rule: DiffRule, _ sa: TraceStep, _ sb: TraceStep) throws(TraceInputError) -> Bool {
+        let keyA = UInt64(sa.before.cs) << 32 | UInt64(sa.linear)
+        let keyB = UInt64(sb.before.cs) << 32 | UInt64(sb.linear)
+        // A loop that has not run long yet: look ahead (bounded, without consuming) on each
+        // side for where the other is.
+        for (side, target) in [(a, keyB), (b, keyA)] {
+            for i in 1..<65_536 {
+                guard let s = try side.peek(i) else { break }
+                if UInt64(s.before.cs) << 32 | UInt64(s.linear) == target {
+                    for _ in 0..<i { try side.advance() }
+                    if side === a { result.skippedA += UInt64(i) } else { result.skippedB += UInt64(i) }
+                    maskControlDependent(rule)
+                    return true
+                }
+            }
+        }
+        let (side, target): (StepCursor, UInt64)
+        if recent.contains(keyA) && !recent.contains(keyB) {
+            (side, target) = (a, keyB)
+        } else if recent.contains(keyB) && !recent.contains(keyA) {
+            (side, target) = (b, keyA)
+        } else {
+            return false
+        }
+        var skipped: UInt64 = 0
+        while let s = try side.peek() {
+            let key = UInt64(s.before.cs) << 32 | UInt64(s.linear)
+            if key == target { break }
+            guard seen.contains(key), skipped < 100_000_000 else {
+                missedInterrupt = "following \(side === a ? "A" : "B")'s loop (rule \(rule.id)) for \(skipped) steps, it ran code the comparison had not seen"
+                return false
+            }
+            try side.advance()
+            skipped += 1
+        }
+        if side === a { result.skippedA += skipped } else { result.skippedB += skipped }
+        guard try a.peek() != nil, try b.peek() != nil else { return false }
+        maskControlDependent(rule)
+        return true
+    }
+
+    /// Masks what differs now between the two current steps (values computed under a condition
+    /// the rule allowed to differ).
+    func maskControlDependent(_ rule: DiffRule) {
+        guard let na = try? a.peek(), let nb = try? b.peek() else { return }
+        for f in compared where f.isGPR || f == .eflags {
+            var bits = na.before[f] ^ nb.before[f]
+            if f == .eflags { bits &= TraceDiff.eflagsCompared }
+            if bits != 0 { mask(f, f == .eflags ? bits : 0xFFFF_FFFF, by: rule) }
+        }
+        count(rule)
+    }
+
+    /// Set when one side took an interrupt the other never did (the report says so).
+    var missedInterrupt: String? = nil
 
     /// One side took an external interrupt after the last step compared and the other did not:
     /// follow the other until it takes the same vector (rule interrupt-timing). True if the
@@ -245,11 +411,15 @@ public final class TraceDiff {
         let ia = lastInterrupt(a.history.last), ib = lastInterrupt(b.history.last)
         if ia == ib { return false }
         if let va = ia, ib == nil, let target = try a.peek() {
-            guard try catchUp(b, vector: va, handler: target) else { return true }
-            result.skippedB += 1
+            guard try catchUp(b, vector: va, handler: target) else {
+                missedInterrupt = "A took external interrupt \(va) after its step n=\(a.history.last!.index); B never took it"
+                return false
+            }
         } else if let vb = ib, ia == nil, let target = try b.peek() {
-            guard try catchUp(a, vector: vb, handler: target) else { return true }
-            result.skippedA += 1
+            guard try catchUp(a, vector: vb, handler: target) else {
+                missedInterrupt = "B took external interrupt \(vb) after its step n=\(b.history.last!.index); A never took it"
+                return false
+            }
         } else {
             return false  // different vectors: a divergence, reported as such
         }
@@ -276,7 +446,7 @@ public final class TraceDiff {
             skipped += 1
         }
         if side === a { result.skippedA += skipped } else { result.skippedB += skipped }
-        return try side.peek() != nil
+        return try side.peek() != nil && lastInterrupt(side.history.last) == vector
     }
 
     /// A difference right after x86v raised an exception that the reference machine is known not
@@ -326,8 +496,10 @@ public final class TraceDiff {
     }
 
     func divergence(_ sa: TraceStep, _ sb: TraceStep, _ diffs: [(TraceField, UInt32, UInt32)], rule: DiffRule?) -> Divergence {
-        Divergence(a: sa, b: sb, aPosition: a.position, bPosition: b.position, fields: diffs,
-                   contextA: a.history, contextB: b.history, rule: rule)
+        var masked: [(TraceField, DiffRule)] = []
+        for f in compared where untilEqual[f.rawValue] != 0 { if let r = maskedBy[f.rawValue] { masked.append((f, r)) } }
+        return Divergence(a: sa, b: sb, aPosition: a.position, bPosition: b.position, fields: diffs,
+                          contextA: a.history, contextB: b.history, rule: rule, masked: masked, note: missedInterrupt)
     }
 }
 

@@ -17,7 +17,9 @@ final class FileBytes {
     var consumedBefore: UInt64 = 0
 
     init(path: String, capacity: Int = 4 << 20) throws(TraceInputError) {
-        let f = open(path, O_RDONLY)
+        // Non-blocking open, then blocking reads: opening a FIFO whose writer already finished
+        // (its data still in the pipe) must not wait for a writer that will never come.
+        let f = openForReading(path)
         guard f >= 0 else { throw TraceInputError("\(path): \(String(cString: strerror(errno)))") }
         var st = stat()
         if fstat(f, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
@@ -119,4 +121,15 @@ struct BinaryFields {
         }
         return out
     }
+}
+
+/// `open(path, O_RDONLY)` that does not block on a FIFO (see FileBytes.init); -1 and errno on
+/// failure.
+func openForReading(_ path: String) -> Int32 {
+    let fd = open(path, O_RDONLY | O_NONBLOCK)
+    if fd >= 0 {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+    }
+    return fd
 }
