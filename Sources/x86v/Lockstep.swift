@@ -17,8 +17,8 @@ struct LockstepCommand: ParsableCommand {
     @OptionGroup var options: RunOptions
     @Option(help: "Compare with x86v run with these flags instead of QEMU, e.g. '--virt=none'.") var against: String?
     @Option(help: "The QEMU binary.") var qemu: String = "qemu-system-i386"
-    @Option(name: .customLong("qemu-filter"), help: "Address ranges QEMU logs ('image': the guest's loadable segments, the default; 'all'; or LO-HI,…).")
-    var qemuFilter: String = "image"
+    @Option(name: .customLong("qemu-filter"), help: "Address ranges QEMU logs ('auto', the default: everywhere but QEMU's firmware; 'image': the guest's loadable segments; 'all'; or LO-HI,…).")
+    var qemuFilter: String = "auto"
     @Option(help: "Instructions of context before the divergence.") var context: Int = 10
     @Option(name: .customLong("test-flip-flag"), help: ArgumentHelp("Testing: flip EFLAGS bit BIT at instruction N on side A (N:BIT).", visibility: .hidden))
     var flipFlag: String?
@@ -38,7 +38,8 @@ struct LockstepCommand: ParsableCommand {
         plan.append = options.append
         if let r = options.rtc { plan.rtc = r.contains("T") ? r : r + "T00:00:00" }
         switch qemuFilter {
-        case "image": plan.qemuFilter = nil
+        case "auto": plan.qemuFilter = nil
+        case "image": plan.qemuFilter = plan.imageRanges(try plan.loadELFForFilter())
         case "all": plan.qemuFilter = []
         default:
             var ranges: [ClosedRange<UInt32>] = []

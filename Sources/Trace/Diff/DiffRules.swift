@@ -76,7 +76,13 @@ public enum DiffRules {
         section: "NS16550A data sheet, Modem Status Register bits 0–3 (DCTS, DDSR, TERI, DDCD) and loopback mode; QEMU departure",
         summary: "In loopback the modem-control outputs drive the modem-status inputs, and their changes set the delta bits (x86v); QEMU's UART reports the inputs without the deltas. The value IN reads from the MSR (COM1 3FEh, COM2 2FEh) is masked until the runs agree.")
 
-    public static let all: [DiffRule] = [entryState, undefinedFlags, repIterations, modelIdentity, timeStamp,
+    /// Accessed flags set by a walk that ends in a page fault.
+    public static let accessedOnFault = DiffRule(
+        id: "accessed-flag-on-fault",
+        section: "Intel SDM Vol. 3A §4.8 (accessed flags) and §4.7 (a page fault may or may not leave accessed flags set in the entries walked: model-specific)",
+        summary: "QEMU sets the accessed flag in the page-directory entry of a walk that ends in a protection-violation #PF; x86v, like Bochs, does not. A register holding a present paging-structure entry that differs only by that flag (QEMU's set) is not a divergence.")
+
+    public static let all: [DiffRule] = [accessedOnFault, entryState, undefinedFlags, repIterations, modelIdentity, timeStamp,
                                          deviceTiming, interruptTiming, qemuSegmentChecks, qemuAlignmentCheck, qemuAccessedBit,
                                          qemuModemStatus]
 }

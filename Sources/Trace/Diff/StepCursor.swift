@@ -16,6 +16,7 @@ final class StepCursor {
     /// A step pulled from the source, not yet known to be the last of its REP run.
     var pending: TraceStep? = nil
     var collapsed: UInt64 = 0
+    var foldedFetchFaults: UInt64 = 0
     let decoder = Decoder()
     /// Incremented per step consumed (the lockstep watchdog reads it).
     var progress: UnsafeMutablePointer<Int>? = nil
@@ -66,6 +67,14 @@ final class StepCursor {
         pending = nil
         while !ended {
             guard let next = try source.next() else { ended = true; break }
+            if isFetchFault(next) {
+                // The instruction could not even be fetched: no instruction ran there (QEMU logs
+                // none); its fault belongs with the step that led to it.
+                current.after = next.after
+                current.events += next.events
+                foldedFetchFaults += 1
+                continue
+            }
             if isRepeatIteration(of: current, next) {
                 // One step: the first iteration's state before, the last one's after, all events.
                 current.after = next.after
@@ -78,6 +87,13 @@ final class StepCursor {
             break
         }
         return current
+    }
+
+    /// A page fault raised by fetching the step's own instruction (CR2 inside its bytes).
+    func isFetchFault(_ s: TraceStep) -> Bool {
+        s.events.contains { e in
+            e.kind == .exception && e.vector == 14 && e.address.map { $0 &- s.linear < 16 } == true
+        }
     }
 
     /// `b` continues the REP string instruction `a` started (same CS:EIP, nothing delivered).

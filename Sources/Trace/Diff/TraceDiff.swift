@@ -201,6 +201,8 @@ public final class TraceDiff {
         // The second dword of a present code-segment descriptor, x86v's with the accessed bit
         // set and QEMU's without.
         if x ^ y == 0x100 && x & 0x100 != 0 && x & 0x9800 == 0x9800 { return DiffRules.qemuAccessedBit }
+        // A present paging-structure entry, QEMU's with the accessed flag and x86v's without.
+        if x ^ y == 0x20 && y & 0x20 != 0 && x & 1 != 0 { return DiffRules.accessedOnFault }
         return nil
     }
 

@@ -18,7 +18,7 @@ public struct Lockstep {
     public var memoryMiB = 128
     public var append = ""
     public var rtc = "2000-01-01T00:00:00"
-    /// QEMU logs only instructions in these ranges (nil: the guest image's own segments; []: all).
+    /// QEMU logs only instructions in these ranges (nil: everywhere but its firmware's; []: all).
     public var qemuFilter: [ClosedRange<UInt32>]? = nil
     public var diff = TraceDiff.Options()
     /// How long a side may go without producing a step before it counts as stuck.
@@ -100,16 +100,29 @@ public struct Lockstep {
                     "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", guest]
         if !append.isEmpty { argv += ["-append", append] }
         argv += ["-singlestep", "-d", "cpu,nochain,exec,int", "-D", fifo]
-        let ranges = qemuFilter ?? imageRanges(elf)
+        let ranges = qemuFilter ?? outsideFirmware()
         if !ranges.isEmpty {
             argv += ["-dfilter", ranges.map { "0x\(String($0.lowerBound, radix: 16))..0x\(String($0.upperBound, radix: 16))" }.joined(separator: ",")]
         }
         return argv
     }
 
+    /// Every address but those where QEMU's firmware runs (measured on Debian's SeaBIOS with
+    /// `-d exec`: below 1 MiB, the 256 KiB below RAM size − 16 MiB where it relocates its 32-bit
+    /// code, and the BIOS alias under 4 GiB), so that QEMU skips logging the millions of firmware
+    /// instructions before the entry point but logs the guest wherever its code runs.
+    func outsideFirmware() -> [ClosedRange<UInt32>] {
+        let top = UInt32(memoryMiB) << 20
+        guard top >= 32 << 20 else { return [0x10_0000...0xFFFB_FFFF] }
+        let hole = top - (16 << 20)
+        return [0x10_0000...(hole - 0x4_0001), hole...0xFFFB_FFFF]
+    }
+
     /// The guest image's loadable segments, at their virtual and physical addresses: QEMU then
     /// skips logging its firmware (millions of instructions before the entry point).
-    func imageRanges(_ elf: ELF32File) -> [ClosedRange<UInt32>] {
+    public func loadELFForFilter() throws(TraceInputError) -> ELF32File { try loadELF() }
+
+    public func imageRanges(_ elf: ELF32File) -> [ClosedRange<UInt32>] {
         var out: [ClosedRange<UInt32>] = []
         for s in elf.segments where s.isLoadable && s.memorySize > 0 {
             for base in Set([s.virtualAddress, s.physicalAddress]) {
