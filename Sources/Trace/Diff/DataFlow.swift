@@ -50,6 +50,8 @@ struct InstructionInputs {
             case 0x70...0x7F: flags = true; conditional = true
             case 0x91...0x97: registers |= 1 | 1 << (op & 7)
             case 0x98, 0x99, 0xA8, 0xA9: registers |= 1
+            case 0xA0, 0xA1: memory.append((d.immediate, 4))  // MOV AL/EAX, moffs
+            case 0xA2, 0xA3: registers |= 1
             case 0x9C, 0x9F: flags = true
             case 0x9D: memory.append((esp, size))
             case 0xA4...0xA7, 0xAC, 0xAD:  // MOVS, CMPS, LODS read [ESI]; CMPS [EDI] too
@@ -89,5 +91,45 @@ struct InstructionInputs {
             default: break
             }
         }
+    }
+}
+
+/// Where an instruction stores, for steps that do not list their writes (QEMU's): an
+/// over-approximation from the opcode and the registers before it.
+enum InstructionOutputs {
+    static func memory(_ d: DecodedInstruction, _ r: TraceRegisters) -> [(UInt32, UInt32)] {
+        var out: [(UInt32, UInt32)] = []
+        let esp = r[.esp], edi = r[.edi]
+        let op = d.opcode
+        var modrmWrites = false
+        if d.map == 0 {
+            switch op {
+            case 0x00...0x3F where op & 7 <= 1 && op & 0xF8 != 0x38: modrmWrites = true
+            case 0x80...0x83: modrmWrites = d.reg != 7
+            case 0x86...0x89, 0x8C, 0x8F, 0xC0, 0xC1, 0xC6, 0xC7, 0xD0...0xD3: modrmWrites = true
+            case 0xF6, 0xF7: modrmWrites = d.reg == 2 || d.reg == 3
+            case 0xFE: modrmWrites = d.reg <= 1
+            case 0xFF: modrmWrites = d.reg <= 1; if d.reg == 2 || d.reg == 3 || d.reg == 6 { out.append((esp &- 8, 8)) }
+            case 0x06, 0x0E, 0x16, 0x1E, 0x50...0x57, 0x68, 0x6A, 0x9A, 0x9C, 0xE8, 0xC8: out.append((esp &- 8, 8))
+            case 0x60: out.append((esp &- 32, 32))
+            case 0xA2, 0xA3: out.append((d.immediate, 4))  // MOV moffs, AL/EAX
+            case 0xA4, 0xA5, 0xAA, 0xAB, 0x6C, 0x6D:
+                let count = d.prefixes.contains(.rep) ? min(r[.ecx], 0x4000) : 1
+                out.append((edi, count * 4))
+            default: break
+            }
+        } else {
+            switch op {
+            case 0x90...0x9F, 0xAB, 0xB3, 0xBB, 0xB0, 0xB1, 0xC0, 0xC1, 0xA4, 0xA5, 0xAC, 0xAD: modrmWrites = true
+            case 0xBA: modrmWrites = d.reg >= 5
+            case 0xA0, 0xA8: out.append((esp &- 8, 8))
+            default: break
+            }
+        }
+        if modrmWrites && d.hasModRM && d.mod != 3 {
+            let inputs = InstructionInputs(d, r)
+            if let m = inputs.memory.first { out.append((m.address, 4)) }
+        }
+        return out
     }
 }

@@ -89,10 +89,14 @@ final class StepCursor {
         return current
     }
 
-    /// A page fault raised by fetching the step's own instruction (CR2 inside its bytes).
+    /// The step's instruction never started: a page fault fetching it (CR2 inside its bytes), or
+    /// an instruction breakpoint on it (a #DB fault, which pushes the step's own EIP).
     func isFetchFault(_ s: TraceStep) -> Bool {
         s.events.contains { e in
-            e.kind == .exception && e.vector == 14 && e.address.map { $0 &- s.linear < 16 } == true
+            guard e.kind == .exception else { return false }
+            if e.vector == 14 { return e.address.map { $0 &- s.linear < 16 } == true }
+            if e.vector == 1 { return s.writes.last.map { $0.size == 4 && $0.value == s.before.eip } == true }
+            return false
         }
     }
 

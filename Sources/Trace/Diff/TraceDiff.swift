@@ -1,4 +1,7 @@
 import X86Decode
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Finds the first instruction where two traces disagree.
 ///
@@ -17,6 +20,9 @@ public final class TraceDiff {
         public var context = 10
         /// Resynchronisation windows (steps each side).
         public var window = 4096
+        /// The guest image's bytes at a linear address, for QEMU steps at code x86v has not run
+        /// (where an interrupt handler only QEMU ran stores).
+        public var imageBytes: (@Sendable (UInt32) -> [UInt8]?)? = nil
         public init() {}
     }
 
@@ -88,6 +94,9 @@ public final class TraceDiff {
 
     /// EFLAGS bits compared: the architectural ones (bit 1 is always 1; RF is compared).
     static let eflagsCompared: UInt32 = 0x0037_7FD5
+    /// OF SF ZF AF PF CF: the only flags a value-dependent rule may mask (IF, DF, TF, IOPL, NT,
+    /// AC are control state: a difference there is always a divergence).
+    static let arithmeticFlags: UInt32 = 0x8D5
 
     public init(_ a: TraceStepSource, _ b: TraceStepSource, options: Options = Options()) {
         self.a = StepCursor(a, history: options.context)
@@ -124,6 +133,7 @@ public final class TraceDiff {
                 noteAgreement(sa.before, sb.before)
                 applyInstructionRules(sa, sb)
                 seen.insert(UInt64(sa.before.cs) << 32 | UInt64(sa.linear))
+                if !sa.bytes.isEmpty && code.count < 1 << 20 { code[UInt64(sa.before.cs) << 32 | UInt64(sa.linear)] = sa.bytes }
                 recent[Int(result.compared % 64)] = UInt64(sa.before.cs) << 32 | UInt64(sa.linear)
                 try a.advance()
                 try b.advance()
@@ -137,13 +147,14 @@ public final class TraceDiff {
                     result.divergence = divergence(sa, sb, diffs, rule: rule)
                     break
                 }
-                if let armed = resyncArmed, result.compared &- armed < 1_000_000, try converge(rule: DiffRules.interruptTiming) {
-                    continue
-                }
                 if let rule = branchRule {
                     branchRule = nil
-                    if try converge(rule: rule) { continue }
-                    if try followLoop(rule: rule, sa, sb) { continue }
+                    if try converge(rule: rule) { note("branch converge \(rule.id)"); continue }
+                    if try followLoop(rule: rule, sa, sb) { note("follow loop \(rule.id)"); continue }
+                }
+                if let armed = resyncArmed, result.compared &- armed < 1_000_000, try converge(rule: DiffRules.interruptTiming) {
+                    note("interrupt converge")
+                    continue
                 }
             }
             result.divergence = divergence(sa, sb, diffs, rule: nil)
@@ -214,6 +225,16 @@ public final class TraceDiff {
             let pd = p.0 ^ p.1
             return d == pd && x & d == p.0 & d && y & d == p.1 & d
         }
+    }
+
+    /// X86V_DIFF_DEBUG=1: every resynchronisation on stderr (for working on the rules).
+    let debug = getenv("X86V_DIFF_DEBUG") != nil
+    func note(_ what: @autoclosure () -> String) {
+        guard debug else { return }
+        let a = (try? self.a.peek()).flatMap { $0 }, b = (try? self.b.peek()).flatMap { $0 }
+        let text = "diff: \(what()) -> A n=\(a?.index ?? 0) \(hex8(a?.linear ?? 0)) B n=\(b?.index ?? 0) \(hex8(b?.linear ?? 0))\n"
+        var bytes = Array(text.utf8)
+        _ = write(2, &bytes, bytes.count)
     }
 
     func count(_ rule: DiffRule) {
@@ -330,7 +351,7 @@ public final class TraceDiff {
             if f == .eflags { bits &= TraceDiff.eflagsCompared & ~flagTaint }
             bits &= ~untilEqual[f.rawValue]
             if bits != 0 {
-                mask(f, f == .eflags ? bits : 0xFFFF_FFFF, by: rule)
+                mask(f, f == .eflags ? bits & TraceDiff.arithmeticFlags : 0xFFFF_FFFF, by: rule)
                 any = true
             }
         }
@@ -353,42 +374,66 @@ public final class TraceDiff {
     func followLoop(rule: DiffRule, _ sa: TraceStep, _ sb: TraceStep) throws(TraceInputError) -> Bool {
         let keyA = UInt64(sa.before.cs) << 32 | UInt64(sa.linear)
         let keyB = UInt64(sb.before.cs) << 32 | UInt64(sb.linear)
-        // A loop that has not run long yet: look ahead (bounded, without consuming) on each
-        // side for where the other is.
-        for (side, target) in [(a, keyB), (b, keyA)] {
-            for i in 1..<65_536 {
-                guard let s = try side.peek(i) else { break }
-                if UInt64(s.before.cs) << 32 | UInt64(s.linear) == target {
-                    for _ in 0..<i { try side.advance() }
-                    if side === a { result.skippedA += UInt64(i) } else { result.skippedB += UInt64(i) }
-                    maskControlDependent(rule)
-                    return true
-                }
-            }
-        }
-        let (side, target): (StepCursor, UInt64)
+        // One run is still in the loop (its instruction ran within the last 64 compared) and
+        // the other has left it: follow the looping one, however long it polls.
+        let side: StepCursor, target: UInt64
+        let loopA = try loopiness(a), loopB = try loopiness(b)
         if recent.contains(keyA) && !recent.contains(keyB) {
             (side, target) = (a, keyB)
         } else if recent.contains(keyB) && !recent.contains(keyA) {
             (side, target) = (b, keyA)
+        } else if loopA > 0.9 && loopB < 0.5 {
+            (side, target) = (a, keyB)
+        } else if loopB > 0.9 && loopA < 0.5 {
+            (side, target) = (b, keyA)
         } else {
+            // A loop that has not run long yet: look ahead (bounded, without consuming) on each
+            // side for where the other is.
+            for (side, target) in [(a, keyB), (b, keyA)] {
+                for i in 1..<65_536 {
+                    guard let s = try side.peek(i) else { break }
+                    if UInt64(s.before.cs) << 32 | UInt64(s.linear) == target {
+                        for _ in 0..<i { try skipOne(side, rule: rule) }
+                        if side === a { result.skippedA += UInt64(i) } else { result.skippedB += UInt64(i) }
+                        maskControlDependent(rule)
+                        return true
+                    }
+                }
+            }
             return false
         }
         var skipped: UInt64 = 0
+        // A loop body may call code not compared yet (a helper it runs every 64th pass); a run
+        // that goes on to hundreds of new instructions is doing something else.
+        var unseen: Set<UInt64> = []
         while let s = try side.peek() {
             let key = UInt64(s.before.cs) << 32 | UInt64(s.linear)
             if key == target { break }
-            guard seen.contains(key), skipped < 100_000_000 else {
-                missedInterrupt = "following \(side === a ? "A" : "B")'s loop (rule \(rule.id)) for \(skipped) steps, it ran code the comparison had not seen"
+            if !seen.contains(key) { unseen.insert(key) }
+            guard unseen.count <= 512, skipped < 100_000_000 else {
+                missedInterrupt = "following \(side === a ? "A" : "B")'s loop (rule \(rule.id)) for \(skipped) steps, it ran more than 512 instructions the comparison had not seen"
                 return false
             }
-            try side.advance()
+            try skipOne(side, rule: rule)
             skipped += 1
         }
         if side === a { result.skippedA += skipped } else { result.skippedB += skipped }
         guard try a.peek() != nil, try b.peek() != nil else { return false }
         maskControlDependent(rule)
         return true
+    }
+
+    /// The share of `side`'s next 256 steps that run code of the last 64 compared: near 1 for
+    /// a run going round the loop it was in, low for one that has left it.
+    func loopiness(_ side: StepCursor) throws(TraceInputError) -> Double {
+        let window = Set(recent)
+        var inside = 0, total = 0
+        for i in 0..<256 {
+            guard let s = try side.peek(i) else { break }
+            total += 1
+            if window.contains(UInt64(s.before.cs) << 32 | UInt64(s.linear)) { inside += 1 }
+        }
+        return total == 0 ? 0 : Double(inside) / Double(total)
     }
 
     /// Masks what differs now between the two current steps (values computed under a condition
@@ -398,7 +443,7 @@ public final class TraceDiff {
         for f in compared where f.isGPR || f == .eflags {
             var bits = na.before[f] ^ nb.before[f]
             if f == .eflags { bits &= TraceDiff.eflagsCompared }
-            if bits != 0 { mask(f, f == .eflags ? bits : 0xFFFF_FFFF, by: rule) }
+            if bits != 0 { mask(f, f == .eflags ? bits & TraceDiff.arithmeticFlags : 0xFFFF_FFFF, by: rule) }
         }
         count(rule)
     }
@@ -412,6 +457,11 @@ public final class TraceDiff {
     func resynchroniseInterrupts() throws(TraceInputError) -> Bool {
         let ia = lastInterrupt(a.history.last), ib = lastInterrupt(b.history.last)
         if ia == ib { return false }
+        // One run took an interrupt the other has not: skip its handler if it returns to where
+        // the other run is (the other may take the interrupt later, or never: QEMU's firmware
+        // leaves the PIT running, x86v has no firmware).
+        if ib == nil, let here = try b.peek(), try skipExcursion(a, returningTo: here) { note("A excursion skipped"); return true }
+        if ia == nil, let here = try a.peek(), try skipExcursion(b, returningTo: here) { note("B excursion skipped"); return true }
         if let va = ia, ib == nil, let target = try a.peek() {
             guard try catchUp(b, vector: va, handler: target) else {
                 missedInterrupt = "A took external interrupt \(va) after its step n=\(a.history.last!.index); B never took it"
@@ -428,13 +478,54 @@ public final class TraceDiff {
         if let sa = try a.peek(), let sb = try b.peek() {
             for f in compared where f.isGPR || f == .eflags {
                 let bits = sa.before[f] ^ sb.before[f]
-                if bits != 0 { mask(f, f == .eflags ? bits : 0xFFFF_FFFF, by: DiffRules.interruptTiming) }
+                if bits != 0 { mask(f, f == .eflags ? bits & TraceDiff.arithmeticFlags : 0xFFFF_FFFF, by: DiffRules.interruptTiming) }
             }
         }
         count(DiffRules.interruptTiming)
         resyncArmed = result.compared
+        note("caught up to interrupt")
         return true
     }
+
+    /// `side` is at the first instruction of an interrupt handler: if, within 200,000 steps, it
+    /// comes back to `target`'s CS:EIP with `target`'s ESP (the handler returned to the
+    /// interrupted instruction), skip it all, tainting what it wrote.
+    func skipExcursion(_ side: StepCursor, returningTo target: TraceStep) throws(TraceInputError) -> Bool {
+        for i in 1..<200_000 {
+            guard let s = try side.peek(i) else { return false }
+            if s.linear == target.linear && s.before.cs == target.before.cs && s.before[.esp] == target.before[.esp] {
+                for _ in 0..<i { try skipOne(side, rule: DiffRules.interruptTiming) }
+                if side === a { result.skippedA += UInt64(i) } else { result.skippedB += UInt64(i) }
+                count(DiffRules.interruptTiming)
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Consumes one step without comparing it; what it wrote is masked by `rule` from now on
+    /// (x86v steps list their writes; for QEMU's, the instruction's bytes, known from x86v's
+    /// steps at the same address, tell where it stores).
+    func skipOne(_ side: StepCursor, rule: DiffRule) throws(TraceInputError) {
+        if let s = try side.peek() {
+            if !s.bytes.isEmpty { code[UInt64(s.before.cs) << 32 | UInt64(s.linear)] = s.bytes }
+            if !s.writes.isEmpty {
+                for w in s.writes { for k in 0..<UInt32(w.size) { memoryTaint[w.linear &+ k] = rule } }
+            } else if let bytes = code[UInt64(s.before.cs) << 32 | UInt64(s.linear)] ?? options.imageBytes?(s.linear) {
+                var d = DecodedInstruction()
+                let ok = bytes.withUnsafeBufferPointer { decoder.decode($0.baseAddress!, count: $0.count, mode: .bits32, into: &d) == .ok }
+                if ok {
+                    for (address, size) in InstructionOutputs.memory(d, s.before) {
+                        for k in 0..<size { memoryTaint[address &+ k] = rule }
+                    }
+                }
+            }
+        }
+        try side.advance()
+    }
+
+    /// Instruction bytes by CS:EIP, from x86v's steps (QEMU's logs have none).
+    var code: [UInt64: [UInt8]] = [:]
 
     /// Consumes `side` until the step it just consumed delivered interrupt `vector` (or, for a
     /// log without interrupt records, until it reaches the handler's first instruction).
@@ -444,7 +535,7 @@ public final class TraceDiff {
             if lastInterrupt(side.history.last) == vector { break }
             if s.linear == handler.linear && s.before.cs == handler.before.cs
                 && !(side.history.last?.events.contains { $0.isDelivery } ?? false) && skipped > 0 { break }
-            try side.advance()
+            try skipOne(side, rule: DiffRules.interruptTiming)
             skipped += 1
         }
         if side === a { result.skippedA += skipped } else { result.skippedB += skipped }
@@ -482,18 +573,29 @@ public final class TraceDiff {
             for j in bIndex[UInt64(s.before.cs) << 32 | UInt64(s.linear)] ?? [] {
                 if let (bi, bj) = best, i + j >= bi + bj { break }
                 if i == 0 && j == 0 { continue }
-                if differences(s.before, bSteps[j].before, sameLocation: true).isEmpty {
+                if differences(s.before, bSteps[j].before, sameLocation: true).isEmpty, try staysAligned(i, j) {
                     best = (i, j)
                     break
                 }
             }
         }
         guard let (i, j) = best else { return false }
-        for _ in 0..<i { try a.advance() }
-        for _ in 0..<j { try b.advance() }
+        for _ in 0..<i { try skipOne(a, rule: rule) }
+        for _ in 0..<j { try skipOne(b, rule: rule) }
         result.skippedA += UInt64(i)
         result.skippedB += UInt64(j)
         count(rule)
+        return true
+    }
+
+    /// The two runs go the same way for 32 steps from (i, j): a real meeting point, not two
+    /// calls of one helper from different places.
+    func staysAligned(_ i: Int, _ j: Int) throws(TraceInputError) -> Bool {
+        for k in 1...32 {
+            let x = try a.peek(i + k), y = try b.peek(j + k)
+            guard let x, let y else { return x == nil && y == nil }
+            if x.linear != y.linear || x.before.cs != y.before.cs { return false }
+        }
         return true
     }
 

@@ -74,6 +74,7 @@ public struct Lockstep {
         b.release()
         var options = diff
         options.rules = against == nil
+        options.imageBytes = Lockstep.imageReader(elf)
         options.compareControlRegisters = against != nil
         let watchdog = Watchdog(seconds: stallSeconds, pids: producers.map { $0.pid })
         let result: TraceDiff.Result
@@ -88,6 +89,20 @@ public struct Lockstep {
             throw error
         }
         return Outcome(result: result, aName: aName, bName: bName)
+    }
+
+    /// Up to 16 bytes of the image at a linear address inside a loadable segment's file data.
+    static func imageReader(_ elf: ELF32File) -> @Sendable (UInt32) -> [UInt8]? {
+        let segments = elf.segments.filter { $0.isLoadable && $0.fileSize > 0 }
+        let bytes = elf.bytes
+        return { linear in
+            for s in segments where linear >= s.virtualAddress && linear - s.virtualAddress < s.fileSize {
+                let start = Int(s.offset) + Int(linear - s.virtualAddress)
+                let end = min(start + 16, Int(s.offset) + Int(s.fileSize), bytes.count)
+                return start < end ? Array(bytes[start..<end]) : nil
+            }
+            return nil
+        }
     }
 
     func traceCommand(_ flags: [String], fifo: String) -> [String] {
