@@ -32,7 +32,7 @@ public enum DiffRules {
     public static let modelIdentity = DiffRule(
         id: "cpuid-model",
         section: "Intel SDM Vol. 2A, CPUID (the values identify the processor model)",
-        summary: "The registers CPUID wrote, and EDX:EAX from RDMSR of a model-specific register (SDM Vol. 4), are masked until the two runs agree on them: each machine reports its own CPU model.")
+        summary: "The registers CPUID wrote, EDX:EAX from RDMSR of a model-specific register (SDM Vol. 4), the local APIC version register (SDM Vol. 3A §11.4.8) and the I/O APIC version register (82093AA data sheet §3.2.2), are masked until the two runs agree on them: each machine reports its own CPU model.")
 
     /// The time-stamp counter.
     public static let timeStamp = DiffRule(
@@ -82,7 +82,13 @@ public enum DiffRules {
         section: "Intel SDM Vol. 3A §4.8 (accessed flags) and §4.7 (a page fault may or may not leave accessed flags set in the entries walked: model-specific)",
         summary: "QEMU sets the accessed flag in the page-directory entry of a walk that ends in a protection-violation #PF; x86v, like Bochs, does not. A register holding a present paging-structure entry that differs only by that flag (QEMU's set) is not a divergence.")
 
-    public static let all: [DiffRule] = [accessedOnFault, entryState, undefinedFlags, repIterations, modelIdentity, timeStamp,
+    /// QEMU leaves EXT clear in the error code of an exception raised while delivering another.
+    public static let qemuExtBit = DiffRule(
+        id: "qemu-ext-bit",
+        section: "Intel SDM Vol. 3A §6.13 (error code: EXT, bit 0, is set when the exception occurred during delivery of an external event or another exception); QEMU departure (../shared/ORACLES.md)",
+        summary: "Where both runs deliver the same exception and the error codes differ only in EXT (x86v's set, as the SDM requires for a fault raised while delivering another event), the error code pushed on the stack is masked where the guest reads it back.")
+
+    public static let all: [DiffRule] = [qemuExtBit, accessedOnFault, entryState, undefinedFlags, repIterations, modelIdentity, timeStamp,
                                          deviceTiming, interruptTiming, qemuSegmentChecks, qemuAlignmentCheck, qemuAccessedBit,
                                          qemuModemStatus]
 }

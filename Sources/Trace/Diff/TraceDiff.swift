@@ -278,6 +278,27 @@ public final class TraceDiff {
         }
         guard options.rules else { return }
         followDataFlow(d, sa, sb)
+        // The same exception with error codes differing only in EXT (bit 0): the pushed error
+        // code is QEMU's known departure; mask it where the guest will read it.
+        for ea in sa.events where ea.kind == .exception {
+            guard let ca = ea.errorCode,
+                  let cb = sb.events.first(where: { $0.kind == .exception && $0.vector == ea.vector })?.errorCode,
+                  ca ^ cb == 1 else { continue }
+            for w in sa.writes where w.value == ca && w.size == 4 {
+                for k in 0..<UInt32(4) { memoryTaint[w.linear &+ k] = DiffRules.qemuExtBit }
+            }
+            count(DiffRules.qemuExtBit)
+        }
+        // The I/O APIC's version register (index 1 through the window at FEC00010h).
+        for w in sa.writes where w.linear == 0xFEC0_0000 { ioapicSelect = w.value & 0xFF }
+        if ioapicSelect == 1, sa.events.contains(where: { $0.kind == .exit && $0.address == 0xFEC0_0010 }), let after = sa.after {
+            for f in TraceField.allCases where f.isGPR && after[f] != sa.before[f] { mask(f, by: DiffRules.modelIdentity) }
+        }
+        // Reads of the local APIC's version register (offset 30h) describe the model.
+        if sa.events.contains(where: { $0.kind == .exit && $0.detail == "APIC_ACCESS" && ($0.address ?? 0) & 0xFFF == 0x030 }),
+           let after = sa.after {
+            for f in TraceField.allCases where f.isGPR && after[f] != sa.before[f] { mask(f, by: DiffRules.modelIdentity) }
+        }
         if d.map == 1 && d.opcode == 0xA2 {
             for f in [TraceField.eax, .ebx, .ecx, .edx] { mask(f, by: DiffRules.modelIdentity) }
         } else if d.map == 1 && d.opcode == 0x31 {
@@ -457,6 +478,21 @@ public final class TraceDiff {
     func resynchroniseInterrupts() throws(TraceInputError) -> Bool {
         let ia = lastInterrupt(a.history.last), ib = lastInterrupt(b.history.last)
         if ia == ib { return false }
+        // Both took an interrupt, different ones (two sources racing, each machine's timing
+        // picking another winner): skip both handlers back to the interrupted instruction, whose
+        // place x86v's interrupt frame tells (the EIP it pushed, ESP above the frame).
+        if ia != nil && ib != nil, let last = a.history.last,
+           let pushed = last.writes.last(where: { $0.size == 4 }) {
+            var target = TraceStep(index: 0, before: last.before, linear: 0)
+            target.before[.eip] = pushed.value
+            target.before[.esp] = pushed.linear &+ 12
+            target.linear = (last.linear &- last.before.eip) &+ pushed.value
+            if try skipExcursion(a, returningTo: target), try skipExcursion(b, returningTo: target) {
+                note("both excursions skipped")
+                return true
+            }
+            return false
+        }
         // One run took an interrupt the other has not: skip its handler if it returns to where
         // the other run is (the other may take the interrupt later, or never: QEMU's firmware
         // leaves the PIT running, x86v has no firmware).
@@ -523,6 +559,9 @@ public final class TraceDiff {
         }
         try side.advance()
     }
+
+    /// The I/O APIC register the guest selected last (x86v's write to FEC00000h).
+    var ioapicSelect: UInt32 = 0
 
     /// Instruction bytes by CS:EIP, from x86v's steps (QEMU's logs have none).
     var code: [UInt64: [UInt8]] = [:]
