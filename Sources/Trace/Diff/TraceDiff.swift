@@ -333,7 +333,9 @@ public final class TraceDiff {
             source = maskedBy[i]
             break
         }
-        if source == nil && inputs.flags {
+        // An event delivered meanwhile pushed EFLAGS (PUSHF does too): read it as an input.
+        let pushesFlags = sa.events.contains { $0.isDelivery } || sb.events.contains { $0.isDelivery }
+        if source == nil && (inputs.flags || pushesFlags) {
             let differing = (sa.before[.eflags] ^ sb.before[.eflags]) & TraceDiff.eflagsCompared
             if differing & untilEqual[TraceField.eflags.rawValue] != 0 {
                 source = maskedBy[TraceField.eflags.rawValue]
@@ -408,10 +410,10 @@ public final class TraceDiff {
         } else if loopB > 0.9 && loopA < 0.5 {
             (side, target) = (b, keyA)
         } else {
-            // A loop that has not run long yet: look ahead (bounded, without consuming) on each
+            // Both look like loops: look ahead (up to 2^20 steps, without consuming) on each
             // side for where the other is.
             for (side, target) in [(a, keyB), (b, keyA)] {
-                for i in 1..<65_536 {
+                for i in 1..<(1 << 20) {
                     guard let s = try side.peek(i) else { break }
                     if UInt64(s.before.cs) << 32 | UInt64(s.linear) == target {
                         for _ in 0..<i { try skipOne(side, rule: rule) }
