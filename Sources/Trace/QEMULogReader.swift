@@ -112,6 +112,9 @@ public final class QEMULogReader: TraceStepSource {
             case .smm:
                 dumpIsNotRecord = true
             case .other:
+                // -icount: an I/O access not last in its block makes QEMU abandon the block and
+                // run the instruction again alone; the first record did not run.
+                if line.hasPrefix("cpu_io_recompile: rewound") { candidate = nil }
                 continue
             }
         }

@@ -532,6 +532,13 @@ public final class TraceDiff {
         for i in 1..<200_000 {
             guard let s = try side.peek(i) else { return false }
             if s.linear == target.linear && s.before.cs == target.before.cs && s.before[.esp] == target.before[.esp] {
+                // The interrupt frame was pushed by the step before (compared, but the push is
+                // this side's alone): x86v lists it; for QEMU it is at the handler's ESP.
+                if let last = side.history.last, !last.writes.isEmpty {
+                    for w in last.writes { for k in 0..<UInt32(w.size) { memoryTaint[w.linear &+ k] = DiffRules.interruptTiming } }
+                } else if let entry = try side.peek() {
+                    for k in 0..<UInt32(20) { memoryTaint[entry.before[.esp] &+ k] = DiffRules.interruptTiming }
+                }
                 for _ in 0..<i { try skipOne(side, rule: DiffRules.interruptTiming) }
                 if side === a { result.skippedA += UInt64(i) } else { result.skippedB += UInt64(i) }
                 count(DiffRules.interruptTiming)

@@ -21,6 +21,9 @@ public struct Lockstep {
     /// QEMU logs only instructions in these ranges (nil: everywhere but its firmware's; []: all).
     public var qemuFilter: [ClosedRange<UInt32>]? = nil
     public var diff = TraceDiff.Options()
+    /// QEMU's clock: `-icount shift=N` (2^N ns per instruction, so its timers fire at
+    /// reproducible instructions, as x86v's do at 10 ns per instruction); nil: real time.
+    public var icountShift: Int? = 3
     /// How long a side may go without producing a step before it counts as stuck.
     public var stallSeconds = 60.0
 
@@ -114,6 +117,7 @@ public struct Lockstep {
                     "-m", "\(memoryMiB)", "-rtc", "base=\(rtc),clock=vm", "-serial", "null",
                     "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", guest]
         if !append.isEmpty { argv += ["-append", append] }
+        if let shift = icountShift { argv += ["-icount", "shift=\(shift),sleep=off"] }
         argv += ["-singlestep", "-d", "cpu,nochain,exec,int", "-D", fifo]
         let ranges = qemuFilter ?? outsideFirmware()
         if !ranges.isEmpty {
