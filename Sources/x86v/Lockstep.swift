@@ -67,7 +67,7 @@ struct LockstepCommand: ParsableCommand {
     /// lockstep's own options.
     func passThroughArguments() -> [String] {
         let own: Set<String> = ["--against", "--qemu", "--qemu-filter", "--context"]
-        var args = Array(CommandLine.arguments.dropFirst(2))
+        var args = Array(normalizedArguments().dropFirst())
         var out: [String] = []
         var i = 0
         var guestDropped = false

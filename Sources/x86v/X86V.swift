@@ -37,6 +37,16 @@ struct X86V: ParsableCommand {
 /// means stdout: ArgumentParser's options always take a value, so it is given one here.
 func normalizedArguments() -> [String] {
     var args = Array(CommandLine.arguments.dropFirst())
+    if args.first == "lockstep" {
+        // `--against '--virt=none'`: the value starts with "--", which ArgumentParser would take
+        // for the next option.
+        var i = 0
+        while i + 1 < args.count {
+            if args[i] == "--against" { args[i] = "--against=" + args[i + 1]; args.remove(at: i + 1) }
+            i += 1
+        }
+        return args
+    }
     guard args.first == "audit" else { return args }
     var i = 0
     while i < args.count {
