@@ -413,8 +413,9 @@ public final class TraceDiff {
             // Both look like loops: look ahead (up to 2^20 steps, without consuming) on each
             // side for where the other is.
             for (side, target) in [(a, keyB), (b, keyA)] {
+                let floor = (try side.peek())?.before[.esp] ?? 0
                 for i in 1..<(1 << 20) {
-                    guard let s = try side.peek(i) else { break }
+                    guard let s = try side.peek(i), s.before[.esp] <= floor else { break }
                     if UInt64(s.before.cs) << 32 | UInt64(s.linear) == target {
                         for _ in 0..<i { try skipOne(side, rule: rule) }
                         if side === a { result.skippedA += UInt64(i) } else { result.skippedB += UInt64(i) }
@@ -429,9 +430,16 @@ public final class TraceDiff {
         // A loop body may call code not compared yet (a helper it runs every 64th pass); a run
         // that goes on to hundreds of new instructions is doing something else.
         var unseen: Set<UInt64> = []
+        // The loop is inside the current function: a run that returns from it (ESP above where
+        // it was) has left the loop without reaching the other's place.
+        let floor = (try side.peek())?.before[.esp] ?? 0
         while let s = try side.peek() {
             let key = UInt64(s.before.cs) << 32 | UInt64(s.linear)
             if key == target { break }
+            guard s.before[.esp] <= floor else {
+                missedInterrupt = "following \(side === a ? "A" : "B")'s loop (rule \(rule.id)) for \(skipped) steps, it returned from the loop's function without reaching the other run's place"
+                return false
+            }
             if !seen.contains(key) { unseen.insert(key) }
             guard unseen.count <= 512, skipped < 100_000_000 else {
                 missedInterrupt = "following \(side === a ? "A" : "B")'s loop (rule \(rule.id)) for \(skipped) steps, it ran more than 512 instructions the comparison had not seen"
