@@ -2,9 +2,11 @@
 #   make deps    install missing system packages (Debian 12, as root, non-interactive)
 #   make         release build
 #   make run     run the default guest (demo.elf) under the VMM, with --stats
-#   make test    deps + build + guests + CLI checks + CPU differential + fuzz + swift test
+#   make test    deps + build + guests + CLI checks + trace/lockstep checks + CPU differential
+#                + fuzz + swift test
 #   make bench   interpreter MIPS (paging off/on) beside QEMU and Bochs, VMM exit rate and
-#                hw/none ratio, decoder speed, shadow-vs-direct MMU table
+#                hw/none ratio, trace write speed and the cost of tracing compiled in but off,
+#                decoder speed, shadow-vs-direct MMU table
 #   make fuzz-cpu N=…   random code in random CPU states, N instructions (default 10^7)
 #   make diff-cpu COUNT=… SEED=…   host-CPU differential run (default 10^6 sequences)
 #   make guests  build testguests/
@@ -17,9 +19,9 @@ NATIVE_HARNESS := Tools/native-harness/build/native-harness
 CPU_DIFF := .build/release/cpu-diff
 CPU_FUZZ := .build/release/cpu-fuzz
 UNICORN_PY ?= /usr/bin/python3
-APT_PACKAGES := libcapstone-dev libedit-dev pkg-config gcc binutils make gdb graphviz
+APT_PACKAGES := libcapstone-dev libedit-dev pkg-config gcc binutils make gdb graphviz qemu-system-x86
 
-.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume native-harness diff-cpu fuzz-cpu unicorn-cases
+.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume check-trace native-harness diff-cpu fuzz-cpu unicorn-cases
 
 all: build
 
@@ -31,6 +33,7 @@ deps:
 	command -v dot >/dev/null || missing="$$missing graphviz"; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v ld >/dev/null || missing="$$missing binutils"; \
+	command -v qemu-system-i386 >/dev/null || missing="$$missing qemu-system-x86"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -83,7 +86,11 @@ check-debug: build guests
 check-save-resume: build guests
 	bash Tests/cli/check-save-resume.sh $(X86V) testguests
 
-test: build guests check-cli check-test-command check-debug check-save-resume native-harness
+# Instruction traces, trace print/diff and lockstep (against --virt=none and against QEMU).
+check-trace: build guests
+	bash Tests/cli/check-trace.sh $(X86V)
+
+test: build guests check-cli check-test-command check-debug check-save-resume check-trace native-harness
 	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS)
 	$(CPU_FUZZ) --instructions 1000000 --seed 1
 	$(SWIFT) build -c release --build-tests
@@ -108,6 +115,14 @@ bench: build guests $(IOBENCH)
 	@rm -f .build/bench-virt.txt
 	@for i in 1 2 3; do $(X86V) run --flat $(IOBENCH) --load 0x100000 --entry 0x100000 --serial /dev/null --stats 2>&1 \
 		| sed -n "s/^  VM exits *\([0-9]*\) (\([0-9.]*\) k\/s).*/iobench exits=\1 rate=\2k exits\/s/p"; done
+	@mkdir -p .build/bench-trace
+	@for f in bin jsonl; do for i in 1 2 3; do \
+		$(X86V) run testguests/build/alu.elf --max-instructions 1000000 --trace .build/bench-trace/t.$$f --trace-format $$f --stats 2>&1 >/dev/null \
+		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/trace-write $$f: \1 M instructions\/s$$([ $$f = bin ] && echo ' (goal >= 5)')/p"; \
+	done; done
+	@rm -rf .build/bench-trace
+	@for i in 1 2 3; do $(X86V) run testguests/build/alu.elf --virt=hw --stats 2>&1 >/dev/null \
+		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/tracing off: alu \1 MIPS (before tracing landed: 107.6 MIPS, commit 85a3994)/p"; done
 	@for g in alu alu-paging; do \
 		$(X86V) run testguests/build/$$g.elf --stats 2>&1 >/dev/null \
 		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/peer=x86v guest=$$g mips=\1/p" | tee -a .build/bench-x86v.txt; \

@@ -26,13 +26,10 @@ struct TracePrint: ParsableCommand {
     func convert() throws(TraceInputError) {
             let reader = try TraceReader(path: file)
             let writer = try TraceWriter(path: output ?? "/dev/stdout", format: .jsonl, guest: reader.guest, config: reader.config)
-            var previous: UInt64? = nil
             var count: UInt64 = 0
             while let step = try reader.next() {
-                // A gap in the indices is where the recording filter skipped steps.
-                let contiguous = previous.map { step.index > $0 } ?? false
-                writer.write(step, fullState: !contiguous || count == 0)
-                previous = step.index
+                // Where the recording restated the state (after a filter's gap), so does the print.
+                writer.write(step, fullState: reader.lastStepHadFullState || count == 0)
                 count += 1
             }
             try writer.finish(steps: count, stop: reader.stop ?? "")

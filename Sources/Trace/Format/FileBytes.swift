@@ -128,6 +128,13 @@ struct BinaryFields {
 func openForReading(_ path: String) -> Int32 {
     let fd = open(path, O_RDONLY | O_NONBLOCK)
     if fd >= 0 {
+        var st = stat()
+        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFIFO {
+            // Until a writer has written (or come and gone), a read would return 0 at once: wait
+            // for data or the hang-up, as a blocking open and read would.
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while poll(&p, 1, -1) < 0 && errno == EINTR {}
+        }
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
     }

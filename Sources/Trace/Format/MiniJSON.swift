@@ -15,6 +15,11 @@ indirect enum JSONValue {
 
     var string: String? { if case .string(let s) = self { return s } else { return nil } }
     var number: Double? { if case .number(let n) = self { return n } else { return nil } }
+    /// A whole number from 0 to 2^53 (counts, indices, sizes); nil for anything else.
+    var count: UInt64? {
+        guard let n = number, n >= 0, n <= 9_007_199_254_740_992, n.rounded() == n else { return nil }
+        return UInt64(n)
+    }
     var array: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
     var pairs: [(String, JSONValue)]? { if case .object(let p) = self { return p } else { return nil } }
     var isNull: Bool { if case .null = self { return true } else { return false } }

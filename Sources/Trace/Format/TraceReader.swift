@@ -10,6 +10,9 @@ public final class TraceReader: TraceStepSource {
     public private(set) var stop: String? = nil
     public private(set) var declaredSteps: UInt64? = nil
     public private(set) var stepsRead: UInt64 = 0
+    /// The last step read restated the whole state (the first step, or the first after a gap the
+    /// recording filter left).
+    public private(set) var lastStepHadFullState = false
 
     let file: FileBytes
     var fields: BinaryFields { BinaryFields(file: file) }
@@ -88,6 +91,7 @@ public final class TraceReader: TraceStepSource {
         guard length <= 16 else { throw TraceInputError("\(file.path): corrupt at byte \(file.offset - 1) (instruction of \(length) bytes)") }
         let bytes = try f.bytes(length)
         var before: TraceRegisters
+        lastStepHadFullState = flags & TraceFormat.hasFullState != 0
         if flags & TraceFormat.hasFullState != 0 {
             before = TraceRegisters()
             for i in 0..<TraceField.count { before.values[i] = try f.u32() }
@@ -161,7 +165,7 @@ public final class TraceReader: TraceStepSource {
             throw TraceInputError("\(file.path): truncated after \(stepsRead) steps (no end record: the run that wrote it did not finish?)")
         }
         if let end = v["end"] {
-            declaredSteps = end["steps"]?.number.map { UInt64($0) }
+            declaredSteps = end["steps"]?.count
             stop = end["stop"]?.string ?? ""
             finished = true
             guard declaredSteps == stepsRead else {
@@ -170,8 +174,9 @@ public final class TraceReader: TraceStepSource {
             return nil
         }
         func bad(_ what: String) -> TraceInputError { TraceInputError("\(file.path):\(line - 1): \(what)") }
-        guard let n = v["n"]?.number, let linear = v["lin"]?.hex, let eip = v["eip"]?.hex else { throw bad("not a trace step") }
+        guard let n = v["n"]?.count, let linear = v["lin"]?.hex, let eip = v["eip"]?.hex else { throw bad("not a trace step") }
         var before: TraceRegisters
+        lastStepHadFullState = v["state"] != nil
         if let st = v["state"] {
             before = TraceRegisters()
             for f in TraceField.allCases {
@@ -203,18 +208,21 @@ public final class TraceReader: TraceStepSource {
         }
         var writes: [TraceWrite] = []
         for w in v["writes"]?.array ?? [] {
-            guard let l = w["lin"]?.hex, let p = w["phys"]?.hex, let s = w["size"]?.number, let x = w["value"]?.hex else { throw bad("bad write") }
+            guard let l = w["lin"]?.hex, let p = w["phys"]?.hex, let s = w["size"]?.count, (1...4).contains(s),
+                  let x = w["value"]?.hex else { throw bad("bad write") }
             writes.append(TraceWrite(linear: l, physical: p, size: UInt8(s), value: x))
         }
         var events: [TraceEvent] = []
         for e in v["events"]?.array ?? [] {
             guard let t = e["type"]?.string, let kind = TraceEvent.Kind.named(t) else { throw bad("bad event") }
-            events.append(TraceEvent(kind: kind, vector: UInt8(e["vector"]?.number ?? 0), errorCode: e["error"]?.hex,
+            let vector = e["vector"] == nil ? 0 : e["vector"]?.count ?? 256
+            guard vector < 256 else { throw bad("bad event vector") }
+            events.append(TraceEvent(kind: kind, vector: UInt8(vector), errorCode: e["error"]?.hex,
                                      address: e["addr"]?.hex, detail: e["detail"]?.string ?? ""))
         }
         state = after
         let physical = v["phys"]?.hex
-        return TraceStep(index: UInt64(n), before: before, after: after, linear: linear, physical: physical,
+        return TraceStep(index: n, before: before, after: after, linear: linear, physical: physical,
                          bytes: bytes, writes: writes, events: events)
     }
 }
