@@ -1,5 +1,5 @@
+import ShadowMMU
 import X86Core
-import X86Decode
 
 /// What the guest sees of the CPU, as a trace records it: its own control registers (under the
 /// VMM the real CR0/CR3/CR4 are the VMM's: the guest's live in `VMM.virtualCPU`), and the
@@ -41,17 +41,11 @@ public struct GuestView {
         return r
     }
 
-    /// The guest-physical address of `linear` through the guest's tables, nil if not present.
+    /// The guest-physical address of `linear` through the guest's tables, nil if not present
+    /// (the shadow MMU's software walk: it reads nothing past guest RAM as a table).
     func physical(_ linear: UInt32, cr0: UInt32, cr3: UInt32, cr4: UInt32) -> UInt32? {
         guard cr0 & CR0.pg != 0 && cr0 & CR0.pe != 0 else { return linear }
-        let memory = cpu.memory
-        let pde = memory.read32((cr3 & 0xFFFF_F000) | ((linear >> 20) & 0xFFC))
-        guard pde & 1 != 0 else { return nil }
-        if pde & 0x80 != 0 && cr4 & CR4.pse != 0 {
-            return (pde & 0xFFC0_0000) | (linear & 0x003F_FFFF)
-        }
-        let pte = memory.read32((pde & 0xFFFF_F000) | ((linear >> 10) & 0xFFC))
-        guard pte & 1 != 0 else { return nil }
-        return (pte & 0xFFFF_F000) | (linear & 0xFFF)
+        let w = GuestPageWalk.walk(cpu.memory, .init(cr0: cr0, cr3: cr3, cr4: cr4), linear: linear, write: false, user: false)
+        return w.faultCode == nil ? w.frame | (linear & 0xFFF) : nil
     }
 }
