@@ -62,10 +62,9 @@ extension ShadowMMU {
     /// A fill through these guest tables: they are in use, not being flooded.
     func noteUse(_ w: GuestPageWalk) {
         let pd = controls.cr3
-        if tracked[pd] != nil { tracked[pd]!.writesSinceUse = 0 }
+        tracked.modify(pd) { $0.writesSinceUse = 0 }
         if !w.large {
-            let pt = w.pde & 0xFFFF_F000
-            if tracked[pt] != nil { tracked[pt]!.writesSinceUse = 0 }
+            tracked.modify(w.pde & 0xFFFF_F000) { $0.writesSinceUse = 0 }
         }
     }
 
@@ -96,7 +95,9 @@ extension ShadowMMU {
         var value = target | 0x21 | (writable && !protect ? 0x42 : 0) | (user ? 4 : 0)
         if global { value |= 0x100 }
         memory.write32(spte, value)
-        if target < guestTop { reverseMap[target, default: []].append(spte) }
+        if target < guestTop {
+            if reverseMap[target] == nil { reverseMap[target] = [spte] } else { reverseMap.modify(target) { $0.append(spte) } }
+        }
         stats.entriesCreated += 1
         cpu.invalidateTLB(page: linear)
         return true
@@ -127,9 +128,12 @@ extension ShadowMMU {
     }
 
     func unmapReverse(_ frame: UInt32, spte: UInt32) {
-        guard var list = reverseMap[frame] else { return }
-        if let i = list.firstIndex(of: spte) { list.swapAt(i, list.count - 1); list.removeLast() }
-        reverseMap[frame] = list.isEmpty ? nil : list
+        var empty = false
+        reverseMap.modify(frame) { list in
+            if let i = list.firstIndex(of: spte) { list.swapAt(i, list.count - 1); list.removeLast() }
+            empty = list.isEmpty
+        }
+        if empty { reverseMap[frame] = nil }
     }
 
     /// The linear address a shadow PTE translates.

@@ -12,16 +12,19 @@ extension ShadowMMU {
             tracked[frame] = Tracked()
             writeProtect(frame)
         }
-        let i = tracked[frame]!.shadows.firstIndex { $0 >= shadow } ?? tracked[frame]!.shadows.count
-        if i == tracked[frame]!.shadows.count || tracked[frame]!.shadows[i] != shadow {
-            tracked[frame]!.shadows.insert(shadow, at: i)
+        tracked.modify(frame) { t in
+            let i = t.shadows.firstIndex { $0 >= shadow } ?? t.shadows.count
+            if i == t.shadows.count || t.shadows[i] != shadow { t.shadows.insert(shadow, at: i) }
         }
     }
 
     func untrack(frame: UInt32, shadow: UInt32) {
-        guard tracked[frame] != nil else { return }
-        tracked[frame]!.shadows.removeAll { $0 == shadow }
-        if tracked[frame]!.shadows.isEmpty { tracked[frame] = nil }
+        var empty = false
+        tracked.modify(frame) { t in
+            t.shadows.removeAll { $0 == shadow }
+            empty = t.shadows.isEmpty
+        }
+        if empty { tracked[frame] = nil }
     }
 
     func writeProtect(_ frame: UInt32) {
@@ -64,8 +67,9 @@ extension ShadowMMU {
                 }
             }
             guard tracked[frame] != nil else { continue }
-            tracked[frame]!.writesSinceUse += 1
-            if tracked[frame]!.writesSinceUse > Self.floodThreshold {
+            var writes = 0
+            tracked.modify(frame) { t in t.writesSinceUse += 1; writes = t.writesSinceUse }
+            if writes > Self.floodThreshold {
                 unshadow(frame)
             } else {
                 writeProtect(frame)

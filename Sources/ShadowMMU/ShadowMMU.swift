@@ -31,9 +31,9 @@ public final class ShadowMMU {
     var useClock: UInt64 = 0
     public static let rootCacheSize = 8
     /// Guest frame → the shadow PTEs (physical addresses) that map it.
-    var reverseMap: [UInt32: [UInt32]] = [:]
+    var reverseMap: FrameTable<[UInt32]>
     /// Guest frames holding shadowed tables → their bookkeeping.
-    var tracked: [UInt32: Tracked] = [:]
+    var tracked: FrameTable<Tracked>
     /// Page-table pages the guest is writing in the current instruction; their old contents are
     /// in `snapshots` (page k at k * 4096), compared at the next instruction boundary.
     var pendingFrames: [UInt32] = []
@@ -117,6 +117,8 @@ public final class ShadowMMU {
         precondition(poolPages >= 8 && poolPages <= available, "the shadow pool needs 8+ pages of private memory")
         self.poolPages = poolPages
         pages = [ShadowPage?](repeating: nil, count: poolPages)
+        reverseMap = FrameTable(frames: Int(memory.guestSize >> 12))
+        tracked = FrameTable(frames: Int(memory.guestSize >> 12))
         pendingFrames.reserveCapacity(Self.maxPendingFrames)
         freePages = (0..<UInt32(poolPages)).reversed().map { poolBase + $0 * 4096 }
     }

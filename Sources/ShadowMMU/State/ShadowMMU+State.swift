@@ -219,8 +219,10 @@ extension ShadowMMU {
             self.roots = newRoots
             self.current = newCurrent
             self.useClock = clock
-            self.reverseMap = reverse
-            self.tracked = newTracked
+            self.reverseMap.removeAll()
+            for (frame, list) in reverse { self.reverseMap[frame] = list }
+            self.tracked.removeAll()
+            for (frame, t) in newTracked { self.tracked[frame] = t }
             self.pendingFrames.removeAll(keepingCapacity: true)
             self.pendingFrames.append(contentsOf: pending)
             for (k, b) in pendingBytes.enumerated() {
