@@ -30,6 +30,13 @@ struct FrameTable<Value> {
         return i < slots.count ? i : nil
     }
 
+    /// Whether `key` has a value (without copying it: no retain of an array value).
+    @inline(__always)
+    func contains(_ key: UInt32) -> Bool {
+        guard let i = index(key) else { return outside[key] != nil }
+        return position[i] >= 0
+    }
+
     subscript(key: UInt32) -> Value? {
         get {
             guard let i = index(key) else { return outside[key] }

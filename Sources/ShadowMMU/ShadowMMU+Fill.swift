@@ -42,7 +42,7 @@ extension ShadowMMU {
             writable = true
             userAccess = false
         }
-        let isTable = tracked[frame] != nil
+        let isTable = tracked.contains(frame)
         var action = write && !w.dirty ? "dirty" : "fill"
         if isTable && write {
             // The guest writes one of its page tables: let this instruction through, compare
@@ -91,12 +91,12 @@ extension ShadowMMU {
         let target = hostFrame(frame)
         // A tracked table page stays read-only (the table may have been tracked just now, by
         // `createTable`, when a page directory maps itself), unless this instruction writes it.
-        let protect = tracked[frame] != nil && !pendingFrames.contains(frame)
+        let protect = tracked.contains(frame) && !pendingFrames.contains(frame)
         var value = target | 0x21 | (writable && !protect ? 0x42 : 0) | (user ? 4 : 0)
         if global { value |= 0x100 }
         memory.write32(spte, value)
         if target < guestTop {
-            if reverseMap[target] == nil { reverseMap[target] = [spte] } else { reverseMap.modify(target) { $0.append(spte) } }
+            if !reverseMap.contains(target) { reverseMap[target] = [spte] } else { reverseMap.modify(target) { $0.append(spte) } }
         }
         stats.entriesCreated += 1
         cpu.invalidateTLB(page: linear)

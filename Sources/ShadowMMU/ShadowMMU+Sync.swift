@@ -8,7 +8,7 @@ import Glibc
 extension ShadowMMU {
     /// `frame` holds a guest table that `shadow` was built from: map it read-only everywhere.
     func track(frame: UInt32, shadow: UInt32) {
-        if tracked[frame] == nil {
+        if !tracked.contains(frame) {
             tracked[frame] = Tracked()
             writeProtect(frame)
         }
@@ -66,7 +66,7 @@ extension ShadowMMU {
                     syncEntry(frame: frame, index: i)
                 }
             }
-            guard tracked[frame] != nil else { continue }
+            guard tracked.contains(frame) else { continue }
             var writes = 0
             tracked.modify(frame) { t in t.writesSinceUse += 1; writes = t.writesSinceUse }
             if writes > Self.floodThreshold {
