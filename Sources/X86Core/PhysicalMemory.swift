@@ -111,8 +111,19 @@ public final class PhysicalMemory {
         for i in 0..<n { write8(address &+ UInt32(i), UInt8(truncatingIfNeeded: value >> (8 * i))) }
     }
 
-    public func read32(_ address: UInt32) -> UInt32 { read(address, size: 4) }
-    public func write32(_ address: UInt32, _ value: UInt32) { write(address, size: 4, value: value) }
+    /// Inlinable for the shadow MMU, which reads and writes table entries on every fault: the
+    /// RAM case is one load or store in the caller; the rest goes through `read`/`write`.
+    @inlinable
+    public func read32(_ address: UInt32) -> UInt32 {
+        if address < size && size &- address >= 4 { return ram.loadUnaligned(fromByteOffset: Int(address), as: UInt32.self) }
+        return read(address, size: 4)
+    }
+
+    @inlinable
+    public func write32(_ address: UInt32, _ value: UInt32) {
+        if address < size && size &- address >= 4 { ram.storeBytes(of: value, toByteOffset: Int(address), as: UInt32.self); return }
+        write(address, size: 4, value: value)
+    }
 
     /// Copies bytes in (a loader or DMA). Bytes beyond RAM are dropped.
     public func load(bytes: [UInt8], at address: UInt32) {
