@@ -83,3 +83,33 @@ struct FrameTable<Value> {
         outside.removeAll()
     }
 }
+
+/// A root's shadow page tables by page-directory slot: 1,024 slots in one array (a table's
+/// address is a pool page, never 0, so 0 means none), looked up on every fill.
+struct SlotTable {
+    private var slots = [UInt32](repeating: 0, count: 1024)
+    private(set) var count = 0
+
+    init() {}
+
+    subscript(index: UInt16) -> UInt32? {
+        get { let v = slots[Int(index) & 1023]; return v == 0 ? nil : v }
+        set {
+            let i = Int(index) & 1023
+            let had = slots[i] != 0
+            slots[i] = newValue ?? 0
+            count += (newValue != nil ? 1 : 0) - (had ? 1 : 0)
+        }
+    }
+
+    mutating func removeValue(forKey index: UInt16) -> UInt32? {
+        let v = self[index]
+        self[index] = nil
+        return v
+    }
+
+    /// Occupied slots, ascending.
+    var keys: [UInt16] {
+        slots.indices.filter { slots[$0] != 0 }.map { UInt16($0) }
+    }
+}

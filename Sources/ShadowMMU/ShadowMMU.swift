@@ -62,7 +62,7 @@ public final class ShadowMMU {
         /// Guest CR3 (page-aligned), or `identityKey` for guest paging off.
         var key: UInt32
         var page: UInt32
-        var tables: [UInt16: UInt32] = [:]
+        var tables = SlotTable()
         var lastUse: UInt64
     }
     static let identityKey: UInt32 = 0xFFFF_FFFF
