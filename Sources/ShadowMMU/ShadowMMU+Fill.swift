@@ -128,12 +128,11 @@ extension ShadowMMU {
     }
 
     func unmapReverse(_ frame: UInt32, spte: UInt32) {
-        var empty = false
+        // An emptied list stays (with its capacity): a frame unmapped here is usually mapped
+        // again soon (PTE churn), and re-creating the array was a malloc/free per fill.
         reverseMap.modify(frame) { list in
             if let i = list.firstIndex(of: spte) { list.swapAt(i, list.count - 1); list.removeLast() }
-            empty = list.isEmpty
         }
-        if empty { reverseMap[frame] = nil }
     }
 
     /// The linear address a shadow PTE translates.

@@ -53,10 +53,11 @@ extension ShadowMMU {
     /// Installed as `CPU.boundaryCallback`: what the last instruction changed in guest tables.
     public func finishTableWrites() {
         guard !pendingFrames.isEmpty else { return }
-        // Work on a copy: syncing may reset everything (and clear the list).
-        let frames = pendingFrames
-        pendingFrames.removeAll(keepingCapacity: true)
-        for (k, frame) in frames.enumerated() {
+        // Work on the other buffer (syncing may reset everything and clear the list); swapping
+        // the two reused arrays copies nothing.
+        swap(&pendingFrames, &finishingFrames)
+        defer { finishingFrames.removeAll(keepingCapacity: true) }
+        for (k, frame) in finishingFrames.enumerated() {
             let old = snapshots + k * 4096
             let now = memory.ram + Int(frame)
             // memcmp finds the 256-byte blocks that changed; only those are compared entry by entry.

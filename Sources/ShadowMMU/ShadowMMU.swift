@@ -37,6 +37,8 @@ public final class ShadowMMU {
     /// Page-table pages the guest is writing in the current instruction; their old contents are
     /// in `snapshots` (page k at k * 4096), compared at the next instruction boundary.
     var pendingFrames: [UInt32] = []
+    /// The frames `finishTableWrites` is working through (swapped with `pendingFrames`).
+    var finishingFrames: [UInt32] = []
     static let maxPendingFrames = 8
     let snapshots = UnsafeMutableRawPointer.allocate(byteCount: 4096 * ShadowMMU.maxPendingFrames, alignment: 64)
     /// Writes to a tracked table without a fill through it before it is dropped.
@@ -120,6 +122,7 @@ public final class ShadowMMU {
         reverseMap = FrameTable(frames: Int(memory.guestSize >> 12))
         tracked = FrameTable(frames: Int(memory.guestSize >> 12))
         pendingFrames.reserveCapacity(Self.maxPendingFrames)
+        finishingFrames.reserveCapacity(Self.maxPendingFrames)
         freePages = (0..<UInt32(poolPages)).reversed().map { poolBase + $0 * 4096 }
     }
 

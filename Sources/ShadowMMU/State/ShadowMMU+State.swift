@@ -45,8 +45,10 @@ extension ShadowMMU {
         }
         w.put(current.map { UInt32($0) })
         w.put(useClock)
-        w.put(UInt32(reverseMap.count))
-        for frame in reverseMap.keys.sorted() {
+        // Frames whose lists are empty are kept in memory for reuse; the state has none.
+        let mapped = reverseMap.keys.filter { !(reverseMap[$0]?.isEmpty ?? true) }
+        w.put(UInt32(mapped.count))
+        for frame in mapped {
             let list = reverseMap[frame]!
             w.put(frame)
             w.put(UInt32(list.count))
