@@ -48,7 +48,7 @@ extension ShadowMMU {
             // The guest writes one of its page tables: let this instruction through, compare
             // the page at the next boundary.
             stats.writeProtectFaults += 1
-            beginTableWrite(frame)
+            beginTableWrite(frame, linear: linear)
             action = "write-protect"
         } else if isTable {
             writable = false

@@ -1,4 +1,5 @@
 import X86Core
+import X86Decode
 
 /// Shadow page tables (the VMM's, before EPT): the CPU's walker reads only tables this class
 /// builds in the VMM's private memory, filled lazily from the guest's tables and kept in sync
@@ -39,6 +40,13 @@ public final class ShadowMMU {
     var pendingFrames: [UInt32] = []
     /// The frames `finishTableWrites` is working through (swapped with `pendingFrames`).
     var finishingFrames: [UInt32] = []
+    /// Per pending frame, the bytes the instruction can change (offset, length): 8 bytes around
+    /// the faulting store when the instruction's only store is its ModRM operand, else the page.
+    /// Only those are snapshotted and compared.
+    var pendingRanges: [PageRange] = []
+    let decoder = Decoder()
+    var finishingRanges: [PageRange] = []
+    struct PageRange { var offset: Int; var length: Int; static let page = PageRange(offset: 0, length: 4096) }
     static let maxPendingFrames = 8
     let snapshots = UnsafeMutableRawPointer.allocate(byteCount: 4096 * ShadowMMU.maxPendingFrames, alignment: 64)
     /// Writes to a tracked table without a fill through it before it is dropped.
@@ -123,6 +131,8 @@ public final class ShadowMMU {
         tracked = FrameTable(frames: Int(memory.guestSize >> 12))
         pendingFrames.reserveCapacity(Self.maxPendingFrames)
         finishingFrames.reserveCapacity(Self.maxPendingFrames)
+        pendingRanges.reserveCapacity(Self.maxPendingFrames)
+        finishingRanges.reserveCapacity(Self.maxPendingFrames)
         freePages = (0..<UInt32(poolPages)).reversed().map { poolBase + $0 * 4096 }
     }
 
@@ -195,6 +205,7 @@ public final class ShadowMMU {
         reverseMap.removeAll()
         tracked.removeAll()
         pendingFrames.removeAll(keepingCapacity: true)
+        pendingRanges.removeAll(keepingCapacity: true)
         stats.resets += 1
         cpu.flushTLB()
     }
