@@ -11,8 +11,9 @@ import X86Decode
 ///   sets them), else the guest takes #PF with the error code hardware would give (a true fault).
 /// - Shadow PTEs stay read-only until the guest's D bit is set, so the first write is seen.
 /// - Guest frames that hold shadowed page tables are tracked: every shadow mapping of them is
-///   read-only; a guest write to one is let through once and the page is compared with a
-///   snapshot at the next instruction boundary, zapping the shadow entries built from what
+///   read-only; a guest write to one is let through once and what it can change (8 bytes, or
+///   the page for string instructions and the like) is compared with a snapshot at the next
+///   instruction boundary, zapping the shadow entries built from what
 ///   changed (`ShadowMMU+Sync.swift`). A table written too often without being used is dropped
 ///   (write flooding), and shadowed again on its next use.
 /// - Roots are cached by guest CR3 (`rootCacheSize`), so switching among a few address spaces
