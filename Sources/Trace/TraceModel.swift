@@ -1,3 +1,5 @@
+import X86Core
+
 /// The one model every trace source reduces to: a stream of `TraceStep`s, each the state *before*
 /// an instruction started, what that instruction was, and what happened until the next one
 /// started (its register changes, memory writes, and the events delivered or taken meanwhile).
@@ -51,17 +53,9 @@ public struct TraceRegisters: Equatable, Sendable {
     }
 }
 
-/// A data write the instruction made (guest-linear and guest-physical address of its first byte).
-public struct TraceWrite: Equatable, Sendable {
-    public var linear: UInt32
-    public var physical: UInt32
-    public var size: UInt8
-    public var value: UInt32
-
-    public init(linear: UInt32, physical: UInt32, size: UInt8, value: UInt32) {
-        self.linear = linear; self.physical = physical; self.size = size; self.value = value
-    }
-}
+/// A data write the instruction made (guest-linear and guest-physical address of its first
+/// byte, size, value): the CPU's own write-log record, so the recorder passes it on as it is.
+public typealias TraceWrite = TracedWrite
 
 /// Something that happened between an instruction's start and the next one's.
 public struct TraceEvent: Equatable, Sendable {

@@ -66,10 +66,9 @@ public final class TraceWriter {
                 }
             }
         }
-        let writes = s.writes.map { TracedWrite(linear: $0.linear, physical: $0.physical, size: $0.size, value: $0.value) }
         s.bytes.withUnsafeBytes { raw in
             step(index: s.index, before: s.before, after: after, linear: s.linear, physical: s.physical, bytes: raw,
-                 instruction: instruction, writes: writes, events: s.events, fullState: fullState)
+                 instruction: instruction, writes: s.writes, events: s.events, fullState: fullState)
         }
     }
 
