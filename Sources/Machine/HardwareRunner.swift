@@ -73,7 +73,7 @@ public final class HardwareRunner {
         while true {
             if let stop = gate.check() { return stop }
             cpu.interruptRequested = machine.interrupts.pending
-            if cpu.state.halted && !(cpu.interruptRequested && cpu.eflags & EFLAGS.if != 0) {
+            if cpu.statePointer.pointee.halted && !(cpu.interruptRequested && cpu.eflags & EFLAGS.if != 0) {
                 if let stop = machine.sleep(interruptsEnabled: cpu.eflags & EFLAGS.if != 0) { return stop }
                 continue
             }

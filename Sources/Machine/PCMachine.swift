@@ -39,8 +39,6 @@ public final class PCMachine {
     public let lines: InterruptLines
     public let interrupts: InterruptController
     public let debugPorts: DebugPorts
-    /// Devices with deadlines, polled in this fixed order (determinism).
-    private let timers: [any ClockedDevice]
     /// `--strict-io`: an access to a port nobody owns stops the run.
     public var strictIO = false
     /// Set by a device or a strict-I/O violation; the runner stops at the next boundary.
@@ -79,7 +77,6 @@ public final class PCMachine {
         systemControl = SystemControl()
         uart = UART16550(lines: lines)
         debugPorts = DebugPorts()
-        timers = [pit, cmos, lapic]
         bus.attach(pic, ports: 0x20...0x21)
         bus.attach(pic, ports: 0xA0...0xA1)
         bus.attach(pic, ports: 0x4D0...0x4D1)
@@ -133,11 +130,13 @@ public final class PCMachine {
 
     /// The earliest timer deadline (absolute virtual ns), if any timer is armed.
     public func nextDeadline() -> UInt64? {
-        var best: UInt64? = nil
-        for t in timers {
-            if let d = t.nextDeadline(), best == nil || d < best! { best = d }
-        }
-        return best
+        // The three clocked devices by name, not through `[any ClockedDevice]`: this runs on
+        // every VM exit, and existential dispatch plus retain/release of each element was a
+        // tenth of an exit's cost. The order is fixed (determinism): PIT, CMOS, LAPIC.
+        var best = pit.nextDeadline() ?? .max
+        if let d = cmos.nextDeadline(), d < best { best = d }
+        if let d = lapic.nextDeadline(), d < best { best = d }
+        return best == .max ? nil : best
     }
 
     /// Ticks every device whose deadline has come. Returns true if any had.
@@ -145,12 +144,10 @@ public final class PCMachine {
     public func runDueTimers() -> Bool {
         let now = clock.now
         var any = false
-        for t in timers {
-            if let d = t.nextDeadline(), d <= now {
-                t.tick(now: now)
-                any = true
-            }
-        }
+        // By name, in nextDeadline's fixed order.
+        if let d = pit.nextDeadline(), d <= now { pit.tick(now: now); any = true }
+        if let d = cmos.nextDeadline(), d <= now { cmos.tick(now: now); any = true }
+        if let d = lapic.nextDeadline(), d <= now { lapic.tick(now: now); any = true }
         return any
     }
 

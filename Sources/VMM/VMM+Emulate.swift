@@ -8,7 +8,7 @@ import X86Decode
 extension VMM {
     func emulate(_ what: Intercept) -> StopReason? {
         let d = cpu.exitInstruction
-        var exit = VMExit(reason: .hlt, eip: cpu.state.currentEIP, instructionCount: cpu.state.instructions,
+        var exit = VMExit(reason: .hlt, eip: cpu.statePointer.pointee.currentEIP, instructionCount: cpu.statePointer.pointee.instructions,
                           instruction: d, qualification: .none)
         var stop: StopReason? = nil
         switch what {
@@ -127,7 +127,7 @@ extension VMM {
             switch number {
             case 0:
                 try cpu.writeCR0(value)
-                virtualCPU.cr0 = cpu.state.cr0
+                virtualCPU.cr0 = cpu.statePointer.pointee.cr0
             case 3:
                 cpu.writeCR3(value)
                 virtualCPU.cr3 = value

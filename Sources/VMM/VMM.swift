@@ -144,7 +144,7 @@ public final class VMM {
             }
             if let c = classic {
                 syncClassicTables()
-                if let p = c.problem { return .notImplemented(eip: cpu.state.eip, what: p) }
+                if let p = c.problem { return .notImplemented(eip: cpu.statePointer.pointee.eip, what: p) }
             }
             if let stop = prepareEntry() { return stop }
             if guestHalted {
@@ -189,7 +189,7 @@ public final class VMM {
         switch exit {
         case .instructionLimit:
             if let d = deadline, machine.clock.now >= d {
-                record(.externalInterrupt, eip: cpu.state.eip, .timer(deadline: d), action: "timer tick")
+                record(.externalInterrupt, eip: cpu.statePointer.pointee.eip, .timer(deadline: d), action: "timer tick")
             }
             return nil
         case .portIO(let access):
@@ -201,7 +201,7 @@ public final class VMM {
         case .intercepted(let what):
             return emulate(what)
         case .interruptWindow:
-            record(.interruptWindow, eip: cpu.state.eip, .none, action: "inject")
+            record(.interruptWindow, eip: cpu.statePointer.pointee.eip, .none, action: "inject")
             cpu.interruptRequested = false
             return injectExternalInterrupt()
         case .exception(let vector, let code):
@@ -214,9 +214,9 @@ public final class VMM {
             if classic != nil && vector == Vector.pageFault, let a = cr2, a >> 22 == UInt32(ClassicState.Layout.slot) {
                 leaveRingZero()
                 classic?.problem = "cannot virtualize classically: the guest touched 0x\(String(a, radix: 16)), in the VMM's reserved area (the top 4 MiB)"
-                return .notImplemented(eip: cpu.state.eip, what: classic!.problem!)
+                return .notImplemented(eip: cpu.statePointer.pointee.eip, what: classic!.problem!)
             }
-            record(.exceptionOrNMI, eip: cpu.state.eip,
+            record(.exceptionOrNMI, eip: cpu.statePointer.pointee.eip,
                    .exception(vector: vector, errorCode: code, cr2: cr2), action: "reflected to the guest")
             return reflect(vector: vector, errorCode: code)
         case .halted:
@@ -234,7 +234,7 @@ public final class VMM {
     }
 
     func tripleFault() -> StopReason {
-        record(.tripleFault, eip: cpu.state.eip, .none, action: "stop")
+        record(.tripleFault, eip: cpu.statePointer.pointee.eip, .none, action: "stop")
         return .tripleFault
     }
 
@@ -267,8 +267,8 @@ public final class VMM {
                 _ qualification: VMExit.Qualification, action: String = "emulated") {
         stats.count(reason)
         guard trace != nil || exitObserver != nil else { return }
-        let exit = VMExit(reason: reason, eip: eip ?? cpu.state.currentEIP,
-                          instructionCount: cpu.state.instructions, instruction: instruction,
+        let exit = VMExit(reason: reason, eip: eip ?? cpu.statePointer.pointee.currentEIP,
+                          instructionCount: cpu.statePointer.pointee.instructions, instruction: instruction,
                           qualification: qualification, action: action)
         trace?.write(exit)
         exitObserver?(exit)

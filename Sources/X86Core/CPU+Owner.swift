@@ -10,8 +10,34 @@ extension CPU {
     /// cannot fault; if the owner changed memory since, whatever is there now is decoded).
     func captureExitInstruction() {
         let cs = s.pointee.segments[1]
-        let d = try? fetchSlow(linear: cs.base &+ s.pointee.currentEIP, big: cs.big)
+        let lin = cs.base &+ s.pointee.currentEIP
+        // The instruction that exited was just executed from the decoded cache (or the scratch
+        // slot, for a TLB miss or a page-crossing fetch), and an exit happens before anything
+        // changed: copy it from there instead of decoding it again (most of an exit's cost).
+        if let cached = cachedInstruction(linear: lin, big: cs.big) {
+            exitInstructionPointer.pointee = cached.pointee
+            return
+        }
+        let d = try? fetchSlow(linear: lin, big: cs.big)
         exitInstructionPointer.pointee = d ?? DecodedInstruction()
+    }
+
+    /// The decoded-cache entry `step` would execute at `linear`, if it is there and still
+    /// matches memory; nil where `step` would take the slow fetch.
+    private func cachedInstruction(linear lin: UInt32, big: Bool) -> UnsafePointer<DecodedInstruction>? {
+        let st = s
+        let slot = tlbSlots[SoftTLB.index(lin, bank: st.pointee.cpl == 3 ? Int(st.pointee.userBank) : 0)]
+        let offset = lin & 0xFFF
+        guard offset <= 0xFF0 && slot.readTag == lin & 0xFFFF_F000 else { return nil }
+        let phys = slot.physPage | offset
+        let key = UInt64(phys) | (big ? 1 << 32 : 0)
+        let entry = cacheEntries + DecodedCache.index(phys)
+        let lo = ram.loadUnaligned(fromByteOffset: Int(phys), as: UInt64.self)
+        let hi = ram.loadUnaligned(fromByteOffset: Int(phys) + 8, as: UInt64.self)
+        guard entry.pointee.key == key && lo & entry.pointee.maskLow == entry.pointee.bytesLow
+            && hi & entry.pointee.maskHigh == entry.pointee.bytesHigh else { return nil }
+        return UnsafeRawPointer(entry).advanced(by: CachedInstruction.instructionOffset)
+            .assumingMemoryBound(to: DecodedInstruction.self)
     }
 
     /// Reads the exiting instruction's ModRM operand (LMSW m16, for instance) with the guest's

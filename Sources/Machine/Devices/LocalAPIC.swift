@@ -9,6 +9,11 @@ struct VectorBitmap {
     mutating func insert(_ v: UInt8) { words[Int(v >> 5)] |= 1 << UInt32(v & 31) }
     mutating func remove(_ v: UInt8) { words[Int(v >> 5)] &= ~(1 << UInt32(v & 31)) }
 
+    /// No vector present (one pass over the words, no branch per word).
+    var isEmpty: Bool {
+        (words[0] | words[1] | words[2] | words[3] | words[4] | words[5] | words[6] | words[7]) == 0
+    }
+
     /// The highest vector present, or nil.
     var highest: UInt8? {
         for i in stride(from: 7, through: 0, by: -1) where words[i] != 0 {
@@ -167,6 +172,8 @@ public final class LocalAPIC: MMIORegion, ClockedDevice {
 
     /// An IRR vector whose priority class is above the processor priority class.
     public var hasDeliverable: Bool {
+        // Polled before every VM entry; almost always nothing is requested.
+        if irr.isEmpty { return false }
         guard let v = irr.highest else { return false }
         return UInt32(v >> 4) > processorPriority >> 4
     }

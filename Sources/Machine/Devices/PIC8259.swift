@@ -200,7 +200,11 @@ public final class DualPIC: PortDevice {
     }
 
     /// The master's INT output (an unmasked request with priority over everything in service).
-    public var interruptOutput: Bool { master.pending != nil }
+    public var interruptOutput: Bool {
+        // Polled before every VM entry: the common case (no unmasked request) must not copy the
+        // master's state or rank priorities.
+        master.irr & ~master.imr != 0 && master.pending != nil
+    }
 
     /// INTA cycle: the vector the CPU receives (spurious IRQ7/IRQ15 vector if the request went away).
     ///
