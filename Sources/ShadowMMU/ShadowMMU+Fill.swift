@@ -45,9 +45,23 @@ extension ShadowMMU {
         let isTable = tracked.contains(frame)
         var action = write && !w.dirty ? "dirty" : "fill"
         if isTable && write {
-            // The guest writes one of its page tables: let this instruction through, compare
-            // the page at the next boundary.
             stats.writeProtectFaults += 1
+            if cpu.translatingStore {
+                // KVM's pte-write path: the CPU does this one store without a mapping, then
+                // `emulatedStore` brings the shadow entries built from it up to date. The page
+                // stays write-protected; nothing to snapshot, re-protect or compare.
+                if code & 1 == 0 {
+                    // Nothing mapped here yet: map it read-only, so reads of the table don't fault.
+                    guard install(linear, frame: frame, writable: false, user: userAccess, global: w.global,
+                                  guestTable: w.large ? nil : w.pde & 0xFFFF_F000) else { return .retry }
+                }
+                let physical = frame | (linear & 0xFFF)
+                beginEmulatedStore(physical)
+                observer?(FaultEvent(linear: linear, shadowCode: code, guestCode: nil, walk: w, action: "write-protect"))
+                return .emulateStore(physical: physical)
+            }
+            // A store the CPU cannot hand over (part of a multi-part or page-crossing write):
+            // let this instruction through, compare the page at the next boundary.
             beginTableWrite(frame, linear: linear)
             action = "write-protect"
         } else if isTable {
@@ -55,6 +69,7 @@ extension ShadowMMU {
         }
         guard install(linear, frame: frame, writable: writable, user: userAccess, global: w.global,
                       guestTable: w.large ? nil : w.pde & 0xFFFF_F000) else { return .retry }
+        if !w.large && code & 1 == 0 { prefetch(around: linear, table: w.pde & 0xFFFF_F000) }
         observer?(FaultEvent(linear: linear, shadowCode: code, guestCode: nil, walk: w, action: action))
         return .retry
     }
@@ -109,14 +124,18 @@ extension ShadowMMU {
         let what = ShadowPage.table(rootKey: key, index: index, guestTable: guestTable)
         var page = allocate(what)
         if page == nil {
+            recycling = true
             dropLeastRecentlyUsedRoot(keeping: ci)
+            recycling = false
             guard let c = roots.firstIndex(where: { $0.key == key }) else { return nil }
             current = c
             page = allocate(what)
         }
         guard let table = page, let c = current else {
             // Nothing left to evict: start over (the access faults again into a fresh root).
+            recycling = true
             reset()
+            recycling = false
             activateRoot()
             return nil
         }
@@ -125,6 +144,60 @@ extension ShadowMMU {
         roots[c].tables[index] = table
         if let g = guestTable { track(frame: g, shadow: table) }
         return table
+    }
+
+    /// The shadow PTE that guest PTE `pte` (entry of guest table `table`, which PD slot `pdIndex`
+    /// of the guest directory `rootKey` points to) gives without a fault, or nil where hardware
+    /// would still have to walk: the PTE or PDE not present or not accessed (the walk sets A, the
+    /// guest must see it), the PDE no longer pointing at `table`. Writable only once D is set, as
+    /// a fill makes it; global only with CR4.PGE.
+    func prefetchValue(rootKey: UInt32, pdIndex: UInt16, table: UInt32, pte: UInt32) -> UInt32? {
+        guard pte & 0x21 == 0x21, pagingEnabled, rootKey != Self.identityKey,
+              UInt64(rootKey) + 4096 <= UInt64(guestTop) else { return nil }
+        if let r = reservedSlot, r.index == pdIndex { return nil }
+        let pde = memory.read32(rootKey + UInt32(pdIndex) * 4)
+        guard pde & 0x21 == 0x21, pde & 0x80 == 0 || !controls.pse, pde & 0xFFFF_F000 == table else { return nil }
+        let frame = pte & 0xFFFF_F000
+        let writable = pde & pte & 2 != 0 && pte & 0x40 != 0
+        let protect = tracked.contains(frame) && !pendingFrames.contains(frame)
+        var value = hostFrame(frame) | 0x21 | (writable && !protect ? 0x42 : 0) | (pde & pte & 4)
+        if pte & 0x100 != 0 && controls.pge { value |= 0x100 }
+        return value
+    }
+
+    /// Writes shadow PTE `spte` (now empty) with `value`, keeping the reverse map and the TLB.
+    func setEntry(_ spte: UInt32, _ value: UInt32, linear: UInt32) {
+        memory.write32(spte, value)
+        let target = value & 0xFFFF_F000
+        if target < guestTop {
+            if !reverseMap.contains(target) { reverseMap[target] = [spte] } else { reverseMap.modify(target) { $0.append(spte) } }
+        }
+        stats.entriesCreated += 1
+        cpu.invalidateTLB(page: linear)
+    }
+
+    /// KVM's pte prefetch: after a hidden fill through guest table `table`, fill the empty shadow
+    /// PTEs of the same aligned group of `prefetchGroup` whose guest PTEs are present and already
+    /// accessed, so sequential accesses do not fault one by one. Nothing the guest can see changes:
+    /// no A or D bit is set that hardware would not have set.
+    func prefetch(around linear: UInt32, table: UInt32) {
+        guard UInt64(table) + 4096 <= UInt64(guestTop) else { return }
+        // A first pass over the guest PTEs alone (plain loads): most groups have no candidate.
+        let first = Int((linear >> 12) & 0x3FF) & ~(Self.prefetchGroup - 1)
+        let guest = (memory.ram + Int(table)).assumingMemoryBound(to: UInt32.self)
+        var candidates = 0
+        for i in first..<(first + Self.prefetchGroup) where guest[i] & 0x21 == 0x21 { candidates += 1 }
+        // The entry just filled is one of them when its PTE was already accessed.
+        guard candidates > (guest[Int((linear >> 12) & 0x3FF)] & 0x21 == 0x21 ? 1 : 0),
+              let ci = current, let shadowTable = roots[ci].tables[UInt16(linear >> 22)] else { return }
+        let pdIndex = UInt16(linear >> 22)
+        let shadow = (memory.ram + Int(shadowTable)).assumingMemoryBound(to: UInt32.self)
+        for i in first..<(first + Self.prefetchGroup) where guest[i] & 0x21 == 0x21 && shadow[i] & 1 == 0 {
+            guard let value = prefetchValue(rootKey: roots[ci].key, pdIndex: pdIndex, table: table,
+                                            pte: guest[i]) else { continue }
+            setEntry(shadowTable + UInt32(i) * 4, value, linear: UInt32(pdIndex) << 22 | UInt32(i) << 12)
+            stats.prefetched += 1
+        }
     }
 
     func unmapReverse(_ frame: UInt32, spte: UInt32) {

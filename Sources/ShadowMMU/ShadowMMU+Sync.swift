@@ -66,6 +66,7 @@ extension ShadowMMU {
             finishingRanges.removeAll(keepingCapacity: true)
         }
         for (k, frame) in finishingFrames.enumerated() {
+            stats.pteWrites += 1
             let old = snapshots + k * 4096
             let now = memory.ram + Int(frame)
             let range = finishingRanges[k]
@@ -94,15 +95,53 @@ extension ShadowMMU {
         }
     }
 
-    /// Entry `index` of guest table page `frame` changed: drop what was built from it.
-    func syncEntry(frame: UInt32, index: Int) {
+    /// The page-fault hook is handing a store to a tracked table to the CPU (`.emulateStore`):
+    /// keep the two entries it can touch (a store is at most 4 bytes and may straddle two), so
+    /// `emulatedStore` updates only what really changed.
+    func beginEmulatedStore(_ physical: UInt32) {
+        let at = physical & ~3
+        emulatedOld.0 = memory.read32(at)
+        emulatedOld.1 = at & 0xFFF == 0xFFC ? 0 : memory.read32(at + 4)
+    }
+
+    /// Installed as `CPU.emulatedStoreHandler`: the guest stored `size` bytes at `physical`, in a
+    /// tracked table page. Each entry that changed updates (or zaps) the shadow entries built from
+    /// it; a table written too often without being used is dropped (flooding), as in the
+    /// compare-at-the-boundary path.
+    public func emulatedStore(physical: UInt32, size: Int) {
+        let frame = physical & 0xFFFF_F000
+        guard tracked.contains(frame) else { return }
+        stats.pteWrites += 1
+        let at = physical & ~3
+        let now0 = memory.read32(at)
+        if now0 != emulatedOld.0 { syncEntry(frame: frame, index: Int(at & 0xFFF) >> 2, update: true) }
+        if (physical & 3) + UInt32(size) > 4 && at & 0xFFF != 0xFFC && memory.read32(at + 4) != emulatedOld.1 {
+            syncEntry(frame: frame, index: Int(at & 0xFFF) >> 2 + 1, update: true)
+        }
+        guard tracked.contains(frame) else { return }
+        var writes = 0
+        tracked.modify(frame) { t in t.writesSinceUse += 1; writes = t.writesSinceUse }
+        if writes > Self.floodThreshold { unshadow(frame) }
+    }
+
+    /// Entry `index` of guest table page `frame` changed: drop what was built from it, or, with
+    /// `update`, rebuild the shadow PTEs from the new guest PTE when hardware could have cached
+    /// it (present and accessed: KVM's mmu_pte_updated), so the next access does not fault.
+    func syncEntry(frame: UInt32, index: Int, update: Bool = false) {
         guard let t = tracked[frame] else { return }
         for shadow in t.shadows {
             switch info(shadow) {
             case .directory(let key)?:
                 if let r = roots.firstIndex(where: { $0.key == key }) { zapTable(root: r, index: UInt16(index)) }
-            case .table(_, let pdIndex, _)?:
-                zapEntry(shadow + UInt32(index) * 4, linear: UInt32(pdIndex) << 22 | UInt32(index) << 12)
+            case .table(let key, let pdIndex, _)?:
+                let spte = shadow + UInt32(index) * 4
+                let linear = UInt32(pdIndex) << 22 | UInt32(index) << 12
+                zapEntry(spte, linear: linear)
+                if update, let value = prefetchValue(rootKey: key, pdIndex: pdIndex, table: frame,
+                                                      pte: memory.read32(frame + UInt32(index) * 4)) {
+                    setEntry(spte, value, linear: linear)
+                    stats.pteUpdated += 1
+                }
             case nil:
                 break
             }

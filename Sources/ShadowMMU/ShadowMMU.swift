@@ -50,6 +50,12 @@ public final class ShadowMMU {
     struct PageRange { var offset: Int; var length: Int; static let page = PageRange(offset: 0, length: 4096) }
     static let maxPendingFrames = 8
     let snapshots = UnsafeMutableRawPointer.allocate(byteCount: 4096 * ShadowMMU.maxPendingFrames, alignment: 64)
+    /// Set while shadow pages are freed because the pool ran dry (counted as recycled).
+    var recycling = false
+    /// The two guest entries an emulated store can change, as they were before it.
+    var emulatedOld: (UInt32, UInt32) = (0, 0)
+    /// Shadow PTEs a hidden fill looks at for prefetch: its aligned group (KVM uses 8).
+    static let prefetchGroup = 8
     /// Writes to a tracked table without a fill through it before it is dropped.
     public static let floodThreshold = 8
     public internal(set) var controls = GuestPageWalk.Controls(cr3: 0, wp: false, pse: false, pge: false)
@@ -103,6 +109,18 @@ public final class ShadowMMU {
         public var rootCacheHits: UInt64 = 0
         public var invlpg: UInt64 = 0
         public var resets: UInt64 = 0
+        /// Stores to shadowed tables that were synced entry by entry (KVM's mmu_pte_write).
+        public var pteWrites: UInt64 = 0
+        /// Shadow PTEs rebuilt from a written guest PTE instead of zapped (mmu_pte_updated).
+        public var pteUpdated: UInt64 = 0
+        /// Shadow PTEs filled next to a hidden fault's, from guest PTEs already accessed (prefetch).
+        public var prefetched: UInt64 = 0
+        /// Shadow pages (directories and tables) freed (mmu_shadow_zapped).
+        public var pagesZapped: UInt64 = 0
+        /// Shadow pages built because none was cached for that guest table (mmu_cache_miss).
+        public var cacheMisses: UInt64 = 0
+        /// Shadow pages freed to make room when the pool ran dry (mmu_recycled).
+        public var recycled: UInt64 = 0
         public var pagesInUse = 0
         public var peakPagesInUse = 0
     }
@@ -145,6 +163,7 @@ public final class ShadowMMU {
         guard let page = freePages.popLast() else { return nil }
         memory.ram.advanced(by: Int(page)).initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
         pages[Int((page - poolBase) / 4096)] = what
+        stats.cacheMisses += 1
         stats.pagesInUse += 1
         stats.peakPagesInUse = max(stats.peakPagesInUse, stats.pagesInUse)
         return page
@@ -153,6 +172,8 @@ public final class ShadowMMU {
     func release(_ page: UInt32) {
         pages[Int((page - poolBase) / 4096)] = nil
         freePages.append(page)
+        stats.pagesZapped += 1
+        if recycling { stats.recycled += 1 }
         stats.pagesInUse -= 1
     }
 
@@ -187,7 +208,9 @@ public final class ShadowMMU {
             if roots.count >= Self.rootCacheSize { dropLeastRecentlyUsedRoot(keeping: nil) }
             var page = allocate(.directory(rootKey: key))
             if page == nil {
+                recycling = true
                 reset()
+                recycling = false
                 page = allocate(.directory(rootKey: key))
             }
             if let r = reservedSlot { memory.write32(page! + UInt32(r.index) * 4, r.pde) }

@@ -70,6 +70,7 @@ public final class VMM {
             shadow = s
             cpu.pageFaultHandler = { [unowned s] linear, code in s.pageFault(linear: linear, code: code) }
             cpu.boundaryCallback = { [unowned s] in s.finishTableWrites() }
+            cpu.emulatedStoreHandler = { [unowned s] physical, size in s.emulatedStore(physical: physical, size: size) }
         } else {
             shadow = nil
         }

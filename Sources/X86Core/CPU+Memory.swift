@@ -63,9 +63,19 @@ extension CPU {
         if hasOwnerWatches { noteOwnerWatch(lin, size: size, write: true, value: value) }
         let inPage = 0x1000 - Int(lin & 0xFFF)
         if size <= inPage {
-            let p = try translate(lin, write: true, user: user)
+            translatingStore = true
+            let p: UInt32
+            do { p = try translate(lin, write: true, user: user) } catch {
+                translatingStore = false
+                throw error
+            }
+            translatingStore = false
             if traceWrites { noteTracedWrite(lin, p, size: size, value: value) }
             memory.write(p, size: size, value: value)
+            if emulatedStorePending {
+                emulatedStorePending = false
+                emulatedStoreHandler?(p, size)
+            }
             return
         }
         // Both pages must be writable before any byte is (no partial writes on a fault).

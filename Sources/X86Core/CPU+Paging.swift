@@ -31,6 +31,9 @@ extension CPU {
                 case .deliver(let guestCode):
                     s.pointee.cr2 = linear
                     throw Fault.exception(Vector.pageFault, errorCode: guestCode)
+                case .emulateStore(let physical):
+                    emulatedStorePending = true
+                    return physical
                 case .retry:
                     do {
                         return try walk(linear, write: write, user: user)

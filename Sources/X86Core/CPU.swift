@@ -57,6 +57,14 @@ public final class CPU {
     public var cr4ReadShadow: UInt32 = 0
     /// The shadow MMU's hook: called when a walk of `pagingRoot` fails (slow path only).
     public var pageFaultHandler: ((_ linear: UInt32, _ errorCode: UInt32) -> PageFaultVerdict)? = nil
+    /// Set while `writeLinearSlow` translates a store that lies in one page: the only time the
+    /// page-fault handler may answer `.emulateStore`.
+    public internal(set) var translatingStore = false
+    /// A `.emulateStore` verdict was given; the store is done, then the handler is told.
+    var emulatedStorePending = false
+    /// Called after a store the page-fault handler chose to emulate: its guest-physical address
+    /// and size (the shadow MMU brings the shadow entries built from it up to date).
+    public var emulatedStoreHandler: ((_ physical: UInt32, _ size: Int) -> Void)? = nil
     /// Called once at the next instruction boundary after `requestBoundaryCallback()` (the shadow
     /// MMU re-protects a page-table page its guest just wrote).
     public var boundaryCallback: (() -> Void)? = nil

@@ -155,4 +155,8 @@ public enum PageFaultVerdict: Sendable, Equatable {
     case retry
     /// The guest takes a #PF with this error code (CR2 = the address).
     case deliver(errorCode: UInt32)
+    /// Only when `CPU.translatingStore` is set: the owner emulates this store (a guest write to
+    /// a write-protected page table, KVM's pte-write path). The CPU stores at this guest-physical
+    /// address without caching the translation, then calls `emulatedStoreHandler`.
+    case emulateStore(physical: UInt32)
 }

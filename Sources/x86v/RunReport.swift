@@ -111,11 +111,16 @@ struct RunReport {
 
 extension RunReport {
     static func shadowCounters(_ s: ShadowMMU.Stats) -> [(String, UInt64)] {
-        [("hidden_faults", s.hiddenFaults), ("true_faults", s.trueFaults),
+        // KVM's debugfs names first (arch/x86/kvm: pf_fixed, pf_guest, mmu_*), so a student can
+        // put them next to a real host's; then the ones KVM has no name for.
+        [("pf_fixed", s.hiddenFaults), ("pf_guest", s.trueFaults),
+         ("mmu_pte_write", s.pteWrites), ("mmu_pte_updated", s.pteUpdated),
+         ("mmu_flooded", s.floodedTables), ("mmu_shadow_zapped", s.pagesZapped),
+         ("mmu_cache_miss", s.cacheMisses), ("mmu_recycled", s.recycled),
+         ("invlpg", s.invlpg), ("prefetch", s.prefetched),
          ("entries_created", s.entriesCreated), ("entries_zapped", s.entriesZapped),
-         ("write_protect_faults", s.writeProtectFaults), ("flooded_tables", s.floodedTables),
-         ("cr3_switches", s.cr3Switches), ("root_cache_hits", s.rootCacheHits),
-         ("invlpg", s.invlpg), ("resets", s.resets)]
+         ("write_protect_faults", s.writeProtectFaults),
+         ("cr3_switches", s.cr3Switches), ("root_cache_hits", s.rootCacheHits), ("resets", s.resets)]
     }
 }
 

@@ -141,11 +141,15 @@ public final class PIT8254: PortDevice, ClockedDevice {
 
     let clock: VirtualClock
     let lines: InterruptLines
-    var channels = [PITChannel](repeating: PITChannel(), count: 3)
+    var channels = [PITChannel](repeating: PITChannel(), count: 3) { didSet { deadline.known = false } }
     /// Port 0x61 bits 0–3 as written (gate 2, speaker data, parity and channel check enables).
     var port61: UInt8 = 0
     /// Input ticks up to which channel 0's rising edges have been delivered.
-    var deliveredThrough: UInt64 = 0
+    var deliveredThrough: UInt64 = 0 { didSet { deadline.known = false } }
+    /// `nextDeadline` is asked at every VM exit and depends only on channel 0 and
+    /// `deliveredThrough`: remembered until either changes (the observers above). A derived
+    /// value, not device state: kept in an object so snapshots and state comparisons ignore it.
+    private let deadline = DeadlineMemo()
     /// Channel 0's OUT as last driven onto IRQ0.
     var outLevel = true
 
@@ -166,8 +170,12 @@ public final class PIT8254: PortDevice, ClockedDevice {
     // MARK: ClockedDevice
 
     public func nextDeadline() -> UInt64? {
-        guard let edge = channels[0].nextRisingEdge(after: deliveredThrough) else { return nil }
-        return TickMath.nanoseconds(atTick: edge, hz: Self.frequency)
+        if deadline.known { return deadline.value }
+        deadline.value = channels[0].nextRisingEdge(after: deliveredThrough).map {
+            TickMath.nanoseconds(atTick: $0, hz: Self.frequency)
+        }
+        deadline.known = true
+        return deadline.value
     }
 
     /// Delivers one IRQ0 edge however many periods passed (a long halt must not flood the PIC).
@@ -349,4 +357,10 @@ public final class PIT8254: PortDevice, ClockedDevice {
         }
         channels[2] = c
     }
+}
+
+/// A remembered `nextDeadline` answer (see `PIT8254.deadline`).
+final class DeadlineMemo {
+    var known = false
+    var value: UInt64? = nil
 }

@@ -81,6 +81,8 @@ extension ShadowMMU {
         w.put(stats.writeProtectFaults); w.put(stats.floodedTables)
         w.put(stats.cr3Switches); w.put(stats.rootCacheHits)
         w.put(stats.invlpg); w.put(stats.resets)
+        w.put(stats.pteWrites); w.put(stats.pteUpdated); w.put(stats.prefetched)
+        w.put(stats.pagesZapped); w.put(stats.cacheMisses); w.put(stats.recycled)
         w.put(UInt32(stats.pagesInUse)); w.put(UInt32(stats.peakPagesInUse))
     }
 
@@ -216,6 +218,8 @@ extension ShadowMMU {
         s.writeProtectFaults = try r.get(); s.floodedTables = try r.get()
         s.cr3Switches = try r.get(); s.rootCacheHits = try r.get()
         s.invlpg = try r.get(); s.resets = try r.get()
+        s.pteWrites = try r.get(); s.pteUpdated = try r.get(); s.prefetched = try r.get()
+        s.pagesZapped = try r.get(); s.cacheMisses = try r.get(); s.recycled = try r.get()
         s.pagesInUse = Int(try r.get(UInt32.self))
         s.peakPagesInUse = Int(try r.get(UInt32.self))
         guard s.pagesInUse == used, s.peakPagesInUse >= used, s.peakPagesInUse <= poolPages else {
