@@ -133,7 +133,7 @@ bench: build guests $(IOBENCH)
 		END { for (k in p) { split(k, a, " "); if (x[a[2]] != "") printf "ratio x86v/%s on %s: %.2f\n", a[1], a[2], x[a[2]] / p[k] } }' \
 		.build/bench-x86v.txt .build/bench-peers.txt | sort
 	.build/release/x86v-bench testguests/build/*.elf
-	@echo "shadow MMU vs direct MMU (goals: alu-paging within 10%, bench-churn at most 3x):"
+	@echo "page-table loops, M iterations/s: x86v shadow, direct, none beside Bochs and QEMU (best of 3, full minus short build):"
 	Benchmarks/shadow/run.sh $(X86V) testguests/build
 
 clean:

@@ -68,9 +68,12 @@ public final class VMM {
             cpu.intercepts.formUnion([.cr0Write, .cr3Write, .cr3Read, .cr4Write, .invlpg])
             let s = ShadowMMU(cpu: cpu, poolPages: pages)
             shadow = s
-            cpu.pageFaultHandler = { [unowned s] linear, code in s.pageFault(linear: linear, code: code) }
-            cpu.boundaryCallback = { [unowned s] in s.finishTableWrites() }
-            cpu.emulatedStoreHandler = { [unowned s] physical, size in s.emulatedStore(physical: physical, size: size) }
+            // unowned(unsafe): these run on every hidden fault and table write, and checked
+            // `unowned` costs an atomic retain/release per call. Safe because `deinit` takes the
+            // hooks back before the shadow MMU (owned by this VMM alone) can go away.
+            cpu.pageFaultHandler = { [unowned(unsafe) s] linear, code in s.pageFault(linear: linear, code: code) }
+            cpu.boundaryCallback = { [unowned(unsafe) s] in s.finishTableWrites() }
+            cpu.emulatedStoreHandler = { [unowned(unsafe) s] physical, size in s.emulatedStore(physical: physical, size: size) }
         } else {
             shadow = nil
         }
@@ -82,7 +85,8 @@ public final class VMM {
             machine.mmioObserver = { [unowned self] access in self.mmioExit(access) }
         }
         if let s = shadow {
-            s.observer = { [unowned self] event in self.pageFaultExit(event) }
+            // unowned(unsafe) for the same reason as the hooks; `deinit` clears it.
+            s.observer = { [unowned(unsafe) self] event in self.pageFaultExit(event) }
             if let c = classic {
                 // A CPU before VT-x: no execution controls, no read shadows; every exception
                 // is the VMM's first.
@@ -118,7 +122,22 @@ public final class VMM {
 
     /// A page fault the shadow MMU resolved (hidden) or handed to the guest (true): an
     /// EXCEPTION_NMI exit for #PF, handled at the point of the fault.
+    deinit {
+        // The shadow MMU's hooks (see init) must not outlive it.
+        if let s = shadow {
+            s.observer = nil
+            cpu.pageFaultHandler = nil
+            cpu.boundaryCallback = nil
+            cpu.emulatedStoreHandler = nil
+        }
+    }
+
     func pageFaultExit(_ e: ShadowMMU.FaultEvent) {
+        if trace == nil && exitObserver == nil && faultTrace == nil && faultObserver == nil {
+            // Nobody looks at this exit but the counters: skip building its record.
+            stats.count(.exceptionOrNMI)
+            return
+        }
         let hidden = e.guestCode == nil
         record(.exceptionOrNMI, .exception(vector: Vector.pageFault, errorCode: e.guestCode ?? e.shadowCode, cr2: e.linear),
                action: hidden ? e.action : "injected #PF(\(e.guestCode!))")

@@ -34,7 +34,7 @@ g="$guestdir/build"
 
 # Guests the QEMU lockstep does not pass yet (rule handling in progress): reported as pending.
 qemu_pending=""
-long_guests="alu alu-paging bench-churn bench-demand bench-spaces hole-rdtsc"
+long_guests="alu alu-paging bench-churn bench-fault bench-demand bench-spaces hole-rdtsc"
 long_max=3000000
 qemu_long_guests="$long_guests"
 qemu_long_max=500000
