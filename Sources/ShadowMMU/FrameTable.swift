@@ -4,12 +4,12 @@
 /// run under callgrind). Frames past guest RAM (a guest table pointing outside RAM) go to a
 /// small dictionary; `removeAll` clears only the slots in use.
 struct FrameTable<Value> {
-    private var slots: [Value?]
+    fileprivate var slots: [Value?]
     /// Frame numbers of occupied slots (unordered; `keys` sorts them).
     private var occupied: [UInt32] = []
     /// Position of each occupied frame in `occupied` (for O(1) removal).
     private var position: [Int32]
-    private var outside: [UInt32: Value] = [:]
+    fileprivate var outside: [UInt32: Value] = [:]
 
     init(frames: Int) {
         slots = Array(repeating: nil, count: frames)
@@ -25,7 +25,7 @@ struct FrameTable<Value> {
     }
 
     @inline(__always)
-    private func index(_ key: UInt32) -> Int? {
+    fileprivate func index(_ key: UInt32) -> Int? {
         let i = Int(key >> 12)
         return i < slots.count ? i : nil
     }
@@ -111,5 +111,14 @@ struct SlotTable {
     /// Occupied slots, ascending.
     var keys: [UInt16] {
         slots.indices.filter { slots[$0] != 0 }.map { UInt16($0) }
+    }
+}
+
+extension FrameTable where Value == ShadowMMU.Tracked {
+    /// A tracked frame's flood count, read in place (0 if untracked).
+    @inline(__always)
+    func writesSinceUse(_ key: UInt32) -> Int {
+        guard let i = index(key) else { return outside[key]?.writesSinceUse ?? 0 }
+        return slots[i]?.writesSinceUse ?? 0
     }
 }

@@ -69,17 +69,22 @@ extension ShadowMMU {
         }
         guard install(linear, frame: frame, writable: writable, user: userAccess, global: w.global,
                       guestTable: w.large ? nil : w.pde & 0xFFFF_F000) else { return .retry }
-        if !w.large && code & 1 == 0 { prefetch(around: linear, table: w.pde & 0xFFFF_F000) }
+        if !w.large && code & 1 == 0 {
+            prefetch(around: linear, table: w.pde & 0xFFFF_F000, pde: w.pde, shadowTable: lastInstalledTable)
+        }
         observer?(FaultEvent(linear: linear, shadowCode: code, guestCode: nil, walk: w, action: action))
         return .retry
     }
 
     /// A fill through these guest tables: they are in use, not being flooded.
     func noteUse(_ w: GuestPageWalk) {
+        // Read before writing: a write through the table array costs a uniqueness check, and
+        // the counts are usually 0 already.
         let pd = controls.cr3
-        tracked.modify(pd) { $0.writesSinceUse = 0 }
+        if tracked.writesSinceUse(pd) != 0 { tracked.modify(pd) { $0.writesSinceUse = 0 } }
         if !w.large {
-            tracked.modify(w.pde & 0xFFFF_F000) { $0.writesSinceUse = 0 }
+            let pt = w.pde & 0xFFFF_F000
+            if tracked.writesSinceUse(pt) != 0 { tracked.modify(pt) { $0.writesSinceUse = 0 } }
         }
     }
 
@@ -101,6 +106,7 @@ extension ShadowMMU {
             guard table != nil, current != nil else { return false }
         }
         let spte = table! + ((linear >> 10) & 0xFFC)
+        lastInstalledTable = table!
         let old = memory.read32(spte)
         if old & 1 != 0 { unmapReverse(old & 0xFFFF_F000, spte: spte) }
         let target = hostFrame(frame)
@@ -180,19 +186,20 @@ extension ShadowMMU {
     /// PTEs of the same aligned group of `prefetchGroup` whose guest PTEs are present and already
     /// accessed, so sequential accesses do not fault one by one. Nothing the guest can see changes:
     /// no A or D bit is set that hardware would not have set.
-    func prefetch(around linear: UInt32, table: UInt32) {
-        guard UInt64(table) + 4096 <= UInt64(guestTop) else { return }
-        // A first pass over the guest PTEs alone (plain loads): most groups have no candidate.
+    func prefetch(around linear: UInt32, table: UInt32, pde: UInt32, shadowTable: UInt32) {
+        // One pass of plain loads finds the candidates (most groups have none); prefetchValue
+        // then checks each against the guest's PDE as it is now (the fill just set its A bit).
+        guard pde & 1 != 0, UInt64(table) + 4096 <= UInt64(guestTop), shadowTable != 0 else { return }
         let first = Int((linear >> 12) & 0x3FF) & ~(Self.prefetchGroup - 1)
         let guest = (memory.ram + Int(table)).assumingMemoryBound(to: UInt32.self)
-        var candidates = 0
-        for i in first..<(first + Self.prefetchGroup) where guest[i] & 0x21 == 0x21 { candidates += 1 }
-        // The entry just filled is one of them when its PTE was already accessed.
-        guard candidates > (guest[Int((linear >> 12) & 0x3FF)] & 0x21 == 0x21 ? 1 : 0),
-              let ci = current, let shadowTable = roots[ci].tables[UInt16(linear >> 22)] else { return }
-        let pdIndex = UInt16(linear >> 22)
         let shadow = (memory.ram + Int(shadowTable)).assumingMemoryBound(to: UInt32.self)
+        var candidates: UInt32 = 0
         for i in first..<(first + Self.prefetchGroup) where guest[i] & 0x21 == 0x21 && shadow[i] & 1 == 0 {
+            candidates |= 1 << UInt32(i - first)
+        }
+        guard candidates != 0, let ci = current else { return }
+        let pdIndex = UInt16(linear >> 22)
+        for i in first..<(first + Self.prefetchGroup) where candidates & (1 << UInt32(i - first)) != 0 {
             guard let value = prefetchValue(rootKey: roots[ci].key, pdIndex: pdIndex, table: table,
                                             pte: guest[i]) else { continue }
             setEntry(shadowTable + UInt32(i) * 4, value, linear: UInt32(pdIndex) << 22 | UInt32(i) << 12)

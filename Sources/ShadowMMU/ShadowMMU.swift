@@ -54,6 +54,8 @@ public final class ShadowMMU {
     var recycling = false
     /// The two guest entries an emulated store can change, as they were before it.
     var emulatedOld: (UInt32, UInt32) = (0, 0)
+    /// The shadow table the last `install` wrote into (prefetch fills its neighbours).
+    var lastInstalledTable: UInt32 = 0
     /// Shadow PTEs a hidden fill looks at for prefetch: its aligned group (KVM uses 8).
     static let prefetchGroup = 8
     /// Writes to a tracked table without a fill through it before it is dropped.

@@ -7,6 +7,15 @@ import X86Decode
 /// `completeEmulatedInstruction()`; a fault it raises is injected as the hardware would raise it.
 extension VMM {
     func emulate(_ what: Intercept) -> StopReason? {
+        if what == .invlpg && trace == nil && exitObserver == nil {
+            // The most frequent exit of page-table-heavy guests, when nobody records exits:
+            // the same work as the general case below, without building its VMExit record.
+            stats.count(.invlpg)
+            let address = cpu.exitOperandLinearAddress()
+            if let sh = shadow { sh.invalidatePage(address) } else { cpu.invalidateTLB(page: address) }
+            cpu.completeEmulatedInstruction()
+            return nil
+        }
         let d = cpu.exitInstruction
         var exit = VMExit(reason: .hlt, eip: cpu.statePointer.pointee.currentEIP, instructionCount: cpu.statePointer.pointee.instructions,
                           instruction: d, qualification: .none)
