@@ -133,7 +133,7 @@ extension ShadowMMU {
             recycling = true
             dropLeastRecentlyUsedRoot(keeping: ci)
             recycling = false
-            guard let c = roots.firstIndex(where: { $0.key == key }) else { return nil }
+            guard let c = rootIndex(key) else { return nil }
             current = c
             page = allocate(what)
         }

@@ -132,7 +132,7 @@ extension ShadowMMU {
         for shadow in t.shadows {
             switch info(shadow) {
             case .directory(let key)?:
-                if let r = roots.firstIndex(where: { $0.key == key }) { zapTable(root: r, index: UInt16(index)) }
+                if let r = rootIndex(key) { zapTable(root: r, index: UInt16(index)) }
             case .table(let key, let pdIndex, _)?:
                 let spte = shadow + UInt32(index) * 4
                 let linear = UInt32(pdIndex) << 22 | UInt32(index) << 12
@@ -188,13 +188,13 @@ extension ShadowMMU {
         for shadow in t.shadows {
             switch info(shadow) {
             case .directory(let key)?:
-                guard let r = roots.firstIndex(where: { $0.key == key }) else { continue }
+                guard let r = rootIndex(key) else { continue }
                 if r == current { rebuildCurrent = true }
                 freeRoot(roots[r])
                 roots.remove(at: r)
                 if let c = current { current = c > r ? c - 1 : (c == r ? nil : c) }
             case .table(let key, let index, _)?:
-                if let r = roots.firstIndex(where: { $0.key == key }) { zapTable(root: r, index: index) }
+                if let r = rootIndex(key) { zapTable(root: r, index: index) }
             case nil:
                 break
             }

@@ -202,7 +202,11 @@ public final class ShadowMMU {
     func activateRoot() {
         let key = pagingEnabled ? controls.cr3 : Self.identityKey
         useClock += 1
-        if let i = roots.firstIndex(where: { $0.key == key }) {
+        if let c = current, roots[c].key == key {
+            // A reload of the same CR3 (flushes the TLB, keeps the shadow): no search.
+            roots[c].lastUse = useClock
+            stats.rootCacheHits += 1
+        } else if let i = rootIndex(key) {
             roots[i].lastUse = useClock
             current = i
             stats.rootCacheHits += 1
@@ -221,6 +225,16 @@ public final class ShadowMMU {
             if key != Self.identityKey { track(frame: key, shadow: page!) }
         }
         cpu.writeCR3(roots[current!].page)
+    }
+
+    /// The cached root for `key` (at most `rootCacheSize`: a plain scan of the keys).
+    func rootIndex(_ key: UInt32) -> Int? {
+        var i = 0
+        while i < roots.count {
+            if roots[i].key == key { return i }
+            i += 1
+        }
+        return nil
     }
 
     /// Drops every shadow (a paging-mode change, or the pool ran dry).

@@ -137,6 +137,14 @@ extension VMM {
             case 0:
                 try cpu.writeCR0(value)
                 virtualCPU.cr0 = cpu.statePointer.pointee.cr0
+            case 3 where shadow != nil:
+                // Shadow paging: CR0 and CR4 are unchanged, so the real registers already hold
+                // what loadControlRegisters would load; only the root changes (one TLB flush,
+                // not one for the guest's value and another for the shadow root).
+                virtualCPU.cr3 = value
+                shadow!.guestControlRegistersChanged(cr0: virtualCPU.cr0, cr3: value, cr4: virtualCPU.cr4)
+                cpu.completeEmulatedInstruction()
+                return nil
             case 3:
                 cpu.writeCR3(value)
                 virtualCPU.cr3 = value
