@@ -121,4 +121,11 @@ extension FrameTable where Value == ShadowMMU.Tracked {
         guard let i = index(key) else { return outside[key]?.writesSinceUse ?? 0 }
         return slots[i]?.writesSinceUse ?? 0
     }
+
+    /// Whether a tracked frame is out of sync, read in place (false if untracked).
+    @inline(__always)
+    func isUnsync(_ key: UInt32) -> Bool {
+        guard let i = index(key) else { return outside[key]?.unsync ?? false }
+        return slots[i]?.unsync ?? false
+    }
 }

@@ -42,8 +42,16 @@ extension ShadowMMU {
             writable = true
             userAccess = false
         }
-        let isTable = tracked.contains(frame)
+        var isTable = tracked.contains(frame) && !tracked.isUnsync(frame)
         var action = write && !w.dirty ? "dirty" : "fill"
+        if isTable && write && canUnsync(frame) {
+            // KVM's unsync pages: a leaf table the guest writes goes out of sync instead of
+            // taking a write-protect exit per store; this fault maps it writable.
+            stats.writeProtectFaults += 1
+            makeUnsync(frame)
+            isTable = false
+            action = "unsync"
+        }
         if isTable && write {
             stats.writeProtectFaults += 1
             if cpu.translatingStore {
@@ -112,7 +120,7 @@ extension ShadowMMU {
         let target = hostFrame(frame)
         // A tracked table page stays read-only (the table may have been tracked just now, by
         // `createTable`, when a page directory maps itself), unless this instruction writes it.
-        let protect = tracked.contains(frame) && !pendingFrames.contains(frame)
+        let protect = tracked.contains(frame) && !pendingFrames.contains(frame) && !tracked.isUnsync(frame)
         var value = target | 0x21 | (writable && !protect ? 0x42 : 0) | (user ? 4 : 0)
         if global { value |= 0x100 }
         memory.write32(spte, value)
@@ -165,7 +173,7 @@ extension ShadowMMU {
         guard pde & 0x21 == 0x21, pde & 0x80 == 0 || !controls.pse, pde & 0xFFFF_F000 == table else { return nil }
         let frame = pte & 0xFFFF_F000
         let writable = pde & pte & 2 != 0 && pte & 0x40 != 0
-        let protect = tracked.contains(frame) && !pendingFrames.contains(frame)
+        let protect = tracked.contains(frame) && !pendingFrames.contains(frame) && !tracked.isUnsync(frame)
         var value = hostFrame(frame) | 0x21 | (writable && !protect ? 0x42 : 0) | (pde & pte & 4)
         if pte & 0x100 != 0 && controls.pge { value |= 0x100 }
         return value

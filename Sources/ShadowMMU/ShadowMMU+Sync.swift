@@ -12,6 +12,11 @@ extension ShadowMMU {
         if !tracked.contains(frame) {
             tracked[frame] = Tracked()
             writeProtect(frame)
+        } else if tracked.isUnsync(frame), case .directory? = info(shadow) {
+            // Now also a page directory: only leaf tables may be out of sync.
+            resync(frame)
+            markSync(frame)
+            writeProtect(frame)
         }
         tracked.modify(frame) { t in
             let i = t.shadows.firstIndex { $0 >= shadow } ?? t.shadows.count
@@ -25,7 +30,71 @@ extension ShadowMMU {
             t.shadows.removeAll { $0 == shadow }
             empty = t.shadows.isEmpty
         }
-        if empty { tracked[frame] = nil }
+        if empty {
+            if tracked.isUnsync(frame) { unsyncFrames.removeAll { $0 == frame } }
+            tracked[frame] = nil
+        }
+    }
+
+    // MARK: Out-of-sync leaf tables (KVM's unsync pages)
+
+    /// A write to tracked `frame` may turn it out of sync: only leaf tables (no shadow directory
+    /// built from it), and not in the middle of a compare-at-the-boundary write.
+    func canUnsync(_ frame: UInt32) -> Bool {
+        guard allowUnsync, !pendingFrames.contains(frame), let t = tracked[frame] else { return false }
+        for shadow in t.shadows {
+            guard case .table? = info(shadow) else { return false }
+        }
+        return true
+    }
+
+    /// The guest writes leaf table `frame` directly from now on: its mappings become writable as
+    /// the guest's rights allow (each at its next fault), and nothing is compared per write.
+    func makeUnsync(_ frame: UInt32) {
+        tracked.modify(frame) { $0.unsync = true; $0.writesSinceUse = 0 }
+        unsyncFrames.append(frame)
+        stats.unsynced += 1
+    }
+
+    func markSync(_ frame: UInt32) {
+        tracked.modify(frame) { $0.unsync = false }
+        unsyncFrames.removeAll { $0 == frame }
+    }
+
+    /// A CR3 write flushes the TLB: every out-of-sync table catches up with what the guest wrote
+    /// (and stays out of sync, so its next writes are free again).
+    func syncUnsyncFrames() {
+        for frame in unsyncFrames { resync(frame) }
+    }
+
+    /// Brings every shadow PTE built from out-of-sync `frame` in line with its guest PTE.
+    func resync(_ frame: UInt32) {
+        guard let t = tracked[frame] else { return }
+        for shadow in t.shadows {
+            guard case .table(let key, let pdIndex, _)? = info(shadow) else { continue }
+            let entries = (memory.ram + Int(shadow)).assumingMemoryBound(to: UInt32.self)
+            for i in 0..<1024 where entries[i] & 1 != 0 {
+                resyncEntry(shadow, rootKey: key, pdIndex: pdIndex, table: frame, index: i)
+            }
+        }
+    }
+
+    /// Shadow PTE `index` of `shadow` (built from guest table `table`) made what the guest PTE
+    /// gives now: kept if equal, else rebuilt when hardware could cache it (present, accessed),
+    /// else zapped (the next access walks the guest's tables and sets A/D as hardware would).
+    func resyncEntry(_ shadow: UInt32, rootKey: UInt32, pdIndex: UInt16, table: UInt32, index: Int) {
+        let spte = shadow + UInt32(index) * 4
+        let v = memory.read32(spte)
+        guard v & 1 != 0 else { return }
+        let now = prefetchValue(rootKey: rootKey, pdIndex: pdIndex, table: table,
+                                pte: memory.read32(table + UInt32(index) * 4)) ?? 0
+        guard now != v else { return }
+        let linear = UInt32(pdIndex) << 22 | UInt32(index) << 12
+        zapEntry(spte, linear: linear)
+        if now != 0 {
+            setEntry(spte, now, linear: linear)
+            stats.pteUpdated += 1
+        }
     }
 
     func writeProtect(_ frame: UInt32) {
@@ -209,7 +278,14 @@ extension ShadowMMU {
     public func invalidatePage(_ linear: UInt32) {
         stats.invlpg += 1
         if let c = current, let table = roots[c].tables[UInt16(linear >> 22)] {
-            zapEntry(table + ((linear >> 10) & 0xFFC), linear: linear)
+            let index = Int((linear >> 12) & 0x3FF)
+            if !unsyncFrames.isEmpty, case .table(let key, let pdIndex, let g?)? = info(table), tracked.isUnsync(g) {
+                // An out-of-sync table: this entry catches up now (the others at their own
+                // INVLPG or the next CR3 write, as a TLB would keep them).
+                resyncEntry(table, rootKey: key, pdIndex: pdIndex, table: g, index: index)
+            } else {
+                zapEntry(table + UInt32(index) * 4, linear: linear)
+            }
         }
         cpu.invalidateTLB(page: linear)
     }

@@ -50,6 +50,10 @@ public final class ShadowMMU {
     struct PageRange { var offset: Int; var length: Int; static let page = PageRange(offset: 0, length: 4096) }
     static let maxPendingFrames = 8
     let snapshots = UnsafeMutableRawPointer.allocate(byteCount: 4096 * ShadowMMU.maxPendingFrames, alignment: 64)
+    /// Guest frames now out of sync, in the order they went out of sync.
+    var unsyncFrames: [UInt32] = []
+    /// Let written leaf tables go out of sync (`--shadow-unsync`, on by default).
+    public var allowUnsync = true
     /// Set while shadow pages are freed because the pool ran dry (counted as recycled).
     var recycling = false
     /// The two guest entries an emulated store can change, as they were before it.
@@ -98,6 +102,10 @@ public final class ShadowMMU {
         /// ascending order (a handful: an array beats a set, and the order is deterministic).
         var shadows: [UInt32] = []
         var writesSinceUse = 0
+        /// Out of sync (KVM's unsync pages): a leaf table the guest writes directly, without
+        /// write protection; its shadow entries are brought back in line at INVLPG and CR3 writes,
+        /// the points where hardware must stop using stale translations.
+        var unsync = false
     }
 
     public struct Stats: Sendable {
@@ -119,6 +127,8 @@ public final class ShadowMMU {
         public var prefetched: UInt64 = 0
         /// Shadow pages (directories and tables) freed (mmu_shadow_zapped).
         public var pagesZapped: UInt64 = 0
+        /// Leaf tables let out of sync instead of write-protected (mmu_unsync).
+        public var unsynced: UInt64 = 0
         /// Shadow pages built because none was cached for that guest table (mmu_cache_miss).
         public var cacheMisses: UInt64 = 0
         /// Shadow pages freed to make room when the pool ran dry (mmu_recycled).
@@ -188,6 +198,8 @@ public final class ShadowMMU {
     public func guestControlRegistersChanged(cr0: UInt32, cr3: UInt32, cr4: UInt32) {
         let paging = cr0 & CR0.pg != 0 && cr0 & CR0.pe != 0
         let c = GuestPageWalk.Controls(cr0: cr0, cr3: cr3, cr4: cr4)
+        // Every MOV to CR3 (and CR0/CR4 write) flushes the TLB: out-of-sync tables catch up.
+        if !unsyncFrames.isEmpty { syncUnsyncFrames() }
         if paging != pagingEnabled || c.wp != controls.wp || c.pse != controls.pse || c.pge != controls.pge {
             reset()
         } else if c.cr3 != controls.cr3 {
@@ -244,6 +256,7 @@ public final class ShadowMMU {
         current = nil
         reverseMap.removeAll()
         tracked.removeAll()
+        unsyncFrames.removeAll(keepingCapacity: true)
         pendingFrames.removeAll(keepingCapacity: true)
         pendingRanges.removeAll(keepingCapacity: true)
         stats.resets += 1

@@ -115,7 +115,7 @@ extension RunReport {
         // put them next to a real host's; then the ones KVM has no name for.
         [("pf_fixed", s.hiddenFaults), ("pf_guest", s.trueFaults),
          ("mmu_pte_write", s.pteWrites), ("mmu_pte_updated", s.pteUpdated),
-         ("mmu_flooded", s.floodedTables), ("mmu_shadow_zapped", s.pagesZapped),
+         ("mmu_flooded", s.floodedTables), ("mmu_unsync", s.unsynced), ("mmu_shadow_zapped", s.pagesZapped),
          ("mmu_cache_miss", s.cacheMisses), ("mmu_recycled", s.recycled),
          ("invlpg", s.invlpg), ("prefetch", s.prefetched),
          ("entries_created", s.entriesCreated), ("entries_zapped", s.entriesZapped),

@@ -11,7 +11,8 @@ import X86Core
 //     roots      key, shadow page, last use, tables (PD index → page, sorted by index);
 //                current root (or none); use clock
 //     reverse    guest frame → shadow PTEs, frames sorted, each list in its order
-//     tracked    guest frame → (shadow pages in order, writes since use), frames sorted
+//     tracked    guest frame → (shadow pages in order, writes since use, out of sync),
+//                frames sorted; then the out-of-sync frames in the order they went out of sync
 //     pending    frames written by the current instruction, each with its 4 KiB snapshot
 //     controls   guest CR3, WP, PSE, PGE; guest paging on
 //     stats      every counter of `Stats`
@@ -61,7 +62,11 @@ extension ShadowMMU {
             w.put(UInt32(t.shadows.count))
             for s in t.shadows { w.put(s) }
             w.put(UInt64(t.writesSinceUse))
+            w.put(t.unsync)
         }
+        // Out-of-sync frames in the order they went out of sync (the order CR3 writes resync).
+        w.put(UInt32(unsyncFrames.count))
+        for frame in unsyncFrames { w.put(frame) }
         w.put(UInt32(pendingFrames.count))
         for (k, frame) in pendingFrames.enumerated() {
             w.put(frame)
@@ -83,6 +88,7 @@ extension ShadowMMU {
         w.put(stats.invlpg); w.put(stats.resets)
         w.put(stats.pteWrites); w.put(stats.pteUpdated); w.put(stats.prefetched)
         w.put(stats.pagesZapped); w.put(stats.cacheMisses); w.put(stats.recycled)
+        w.put(stats.unsynced)
         w.put(UInt32(stats.pagesInUse)); w.put(UInt32(stats.peakPagesInUse))
     }
 
@@ -195,7 +201,21 @@ extension ShadowMMU {
             let writes: UInt64 = try r.get()
             guard writes <= UInt64(Self.floodThreshold) + 1 else { throw corrupt("write count \(writes)", writesAt) }
             t.writesSinceUse = Int(writes)
+            t.unsync = try r.getBool()
             newTracked[frame] = t
+        }
+        let unsyncAt = r.offset
+        let unsyncCount = try r.getCount(limit: trackedCount)
+        var newUnsync: [UInt32] = []
+        for _ in 0..<unsyncCount {
+            let frame: UInt32 = try r.get()
+            guard newTracked[frame]?.unsync == true, !newUnsync.contains(frame) else {
+                throw corrupt("out-of-sync frame 0x\(String(frame, radix: 16))", unsyncAt)
+            }
+            newUnsync.append(frame)
+        }
+        guard newUnsync.count == newTracked.values.filter({ $0.unsync }).count else {
+            throw corrupt("out-of-sync frame list", unsyncAt)
         }
         let pendingCount = try r.getCount(limit: Self.maxPendingFrames)
         var pending: [UInt32] = []
@@ -220,6 +240,7 @@ extension ShadowMMU {
         s.invlpg = try r.get(); s.resets = try r.get()
         s.pteWrites = try r.get(); s.pteUpdated = try r.get(); s.prefetched = try r.get()
         s.pagesZapped = try r.get(); s.cacheMisses = try r.get(); s.recycled = try r.get()
+        s.unsynced = try r.get()
         s.pagesInUse = Int(try r.get(UInt32.self))
         s.peakPagesInUse = Int(try r.get(UInt32.self))
         guard s.pagesInUse == used, s.peakPagesInUse >= used, s.peakPagesInUse <= poolPages else {
@@ -236,6 +257,7 @@ extension ShadowMMU {
             for (frame, list) in reverse { self.reverseMap[frame] = list }
             self.tracked.removeAll()
             for (frame, t) in newTracked { self.tracked[frame] = t }
+            self.unsyncFrames = newUnsync
             self.pendingFrames.removeAll(keepingCapacity: true)
             self.pendingFrames.append(contentsOf: pending)
             self.pendingRanges.removeAll(keepingCapacity: true)
