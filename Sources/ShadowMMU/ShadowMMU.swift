@@ -239,6 +239,10 @@ public final class ShadowMMU {
         cpu.writeCR3(roots[current!].page)
     }
 
+    /// Whether guest frame `frame` is a leaf table out of sync (the guest writes it directly;
+    /// its shadow entries catch up at INVLPG and CR3 writes). For the debugger's views.
+    public func isOutOfSync(frame: UInt32) -> Bool { tracked.isUnsync(frame & 0xFFFF_F000) }
+
     /// The cached root for `key` (at most `rootCacheSize`: a plain scan of the keys).
     func rootIndex(_ key: UInt32) -> Int? {
         var i = 0

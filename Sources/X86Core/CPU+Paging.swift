@@ -79,7 +79,7 @@ extension CPU {
             let page = phys & 0xFFFF_F000
             if memory.isPlainRAMPage(page) && !pageHasDataBreakpoint(linear) {
                 let writable = updated & 0x40 != 0 && writeAllowed(rw: pde & 2 != 0, user: user, wp: wp) && !traceWrites
-                tlb.holdsLargePages = true
+                tlb.noteLargePage(linear)
                 tlb.fill(linear: linear, user: user, physPage: page, writable: writable,
                          global: pge && pde & 0x100 != 0)
             }

@@ -32,16 +32,23 @@ struct SoftTLB {
     /// More fills than `fillLogCapacity`: the next flush walks every slot.
     var overflowed = false
 
+    /// One bit per 4 MiB region of the linear space (1,024 regions): set when a slot of that
+    /// region was filled from a 4 MiB page, so INVLPG scans a region only where one can be.
+    let largeRegions: UnsafeMutablePointer<UInt32>
+
     init() {
         slots = .allocate(capacity: Self.entries * 3)
         slots.initialize(repeating: TLBEntry(), count: Self.entries * 3)
         filled = .allocate(capacity: Self.fillLogCapacity)
         filled.initialize(repeating: 0, count: Self.fillLogCapacity)
+        largeRegions = .allocate(capacity: 32)
+        largeRegions.initialize(repeating: 0, count: 32)
     }
 
     func deallocate() {
         slots.deallocate()
         filled.deallocate()
+        largeRegions.deallocate()
     }
 
     @inline(__always) static func index(_ linear: UInt32, user: Bool) -> Int {
@@ -69,10 +76,22 @@ struct SoftTLB {
     /// INVLPG: drop both banks' slot for this page (whatever its global bit).
     /// Some entry came from a 4 MiB page since the last full flush: INVLPG must then drop every
     /// 4 KiB slot of the large page around the address (SDM Vol. 3A §4.10.4.1).
-    var holdsLargePages = false
+    var holdsLargePages = false {
+        // Restored as "some large page, region unknown": every region may hold one.
+        didSet { if holdsLargePages && !oldValue { largeRegions.update(repeating: ~0, count: 32) } }
+    }
+
+    /// A slot at `linear` is being filled from a 4 MiB page.
+    mutating func noteLargePage(_ linear: UInt32) {
+        if !holdsLargePages {
+            holdsLargePages = true
+            largeRegions.update(repeating: 0, count: 32)  // the first since a full flush
+        }
+        largeRegions[Int(linear >> 27)] |= 1 << ((linear >> 22) & 31)
+    }
 
     mutating func invalidate(page linear: UInt32) {
-        if holdsLargePages {
+        if holdsLargePages && largeRegions[Int(linear >> 27)] & (1 << ((linear >> 22) & 31)) != 0 {
             let base = linear & 0xFFC0_0000
             for i in 0..<UInt32(1024) { invalidateOne(base | i << 12) }
         } else {
@@ -82,10 +101,10 @@ struct SoftTLB {
 
     private mutating func invalidateOne(_ linear: UInt32) {
         let page = linear & 0xFFFF_F000
-        for user in [false, true] {
-            let i = Self.index(linear, user: user)
-            if slots[i].readTag == page || slots[i].writeTag == page { slots[i] = TLBEntry() }
-        }
+        let i = Self.index(linear, user: false)
+        if slots[i].readTag == page || slots[i].writeTag == page { slots[i] = TLBEntry() }
+        let u = Self.index(linear, user: true)
+        if slots[u].readTag == page || slots[u].writeTag == page { slots[u] = TLBEntry() }
     }
 
     /// CR3 write: drop everything but global entries (when `keepGlobal`).

@@ -157,12 +157,12 @@ final class ViewsTests: XCTestCase {
         ])
         XCTAssertEqual(why(0x1_1000), [
             "differ: guest maps 0x00011000 rw- super, shadow 0x00011000 r-- super",
-            "  - shadow read-only: guest frame 0x00011000 holds a page table the VMM write-protects (the page table of PD slot 0, 0x00000000-0x003fffff; a guest write is let through once and compared at the next instruction boundary)",
+            "  - shadow read-only: guest frame 0x00011000 holds a page table the VMM write-protects (the page table of PD slot 0, 0x00000000-0x003fffff; the VMM does a guest store to it and updates the shadow entries built from what changed, or, for a leaf table, lets the table go out of sync at its first write)",
         ])
         XCTAssertEqual(why(0x1_0000), [
             "differ: guest maps 0x00010000 rw- super, shadow 0x00010000 r-- super",
             "  - shadow read-only: the guest D bit is clear, the first write will set it",
-            "  - shadow read-only: guest frame 0x00010000 holds a page table the VMM write-protects (the guest's page directory; a guest write is let through once and compared at the next instruction boundary)",
+            "  - shadow read-only: guest frame 0x00010000 holds a page table the VMM write-protects (the guest's page directory; the VMM does a guest store to it and updates the shadow entries built from what changed, or, for a leaf table, lets the table go out of sync at its first write)",
         ])
         XCTAssertEqual(why(0x10_4000), [
             "differ: guest maps 0x00500000 rw- super, shadow hole r-- super",

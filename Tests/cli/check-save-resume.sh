@@ -80,6 +80,13 @@ protects = [f for f in faults if f["action"] == "write-protect"]
 for f in protects[:1] + protects[len(protects) // 2:len(protects) // 2 + 1]:
     add(f["icount"], "before a page-table write")
     add(f["icount"] + 1, "after a page-table write")
+# A leaf table going out of sync, and a while later: the guest then writes it directly and the
+# shadow catches up at INVLPG/CR3 writes, so a snapshot holds a table out of step with its shadow.
+unsync = [f for f in faults if f["action"] == "unsync"]
+for f in unsync[:1]:
+    add(f["icount"], "before a table goes out of sync")
+    add(f["icount"] + 1, "after a table went out of sync")
+    add(f["icount"] + 200, "while a table is out of sync")
 exits = [json.loads(l) for l in open(exits_path)] if exits_path != "-" else []
 previous = None
 for e in exits:

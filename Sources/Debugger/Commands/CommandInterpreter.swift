@@ -370,11 +370,16 @@ public final class CommandInterpreter {
             if let sh = v.shadow {
                 let st = sh.stats
                 out += "shadow MMU: \(st.pagesInUse) of \(sh.poolPages) pages in use (peak \(st.peakPagesInUse))\n"
-                let rows: [(String, UInt64)] = [("hidden faults", st.hiddenFaults), ("true faults", st.trueFaults),
+                // Plain words, each with KVM's debugfs name where it has one.
+                let rows: [(String, UInt64)] = [("hidden faults (pf_fixed)", st.hiddenFaults), ("true faults (pf_guest)", st.trueFaults),
+                    ("table writes synced (mmu_pte_write)", st.pteWrites), ("entries rebuilt (mmu_pte_updated)", st.pteUpdated),
+                    ("tables out of sync (mmu_unsync)", st.unsynced), ("flooded tables (mmu_flooded)", st.floodedTables),
+                    ("prefetched entries (prefetch)", st.prefetched), ("pages zapped (mmu_shadow_zapped)", st.pagesZapped),
+                    ("pages built (mmu_cache_miss)", st.cacheMisses), ("pages recycled (mmu_recycled)", st.recycled),
                     ("entries created", st.entriesCreated), ("entries zapped", st.entriesZapped),
-                    ("write-protect faults", st.writeProtectFaults), ("flooded tables", st.floodedTables),
-                    ("CR3 switches", st.cr3Switches), ("root cache hits", st.rootCacheHits), ("INVLPG", st.invlpg), ("resets", st.resets)]
-                for (n, v) in rows { out += "  \(n.padding(20)) \(String(v).leftPad(10))\n" }
+                    ("write-protect faults", st.writeProtectFaults),
+                    ("CR3 switches", st.cr3Switches), ("root cache hits", st.rootCacheHits), ("INVLPG (invlpg)", st.invlpg), ("resets", st.resets)]
+                for (n, v) in rows { out += "  \(n.padding(36)) \(String(v).leftPad(10))\n" }
             }
         } else {
             out += "--virt=none: no VMM, no exits\n"

@@ -140,7 +140,10 @@ enum EventView {
             let nextZapped = i + 1 < s.log.faults.count ? s.log.faults[i + 1].zappedBefore : (s.vmm?.shadow?.stats.entriesZapped ?? f.zappedBefore)
             let zapped = nextZapped &- f.zappedBefore
             let frame = f.walk.map { hex8($0.frame) } ?? "?"
-            text = "\(at), inside a page table that the VMM write-protects (shadowed guest table at \(frame)). The VMM let that one store through after saving a copy of the page; at the next instruction boundary it compared the page with the copy and zapped \(zapped) shadow entr\(zapped == 1 ? "y" : "ies") built from the guest entries that changed (refilled by hidden faults when next used). SDM Vol. 3A §4.10.4."
+            text = "\(at), inside a page table that the VMM write-protects (shadowed guest table at \(frame)). The VMM did that store for the guest (KVM's pte-write path; a store it cannot take over, such as a page-crossing or multi-part write, it lets through once and compares with a copy at the next instruction boundary) and zapped \(zapped) shadow entr\(zapped == 1 ? "y" : "ies") built from the guest entries that changed, or rebuilt them at once where the new entry is present and accessed (the rest are refilled by hidden faults when next used). SDM Vol. 3A §4.10.4."
+        case "unsync":
+            let frame = f.walk.map { hex8($0.frame) } ?? "?"
+            text = "\(at), inside a leaf page table the VMM had write-protected (shadowed guest table at \(frame)). Instead of trapping every store to it, the VMM let the table go out of sync (KVM's unsync pages): the shadow entry for this page was made writable\(shadowed), so the guest now writes its table directly. The shadow entries built from it catch up when the guest must expect it of a real TLB too: INVLPG of their address, or any CR3 write. SDM Vol. 3A §4.10.4.2, §4.10.4.3."
         case "identity":
             text = "\(at) with guest paging off. The VMM still runs the real CPU with paging on, over an identity shadow (linear = guest-physical); the missing entry was filled and the instruction retried. The guest saw nothing. SDM Vol. 3A §4.1 (paging modes)."
         default:

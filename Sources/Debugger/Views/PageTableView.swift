@@ -183,12 +183,16 @@ public enum PageTableView {
         if g.writable && !s.writable {
             if !g.dirty { why.append("shadow read-only: the guest D bit is clear, the first write will set it") }
             if let role {
-                why.append("shadow read-only: guest frame \(hex(g.frame)) holds a page table the VMM write-protects (\(role); a guest write is let through once and compared at the next instruction boundary)")
+                why.append("shadow read-only: guest frame \(hex(g.frame)) holds a page table the VMM write-protects (\(role); the VMM does a guest store to it and updates the shadow entries built from what changed, or, for a leaf table, lets the table go out of sync at its first write)")
             } else if g.dirty {
                 why.append(unexplainedReadOnly(g, otherSpaces: shadow.stats.cr3Switches > 0))
             }
         } else if g.writable && s.writable, let role {
-            notes.append("guest frame \(hex(g.frame)) holds a page table (\(role)): the current instruction is writing it, the VMM let the write through and compares the page at the next instruction boundary")
+            if shadow.isOutOfSync(frame: g.frame) {
+                notes.append("guest frame \(hex(g.frame)) holds a page table (\(role)) that is out of sync: the guest writes it directly, and the shadow entries built from it catch up at the guest's next INVLPG of their address or its next CR3 write")
+            } else {
+                notes.append("guest frame \(hex(g.frame)) holds a page table (\(role)): the current instruction is writing it, the VMM let the write through and compares the page at the next instruction boundary")
+            }
         }
         if g.global != s.global { why.append("shadow stale: its G bit differs from the guest's") }
         if g.cacheBits != 0 { notes.append("the shadow does not copy PWT/PCD (x86v models no caches)") }
