@@ -32,6 +32,8 @@ struct RunOptions: ParsableArguments {
     var mmu: MMU = .shadow
     @Option(name: .customLong("shadow-pages"), help: "Shadow page-table pool in 4 KiB pages (default: 4 per MiB of guest memory, at least 256).")
     var shadowPages: Int?
+    @Flag(name: .customLong("no-unsync"), help: "--mmu=shadow: keep every shadowed page table write-protected (each guest store to one exits and is synced), instead of letting leaf tables go out of sync as KVM does.")
+    var noUnsync = false
     @Option(name: .customLong("trace-faults"), help: "Write one JSON line per page fault (hidden and delivered).")
     var traceFaults: String?
     @Option(help: "Exit policy edits for --virt=hw, e.g. '-io,+rdtsc,+exception:14' (see docs/formats.md).")
@@ -69,6 +71,7 @@ struct RunOptions: ParsableArguments {
         if virt == .none && !exits.isEmpty { throw InputError("--exits needs --virt=hw") }
         if virt == .none && traceExits != nil { throw InputError("--trace-exits needs --virt=hw (no VMM, no exits)") }
         if let n = shadowPages, n < 8 || n > 1 << 18 { throw InputError("bad --shadow-pages (8–262144)") }
+        if noUnsync && !useShadow { throw InputError("--no-unsync goes with the shadow MMU (--virt=hw, classic or bt; --mmu=shadow)") }
         if (virt == .classic || virt == .bt) && mmu != .shadow {
             throw InputError("--virt=\(virt.rawValue) needs the shadow MMU (it protects the VMM's tables)")
         }
@@ -135,6 +138,7 @@ struct RunOptions: ParsableArguments {
         case .hw, .classic, .bt:
             let v = VMM(machine: machine, policy: policy, mmu: useShadow ? .shadow(pages: pool) : .direct,
                         classic: virt == .classic || virt == .bt, umip: umip, binaryTranslation: virt == .bt)
+            v.shadow?.allowUnsync = !noUnsync
             if let f = faults {
                 if useShadow { v.faultTrace = f } else { f.attach(to: machine.cpu) }
             }

@@ -113,6 +113,21 @@ else fail "run demo twice: outputs differ"; fi
 if python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]; json.load(open(sys.argv[2]))' "$tmp/trace1.jsonl" "$tmp/stats1.json"; then
     pass "trace and statistics are valid JSON"
 else fail "trace or statistics are not valid JSON"; fi
+# Out-of-sync leaf tables (default) against --no-unsync: the same guest, the same result; the
+# counters show which way each table write went.
+check_bad "--no-unsync with the direct MMU" run testguests/build/bench-churn.elf --mmu=direct --no-unsync
+for u in "" "--no-unsync"; do
+    "$x86v" run testguests/build/bench-churn.elf $u --stats-json "$tmp/unsync$u.json" > "$tmp/unsync$u.out"
+done
+if cmp -s "$tmp/unsync.out" "$tmp/unsync--no-unsync.out" && python3 - "$tmp/unsync.json" "$tmp/unsync--no-unsync.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["shadow"]; b = json.load(open(sys.argv[2]))["shadow"]
+# Default: the churned table goes out of sync once and its 200,000 writes exit no more.
+# --no-unsync: no table goes out of sync and every write is a synced pte write.
+sys.exit(0 if a["mmu_unsync"] >= 1 and a["mmu_pte_write"] < 100 and b["mmu_unsync"] == 0 and b["mmu_pte_write"] >= 200000 else 1)
+PY
+then pass "bench-churn: same output with and without --no-unsync; unsync / pte-write counters as expected"
+else fail "bench-churn --no-unsync: outputs or counters differ from the expected"; fi
 # x86v pt: the guest walk beside the shadow walk.
 "$x86v" pt testguests/build/paging.elf --memory 64M --address 0x1000 > "$tmp/pt" 2>&1
 if grep -q "^  guest   PDE" "$tmp/pt" && grep -q "^  shadow  PDE" "$tmp/pt"; then pass "pt: guest and shadow walks shown"

@@ -14,7 +14,7 @@ import X86Core
 //     tracked    guest frame → (shadow pages in order, writes since use, out of sync),
 //                frames sorted; then the out-of-sync frames in the order they went out of sync
 //     pending    frames written by the current instruction, each with its 4 KiB snapshot
-//     controls   guest CR3, WP, PSE, PGE; guest paging on
+//     controls   guest CR3, WP, PSE, PGE; guest paging on; out-of-sync tables allowed
 //     stats      every counter of `Stats`
 //
 // Dictionaries are written in key order, so the bytes do not depend on the process's hash seed.
@@ -81,6 +81,7 @@ extension ShadowMMU {
         }
         w.put(controls.cr3); w.put(controls.wp); w.put(controls.pse); w.put(controls.pge)
         w.put(pagingEnabled)
+        w.put(allowUnsync)
         w.put(stats.hiddenFaults); w.put(stats.trueFaults)
         w.put(stats.entriesCreated); w.put(stats.entriesZapped)
         w.put(stats.writeProtectFaults); w.put(stats.floodedTables)
@@ -232,6 +233,7 @@ extension ShadowMMU {
         let newControls = GuestPageWalk.Controls(cr3: try r.get(), wp: try r.getBool(), pse: try r.getBool(),
                                                  pge: try r.getBool())
         let paging = try r.getBool()
+        let unsyncAllowed = try r.getBool()
         var s = Stats()
         s.hiddenFaults = try r.get(); s.trueFaults = try r.get()
         s.entriesCreated = try r.get(); s.entriesZapped = try r.get()
@@ -267,6 +269,7 @@ extension ShadowMMU {
             }
             self.controls = newControls
             self.pagingEnabled = paging
+            self.allowUnsync = unsyncAllowed
             self.stats = s
         }
     }
