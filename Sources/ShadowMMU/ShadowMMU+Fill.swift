@@ -61,7 +61,7 @@ extension ShadowMMU {
                 if code & 1 == 0 {
                     // Nothing mapped here yet: map it read-only, so reads of the table don't fault.
                     guard install(linear, frame: frame, writable: false, user: userAccess, global: w.global,
-                                  guestTable: w.large ? nil : w.pde & 0xFFFF_F000) else { return .retry }
+                                  guestTable: w.large ? nil : w.pde & 0xFFFF_F000, role: Self.role(pde: w.pde)) else { return .retry }
                 }
                 let physical = frame | (linear & 0xFFF)
                 beginEmulatedStore(physical)
@@ -76,7 +76,7 @@ extension ShadowMMU {
             writable = false
         }
         guard install(linear, frame: frame, writable: writable, user: userAccess, global: w.global,
-                      guestTable: w.large ? nil : w.pde & 0xFFFF_F000) else { return .retry }
+                      guestTable: w.large ? nil : w.pde & 0xFFFF_F000, role: Self.role(pde: w.pde)) else { return .retry }
         if !w.large && code & 1 == 0 {
             prefetch(around: linear, table: w.pde & 0xFFFF_F000, pde: w.pde, shadowTable: lastInstalledTable)
         }
@@ -105,12 +105,12 @@ extension ShadowMMU {
     /// Writes the shadow PTE for `linear` in the current root, creating its shadow table.
     /// Returns false when the pool ran dry and everything was dropped (the caller retries).
     func install(_ linear: UInt32, frame: UInt32, writable: Bool, user: Bool, global: Bool,
-                 guestTable: UInt32?) -> Bool {
+                 guestTable: UInt32?, role: UInt32 = 0) -> Bool {
         guard let ci = current else { return false }
         let index = UInt16(linear >> 22)
         var table = roots[ci].tables[index]
         if table == nil {
-            table = createTable(root: ci, index: index, guestTable: guestTable)
+            table = createTable(root: ci, index: index, guestTable: guestTable, role: role)
             guard table != nil, current != nil else { return false }
         }
         let spte = table! + ((linear >> 10) & 0xFFC)
@@ -132,16 +132,33 @@ extension ShadowMMU {
         return true
     }
 
-    /// A shadow page table for PD slot `index` of root `ci`.
-    func createTable(root ci: Int, index: UInt16, guestTable: UInt32?) -> UInt32? {
-        let key = roots[ci].key
-        let what = ShadowPage.table(rootKey: key, index: index, guestTable: guestTable)
+    /// A shadow page table for PD slot `index` of root `ci`: the shared one for this guest table,
+    /// slot and role when another address space has it (KVM's role keys: address spaces that map
+    /// the same guest table at the same place with the same PDE rights share its shadow, so a
+    /// new address space refills nothing there), else a new one.
+    func createTable(root ci: Int, index: UInt16, guestTable: UInt32?, role: UInt32) -> UInt32? {
+        let rootKey = roots[ci].key
+        let shared = shareTables && guestTable != nil
+        let sharedID = guestTable.map { Self.sharedID(guestTable: $0, index: index, role: role) } ?? 0
+        if shared, let table = sharedTables[sharedID] {
+            // An out-of-sync table may hold entries stale since the guest's last write: fine for
+            // the address spaces that cached them, not for this one, whose slot was empty (as a
+            // TLB with nothing cached there must walk the table as it is now).
+            if let g = guestTable, tracked.isUnsync(g) { resync(g) }
+            memory.write32(roots[ci].page + UInt32(index) * 4, table | 0x27)
+            roots[ci].tables[index] = table
+            linkCounts[Int((table - poolBase) / 4096)] += 1
+            stats.tablesShared += 1
+            return table
+        }
+        let what = ShadowPage.table(rootKey: shared ? Self.sharedKey(role: role) : rootKey, index: index,
+                                    guestTable: guestTable)
         var page = allocate(what)
         if page == nil {
             recycling = true
             dropLeastRecentlyUsedRoot(keeping: ci)
             recycling = false
-            guard let c = rootIndex(key) else { return nil }
+            guard let c = rootIndex(rootKey) else { return nil }
             current = c
             page = allocate(what)
         }
@@ -153,9 +170,12 @@ extension ShadowMMU {
             activateRoot()
             return nil
         }
+        if guestTable == nil && pagingEnabled { largeSlots[Int(index >> 5)] |= 1 << UInt32(index & 31) }
         // The shadow PDE allows everything; the PTEs carry the combined rights.
         memory.write32(roots[c].page + UInt32(index) * 4, table | 0x27)
         roots[c].tables[index] = table
+        linkCounts[Int((table - poolBase) / 4096)] = 1
+        if shared { sharedTables[sharedID] = table }
         if let g = guestTable { track(frame: g, shadow: table) }
         return table
     }
@@ -166,10 +186,17 @@ extension ShadowMMU {
     /// guest must see it), the PDE no longer pointing at `table`. Writable only once D is set, as
     /// a fill makes it; global only with CR4.PGE.
     func prefetchValue(rootKey: UInt32, pdIndex: UInt16, table: UInt32, pte: UInt32) -> UInt32? {
-        guard pte & 0x21 == 0x21, pagingEnabled, rootKey != Self.identityKey,
-              UInt64(rootKey) + 4096 <= UInt64(guestTop) else { return nil }
+        guard pte & 0x21 == 0x21, pagingEnabled, rootKey != Self.identityKey else { return nil }
         if let r = reservedSlot, r.index == pdIndex { return nil }
-        let pde = memory.read32(rootKey + UInt32(pdIndex) * 4)
+        let pde: UInt32
+        if Self.isShared(rootKey) {
+            // A shared table: every PDE linking it points here with these rights and has A set
+            // (a PDE that changes unlinks its address space).
+            pde = table | 0x21 | (rootKey & 3) << 1
+        } else {
+            guard UInt64(rootKey) + 4096 <= UInt64(guestTop) else { return nil }
+            pde = memory.read32(rootKey + UInt32(pdIndex) * 4)
+        }
         guard pde & 0x21 == 0x21, pde & 0x80 == 0 || !controls.pse, pde & 0xFFFF_F000 == table else { return nil }
         let frame = pte & 0xFFFF_F000
         let writable = pde & pte & 2 != 0 && pte & 0x40 != 0

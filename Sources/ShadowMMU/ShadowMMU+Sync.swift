@@ -231,8 +231,20 @@ extension ShadowMMU {
         if let reserved = reservedSlot, reserved.index == index { return }
         guard let table = roots[r].tables.removeValue(forKey: index) else { return }
         memory.write32(roots[r].page + UInt32(index) * 4, 0)
-        freeTable(table)
+        unlinkTable(table)
         cpu.flushTLB()
+    }
+
+    /// One address space stops using shadow table `table`; the last one frees it.
+    func unlinkTable(_ table: UInt32) {
+        let i = Int((table - poolBase) / 4096)
+        linkCounts[i] -= 1
+        guard linkCounts[i] <= 0 else { return }
+        linkCounts[i] = 0
+        if case .table(let key, let index, let g?)? = info(table), Self.isShared(key) {
+            sharedTables[Self.sharedID(guestTable: g, index: index, role: key & 3)] = nil
+        }
+        freeTable(table)
     }
 
     func freeTable(_ table: UInt32) {
@@ -262,8 +274,13 @@ extension ShadowMMU {
                 freeRoot(roots[r])
                 roots.remove(at: r)
                 if let c = current { current = c > r ? c - 1 : (c == r ? nil : c) }
-            case .table(let key, let index, _)?:
-                if let r = rootIndex(key) { zapTable(root: r, index: index) }
+            case .table(_, let index, _)?:
+                // Every address space linking it (one, unless shared).
+                var r = 0
+                while r < roots.count {
+                    if roots[r].tables[index] == shadow { zapTable(root: r, index: index) }
+                    r += 1
+                }
             case nil:
                 break
             }
@@ -277,7 +294,18 @@ extension ShadowMMU {
     /// walks the guest tables again (this is also what resyncs a table no longer write-protected).
     public func invalidatePage(_ linear: UInt32) {
         stats.invlpg += 1
-        if let c = current, let table = roots[c].tables[UInt16(linear >> 22)] {
+        let slot = UInt16(linear >> 22)
+        if largeSlots[Int(slot >> 5)] & (1 << UInt32(slot & 31)) != 0 {
+            // The address may be in a guest 4 MiB page (now, or cached from before): all its
+            // 4 KiB pieces leave the TLB (a full flush: rare), and a shadow of this address
+            // space built from one goes. A shadow built from a page table is handled below.
+            cpu.flushTLB()
+            if let c = current, let table = roots[c].tables[slot], case .table(_, _, nil)? = info(table) {
+                zapTable(root: c, index: slot)
+                return
+            }
+        }
+        if let c = current, let table = roots[c].tables[slot] {
             let index = Int((linear >> 12) & 0x3FF)
             if !unsyncFrames.isEmpty, case .table(let key, let pdIndex, let g?)? = info(table), tracked.isUnsync(g) {
                 // An out-of-sync table: this entry catches up now (the others at their own

@@ -54,6 +54,17 @@ public final class ShadowMMU {
     var unsyncFrames: [UInt32] = []
     /// Let written leaf tables go out of sync (`--shadow-unsync`, on by default).
     public var allowUnsync = true
+    /// One bit per PD slot: some shadow table for that slot was built from a guest 4 MiB page
+    /// since the last reset. The real CR4.PSE is off, so the TLB holds such a page as 4 KiB
+    /// pieces, and an INVLPG there must drop them all (SDM Vol. 3A §4.10.4.1), even pieces
+    /// cached (global) from another address space's tables.
+    var largeSlots = [UInt32](repeating: 0, count: 32)
+    /// Shared shadow tables by `sharedID` (looked up only when an address space links a slot).
+    var sharedTables: [UInt64: UInt32] = [:]
+    /// Per pool page: how many roots link this shadow table (1 unless shared).
+    var linkCounts: [Int32]
+    /// Share shadow tables between address spaces (on by default).
+    public var shareTables = true
     /// Set while shadow pages are freed because the pool ran dry (counted as recycled).
     var recycling = false
     /// The two guest entries an emulated store can change, as they were before it.
@@ -89,6 +100,17 @@ public final class ShadowMMU {
         var lastUse: UInt64
     }
     static let identityKey: UInt32 = 0xFFFF_FFFF
+    /// The `rootKey` of a shared shadow table: `sharedKeyBase | role` (no guest CR3 or the
+    /// identity key looks like it: CR3 keys are page-aligned).
+    static let sharedKeyBase: UInt32 = 0xFFFF_FFF0
+    static func sharedKey(role: UInt32) -> UInt32 { sharedKeyBase | role }
+    static func isShared(_ key: UInt32) -> Bool { key & ~3 == sharedKeyBase }
+    /// What a shadow PT's entries depend on besides the guest PTEs: the PDE's R/W (bit 0) and
+    /// U/S (bit 1). (CR0.WP, CR4.PSE/PGE are global: a change drops every shadow.)
+    static func role(pde: UInt32) -> UInt32 { (pde >> 1) & 3 }
+    static func sharedID(guestTable: UInt32, index: UInt16, role: UInt32) -> UInt64 {
+        UInt64(guestTable) << 16 | UInt64(index) << 2 | UInt64(role)
+    }
 
     enum ShadowPage {
         case directory(rootKey: UInt32)
@@ -127,6 +149,8 @@ public final class ShadowMMU {
         public var prefetched: UInt64 = 0
         /// Shadow pages (directories and tables) freed (mmu_shadow_zapped).
         public var pagesZapped: UInt64 = 0
+        /// Links of an address space's PD slot to a shadow table another one built.
+        public var tablesShared: UInt64 = 0
         /// Leaf tables let out of sync instead of write-protected (mmu_unsync).
         public var unsynced: UInt64 = 0
         /// Shadow pages built because none was cached for that guest table (mmu_cache_miss).
@@ -158,6 +182,7 @@ public final class ShadowMMU {
         precondition(poolPages >= 8 && poolPages <= available, "the shadow pool needs 8+ pages of private memory")
         self.poolPages = poolPages
         pages = [ShadowPage?](repeating: nil, count: poolPages)
+        linkCounts = [Int32](repeating: 0, count: poolPages)
         reverseMap = FrameTable(frames: Int(memory.guestSize >> 12))
         tracked = FrameTable(frames: Int(memory.guestSize >> 12))
         pendingFrames.reserveCapacity(Self.maxPendingFrames)
@@ -261,6 +286,8 @@ public final class ShadowMMU {
         reverseMap.removeAll()
         tracked.removeAll()
         unsyncFrames.removeAll(keepingCapacity: true)
+        sharedTables.removeAll()  // already empty: the last unlink of each freed it
+        for i in 0..<32 { largeSlots[i] = 0 }
         pendingFrames.removeAll(keepingCapacity: true)
         pendingRanges.removeAll(keepingCapacity: true)
         stats.resets += 1
@@ -270,7 +297,7 @@ public final class ShadowMMU {
     func freeRoot(_ r: Root) {
         // In slot order: the pool's free list (and so every later allocation) must not depend on
         // the hash seed.
-        for slot in r.tables.keys.sorted() { freeTable(r.tables[slot]!) }
+        for slot in r.tables.keys.sorted() { unlinkTable(r.tables[slot]!) }
         if r.key != Self.identityKey { untrack(frame: r.key, shadow: r.page) }
         release(r.page)
     }

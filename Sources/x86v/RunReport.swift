@@ -120,7 +120,8 @@ extension RunReport {
          ("invlpg", s.invlpg), ("prefetch", s.prefetched),
          ("entries_created", s.entriesCreated), ("entries_zapped", s.entriesZapped),
          ("write_protect_faults", s.writeProtectFaults),
-         ("cr3_switches", s.cr3Switches), ("root_cache_hits", s.rootCacheHits), ("resets", s.resets)]
+         ("cr3_switches", s.cr3Switches), ("root_cache_hits", s.rootCacheHits), ("tables_shared", s.tablesShared),
+         ("resets", s.resets)]
     }
 }
 

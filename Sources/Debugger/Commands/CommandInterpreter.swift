@@ -378,7 +378,8 @@ public final class CommandInterpreter {
                     ("pages built (mmu_cache_miss)", st.cacheMisses), ("pages recycled (mmu_recycled)", st.recycled),
                     ("entries created", st.entriesCreated), ("entries zapped", st.entriesZapped),
                     ("write-protect faults", st.writeProtectFaults),
-                    ("CR3 switches", st.cr3Switches), ("root cache hits", st.rootCacheHits), ("INVLPG (invlpg)", st.invlpg), ("resets", st.resets)]
+                    ("CR3 switches", st.cr3Switches), ("root cache hits", st.rootCacheHits), ("tables shared", st.tablesShared),
+                    ("INVLPG (invlpg)", st.invlpg), ("resets", st.resets)]
                 for (n, v) in rows { out += "  \(n.padding(36)) \(String(v).leftPad(10))\n" }
             }
         } else {

@@ -7,14 +7,15 @@ import X86Core
 //
 //     pool       pool pages (must match), free list in order, then per pool page what it
 //                shadows: 0 free, 1 directory (root key), 2 table (root key, PD index,
-//                guest table or none)
+//                guest table or none; a shared table's root key is 0xFFFFFFF0 | role)
 //     roots      key, shadow page, last use, tables (PD index → page, sorted by index);
 //                current root (or none); use clock
 //     reverse    guest frame → shadow PTEs, frames sorted, each list in its order
 //     tracked    guest frame → (shadow pages in order, writes since use, out of sync),
 //                frames sorted; then the out-of-sync frames in the order they went out of sync
 //     pending    frames written by the current instruction, each with its 4 KiB snapshot
-//     controls   guest CR3, WP, PSE, PGE; guest paging on; out-of-sync tables allowed
+//     controls   guest CR3, WP, PSE, PGE; guest paging on; out-of-sync tables allowed; the
+//                PD slots with a shadow built from a guest 4 MiB page (32 words)
 //     stats      every counter of `Stats`
 //
 // Dictionaries are written in key order, so the bytes do not depend on the process's hash seed.
@@ -82,6 +83,7 @@ extension ShadowMMU {
         w.put(controls.cr3); w.put(controls.wp); w.put(controls.pse); w.put(controls.pge)
         w.put(pagingEnabled)
         w.put(allowUnsync)
+        for word in largeSlots { w.put(word) }
         w.put(stats.hiddenFaults); w.put(stats.trueFaults)
         w.put(stats.entriesCreated); w.put(stats.entriesZapped)
         w.put(stats.writeProtectFaults); w.put(stats.floodedTables)
@@ -89,7 +91,8 @@ extension ShadowMMU {
         w.put(stats.invlpg); w.put(stats.resets)
         w.put(stats.pteWrites); w.put(stats.pteUpdated); w.put(stats.prefetched)
         w.put(stats.pagesZapped); w.put(stats.cacheMisses); w.put(stats.recycled)
-        w.put(stats.unsynced)
+        w.put(stats.unsynced); w.put(stats.tablesShared)
+        w.put(shareTables)
         w.put(UInt32(stats.pagesInUse)); w.put(UInt32(stats.peakPagesInUse))
     }
 
@@ -155,6 +158,7 @@ extension ShadowMMU {
 
         let rootCount = try r.getCount(limit: Self.rootCacheSize)
         var newRoots: [Root] = []
+        var links = [Int32](repeating: 0, count: poolPages)
         for _ in 0..<rootCount {
             let at = r.offset
             let key: UInt32 = try r.get()
@@ -168,12 +172,28 @@ extension ShadowMMU {
                 let tat = r.offset
                 let index: UInt16 = try r.get()
                 let table = try poolPage(tat)
-                guard case .table(let tk, let ti, _)? = kinds[Int((table - poolBase) / 4096)], tk == key, ti == index,
-                      root.tables[index] == nil
+                // A root's own table, or a shared one (several roots link it, same slot).
+                guard case .table(let tk, let ti, let tg)? = kinds[Int((table - poolBase) / 4096)],
+                      tk == key || (Self.isShared(tk) && tg != nil), ti == index, root.tables[index] == nil,
+                      Self.isShared(tk) || links[Int((table - poolBase) / 4096)] == 0
                 else { throw corrupt("shadow table \(index) of root 0x\(String(key, radix: 16))", tat) }
                 root.tables[index] = table
+                links[Int((table - poolBase) / 4096)] += 1
             }
             newRoots.append(root)
+        }
+        // Every table is linked by some root, and the shared ones are unique per (guest table,
+        // slot, role): what the shared-table index is rebuilt from.
+        var shared: [UInt64: UInt32] = [:]
+        for (i, kind) in kinds.enumerated() {
+            guard case .table(let key, let index, let g)? = kind else { continue }
+            let page = poolBase + UInt32(i) * 4096
+            guard links[i] > 0 else { throw corrupt("shadow table 0x\(String(page, radix: 16)) linked by no root", r.offset) }
+            if Self.isShared(key), let g {
+                let id = Self.sharedID(guestTable: g, index: index, role: key & 3)
+                guard shared[id] == nil else { throw corrupt("shared shadow table 0x\(String(page, radix: 16))", r.offset) }
+                shared[id] = page
+            }
         }
         let currentAt = r.offset
         let newCurrent = try r.getOptional(UInt32.self).map { Int($0) }
@@ -234,6 +254,8 @@ extension ShadowMMU {
                                                  pge: try r.getBool())
         let paging = try r.getBool()
         let unsyncAllowed = try r.getBool()
+        var large = [UInt32](repeating: 0, count: 32)
+        for i in 0..<32 { large[i] = try r.get() }
         var s = Stats()
         s.hiddenFaults = try r.get(); s.trueFaults = try r.get()
         s.entriesCreated = try r.get(); s.entriesZapped = try r.get()
@@ -242,7 +264,8 @@ extension ShadowMMU {
         s.invlpg = try r.get(); s.resets = try r.get()
         s.pteWrites = try r.get(); s.pteUpdated = try r.get(); s.prefetched = try r.get()
         s.pagesZapped = try r.get(); s.cacheMisses = try r.get(); s.recycled = try r.get()
-        s.unsynced = try r.get()
+        s.unsynced = try r.get(); s.tablesShared = try r.get()
+        let sharing = try r.getBool()
         s.pagesInUse = Int(try r.get(UInt32.self))
         s.peakPagesInUse = Int(try r.get(UInt32.self))
         guard s.pagesInUse == used, s.peakPagesInUse >= used, s.peakPagesInUse <= poolPages else {
@@ -253,6 +276,8 @@ extension ShadowMMU {
             self.freePages = free
             self.pages = kinds
             self.roots = newRoots
+            self.linkCounts = links
+            self.sharedTables = shared
             self.current = newCurrent
             self.useClock = clock
             self.reverseMap.removeAll()
@@ -270,6 +295,8 @@ extension ShadowMMU {
             self.controls = newControls
             self.pagingEnabled = paging
             self.allowUnsync = unsyncAllowed
+            self.largeSlots = large
+            self.shareTables = sharing
             self.stats = s
         }
     }
