@@ -40,29 +40,44 @@ struct ShadowWorkload {
     /// The invalidation the last step made necessary: the next step starts with it.
     var flush = StepCode()
     var counts = Counts()
+    let flushes: FlushPolicy
+
+    /// How a step's required invalidation is done (with CR4.PGE it is always INVLPG: a CR3
+    /// reload keeps global translations).
+    enum FlushPolicy: String, Sendable {
+        /// INVLPG of exactly the pages mapped through what changed: what kernels do. The shadow
+        /// resyncs or drops exactly those entries.
+        case invlpg
+        /// A CR3 reload: every other shadow entry is kept and must be right by itself (a table
+        /// store the shadow missed shows here; exact INVLPGs would have dropped it).
+        case reload
+        /// Either, half and half.
+        case mixed
+    }
 
     struct Counts {
         /// Paging entries changed by guest stores, and how many of those needed an invalidation.
         var entriesChanged = 0, entriesInvalidated = 0
         var invlpgFlushes = 0, reloadFlushes = 0
-        var steps: [Kind: Int] = [:]
     }
 
-    enum Kind: String, CaseIterable {
+    enum Kind {
         case edit, partialEdit, pageStraddle, rmwEntry, string, push, interruptFrame, farPointer
         case pde, access, group, invlpg, cr3, wp, pge
     }
 
-    /// Step kinds and their weights (out of 100). Table stores of every shape are a third of the
-    /// steps; plain accesses, which make the fills, prefetches and A/D updates, nearly half.
+    /// Step kinds and their weights (out of 100). Table stores of every shape are two fifths of
+    /// the steps, accesses (which make the fills, prefetches and A/D updates) as many; the CR0.WP
+    /// and CR4.PGE toggles are rare because each drops every shadow.
     static let mix: [(Kind, Int)] = [
         (.edit, 14), (.partialEdit, 6), (.pageStraddle, 3), (.rmwEntry, 8), (.string, 3), (.push, 3),
         (.interruptFrame, 2), (.farPointer, 2), (.pde, 5), (.access, 26), (.group, 17), (.invlpg, 4),
         (.cr3, 5), (.wp, 1), (.pge, 1),
     ]
 
-    init(seed: UInt64, reference: PCMachine) {
+    init(seed: UInt64, flushes: FlushPolicy, reference: PCMachine) {
         r = SeededRandom(state: seed)
+        self.flushes = flushes
         self.reference = reference
     }
 
@@ -100,9 +115,9 @@ struct ShadowWorkload {
         return frame | flags
     }
 
-    /// A page-directory entry for slot `slot` of `directory`: a page table (or a data frame used as
-    /// one), a 4 MiB page, or a directory (itself or the other: a self map reaches the PDEs).
-    mutating func pdeValue(slot: UInt32, directory: UInt32) -> UInt32 {
+    /// A page-directory entry for slot `slot`: a page table (or a data frame used as one), a 4 MiB
+    /// page, or in slot 3 a directory (its own or another's: a self map reaches the PDEs).
+    mutating func pdeValue(slot: UInt32) -> UInt32 {
         let bits = UInt32(truncatingIfNeeded: r.next())
         switch below(8) {
         case 0, 1: return Layout.largeFrame | 0x81 | (bits & 0x166)
@@ -194,12 +209,23 @@ struct ShadowWorkload {
     }
 
     /// Where an access at `linear` lands (slots 1–3 through the reference's tables, slot 0 the
-    /// identity map), or nil when it faults and so stores nothing.
-    func translate(_ linear: UInt32, write: Bool, user: Bool) -> UInt32? {
+    /// identity map), or nil when it faults and so stores nothing. With `access`, the A and D bits
+    /// the walk sets are simulated too: through a self map the leaf can be the very entry the
+    /// access then modifies (a D set by the walk, then an ADD of 0x40, carries into PS).
+    mutating func translate(_ linear: UInt32, write: Bool, user: Bool, access: Bool = true) -> UInt32? {
         if linear < 0x40_0000 { return linear }
         let controls = GuestPageWalk.Controls(cpu: reference.cpu)!
         let w = GuestPageWalk.walk(reference.memory, controls, linear: linear, write: write, user: user)
-        return w.faultCode == nil ? w.frame | (linear & 0xFFF) : nil
+        guard w.faultCode == nil else { return nil }
+        if access {
+            func set(_ a: UInt32, _ bits: UInt32) {
+                for (i, b) in le(peek(a, size: 4) | bits).enumerated() { pending[a + UInt32(i)] = b }
+            }
+            let dirty: UInt32 = write ? 0x40 : 0
+            set(w.pdeAddress, w.large ? 0x20 | dirty : 0x20)
+            if let a = w.pteAddress { set(a, 0x20 | dirty) }
+        }
+        return w.frame | (linear & 0xFFF)
     }
 
     // MARK: Steps
@@ -229,7 +255,6 @@ struct ShadowWorkload {
             if c.end == nil { c.end = c.address }
             c.emit([0xEB, 0xFE])
             flush = StepCode()
-            counts.steps[kind, default: 0] += 1
             return c
         }
     }
@@ -249,7 +274,7 @@ struct ShadowWorkload {
         case .farPointer: return farPointer(&c)
         case .pde:
             let directory = pick(Layout.directories), slot = UInt32(1 + below(3))
-            let value = pdeValue(slot: slot, directory: directory)
+            let value = pdeValue(slot: slot)
             guard store(directory + slot * 4, size: 4, value: value) else { return false }
             c.emit([0xC7, 0x05] + le(directory + slot * 4) + le(value))
             return true
@@ -274,11 +299,16 @@ struct ShadowWorkload {
     }
 
     /// An aligned MOV of a whole entry through the identity map (`mov dword [a], imm32`); a third
-    /// keep the frame and change only the flags (permissions, A/D), as kernels mostly do.
+    /// keep the frame and change only the flags (permissions, A/D), as kernels mostly do; a few
+    /// make the table map itself (a fill through it then tracks the very frame it maps).
     mutating func edit(_ c: inout StepCode) -> Bool {
         let a = entryAddress()
         var v = pteValue()
-        if chance(1, in: 3) { v = reference.memory.read32(a) & 0xFFFF_F000 | v & 0xFFF }
+        switch below(12) {
+        case 0..<4: v = reference.memory.read32(a) & 0xFFFF_F000 | v & 0xFFF
+        case 4, 5: v = a & 0xFFFF_F000 | v & 0xFFF
+        default: break
+        }
         guard store(a, size: 4, value: v) else { return false }
         c.emit([0xC7, 0x05] + le(a) + le(v))
         return true
@@ -424,8 +454,9 @@ struct ShadowWorkload {
 
     /// Pushes with the stack in a table page (ESP set through the identity map, restored at the
     /// end of the step): PUSH imm32, PUSH [entry], CALL (its return address), PUSHAD. Each push
-    /// is one store (the emulated path); ESP unaligned makes each straddle two entries, ESP just
-    /// past a page start makes the first straddle two table pages.
+    /// is one store (the emulated path, on a write-protected table); ESP unaligned makes each
+    /// straddle two entries, ESP just past a page start makes the first straddle two table pages
+    /// (the compare path).
     mutating func push(_ c: inout StepCode) -> Bool {
         let base = Layout.tables[1 + below(Layout.tables.count - 1)]
         var esp: UInt32
@@ -478,7 +509,7 @@ struct ShadowWorkload {
         var faulting: UInt32? = nil
         for _ in 0..<12 {
             let linear = UInt32(1 + below(3)) << 22 | pageIndex() << 12 | UInt32(below(1024)) * 4
-            if translate(linear, write: false, user: false) == nil { faulting = linear; break }
+            if translate(linear, write: false, user: false, access: false) == nil { faulting = linear; break }
         }
         guard let linear = faulting else { return false }
         let esp = Layout.tables[0] + 24 + UInt32(below(Layout.tables.count * 1024 - 6)) * 4
@@ -512,15 +543,18 @@ struct ShadowWorkload {
     /// page), or a read-modify-write. A write that would be unsafe becomes a read.
     mutating func access(slot: UInt32, page: UInt32, user: Bool, rmwAllowed: Bool, _ c: inout StepCode) {
         let size = chance(3, in: 4) ? 4 : pick([1, 2])
-        let offset = chance(3, in: 5) ? UInt32(below(1024)) * 4 : UInt32(below(4097 - size))
-        let linear = slot << 22 | page << 12 | min(offset, 0x1000 - UInt32(size))
+        var offset = entryOffset(slot << 22 | page << 12, user: user)
+        if chance(2, in: 5) { offset = min(offset + UInt32(below(4)), 0x1000 - UInt32(size)) }
+        let linear = slot << 22 | page << 12 | offset
         switch below(10) {
         case 0..<4:
             break
         case 4..<7:
-            let value = pteValue()
-            if let p = translate(linear, write: true, user: user),
-               !store(p, size: size, value: value) { break }
+            let value = pteValue(), saved = pending
+            if let p = translate(linear, write: true, user: user), !store(p, size: size, value: value) {
+                pending = saved  // a read instead: no D from this walk
+                break
+            }
             c.emit([0xB8] + le(value))
             switch size {
             case 4: c.access([0x89, 0x05] + le(linear))
@@ -537,6 +571,17 @@ struct ShadowWorkload {
         c.access([0x8B, 0x05] + le(linear & ~3))
     }
 
+    /// An aligned offset for an access to the page at `linear`: where the page is a paging
+    /// structure (through a data alias or a self map), mostly that of an entry the steps use, so
+    /// the store changes a translation; elsewhere anywhere.
+    mutating func entryOffset(_ linear: UInt32, user: Bool) -> UInt32 {
+        if let p = translate(linear, write: false, user: user, access: false), Layout.paging.contains(p & 0xFFFF_F000),
+           chance(3, in: 4) {
+            return pageIndex() * 4
+        }
+        return UInt32(below(1024)) * 4
+    }
+
     /// Accesses to 1–8 neighbouring pages of one slot, in ring 0 or ring 3: the first fill of a
     /// group prefetches the entries around it that are present and accessed, and the next
     /// accesses go through those (their A/D bits must come out as on the direct MMU). Writes
@@ -546,10 +591,11 @@ struct ShadowWorkload {
         let user = chance(1, in: 3)
         if user { enterUser(&c) }
         for page in first..<min(first + UInt32(count), 16) where !frozen {
-            let linear = slot << 22 | page << 12 | UInt32(below(1024)) * 4
+            let linear = slot << 22 | page << 12 | entryOffset(slot << 22 | page << 12, user: user)
             if chance(1, in: 4) {
-                let value = pteValue()
+                let value = pteValue(), saved = pending
                 if let p = translate(linear, write: true, user: user), !store(p, size: 4, value: value) {
+                    pending = saved  // a read instead: no D from this walk
                     c.access([0x8B, 0x05] + le(linear))
                     continue
                 }
@@ -563,7 +609,7 @@ struct ShadowWorkload {
         return true
     }
 
-    /// MOV CR3: a reload, or a switch to the other directory. With CR4.PGE the TLB keeps global
+    /// MOV CR3: a reload, or a switch to another directory. With CR4.PGE the TLB keeps global
     /// translations across the switch (architecturally, the OS keeps them the same in every
     /// address space): the step first invalidates every page whose translation is global now, so
     /// nothing from the old directory can be used in the new one.
@@ -650,8 +696,13 @@ struct ShadowWorkload {
         var unique: [UInt32] = []
         for p in pages where !unique.contains(p) { unique.append(p) }
         flush = StepCode()
-        // A CR3 reload keeps global translations: with CR4.PGE only INVLPG will do.
-        if global || chance(2, in: 3) {
+        let invlpg: Bool
+        switch flushes {
+        case .invlpg: invlpg = true
+        case .reload: invlpg = global
+        case .mixed: invlpg = global || chance(1, in: 2)
+        }
+        if invlpg {
             for p in unique { flush.emit([0x0F, 0x01, 0x3D] + le(p)) }
             counts.invlpgFlushes += 1
         } else {
