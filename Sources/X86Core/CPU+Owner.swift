@@ -32,10 +32,7 @@ extension CPU {
         let phys = slot.physPage | offset
         let key = UInt64(phys) | (big ? 1 << 32 : 0)
         let entry = cacheEntries + DecodedCache.index(phys)
-        let lo = ram.loadUnaligned(fromByteOffset: Int(phys), as: UInt64.self)
-        let hi = ram.loadUnaligned(fromByteOffset: Int(phys) + 8, as: UInt64.self)
-        guard entry.pointee.key == key && lo & entry.pointee.maskLow == entry.pointee.bytesLow
-            && hi & entry.pointee.maskHigh == entry.pointee.bytesHigh else { return nil }
+        guard cacheHolds(entry, phys: phys, key: key) else { return nil }
         return UnsafeRawPointer(entry).advanced(by: CachedInstruction.instructionOffset)
             .assumingMemoryBound(to: DecodedInstruction.self)
     }

@@ -249,21 +249,9 @@ public final class CPU {
         let offset = lin & 0xFFF
         let instruction: UnsafePointer<DecodedInstruction>
         if offset <= 0xFF0 && slot.readTag == lin & 0xFFFF_F000 {
-            let phys = slot.physPage | offset
-            let mode: UInt64 = cs.big ? 1 << 32 : 0
-            let key = UInt64(phys) | mode
-            let entry = cacheEntries + DecodedCache.index(phys)
-            let lo = ram.loadUnaligned(fromByteOffset: Int(phys), as: UInt64.self)
-            let hi = ram.loadUnaligned(fromByteOffset: Int(phys) + 8, as: UInt64.self)
-            if !(entry.pointee.key == key && lo & entry.pointee.maskLow == entry.pointee.bytesLow
-                && hi & entry.pointee.maskHigh == entry.pointee.bytesHigh) {
-                try decodeAndCache(phys: phys, key: key, entry: entry, big: cs.big)
-            }
-            instruction = UnsafeRawPointer(entry).advanced(by: CachedInstruction.instructionOffset)
-                .assumingMemoryBound(to: DecodedInstruction.self)
+            instruction = try cachedDecode(phys: slot.physPage | offset, big: cs.big)
         } else {
-            scratchInstruction.pointee = try fetchSlow(linear: lin, big: cs.big)
-            instruction = UnsafePointer(scratchInstruction)
+            instruction = try fetchMiss(linear: lin, big: cs.big)
         }
         let length = UInt32(instruction.pointee.length)
         let next = eip &+ length
@@ -275,6 +263,42 @@ public final class CPU {
         st.pointee.eip = cs.big ? next : next & 0xFFFF
         try execute(InstructionRef(instruction))
         st.pointee.instructions &+= 1
+    }
+
+    /// The decoded-cache entry for the 16 bytes of RAM at `phys` in this code mode, decoded now
+    /// if the entry holds another instruction or the bytes changed (self-modifying code).
+    @inline(__always)
+    func cachedDecode(phys: UInt32, big: Bool) throws(Fault) -> UnsafePointer<DecodedInstruction> {
+        let key = UInt64(phys) | (big ? 1 << 32 : 0)
+        let entry = cacheEntries + DecodedCache.index(phys)
+        if !cacheHolds(entry, phys: phys, key: key) {
+            try decodeAndCache(phys: phys, key: key, entry: entry, big: big)
+        }
+        return UnsafeRawPointer(entry).advanced(by: CachedInstruction.instructionOffset)
+            .assumingMemoryBound(to: DecodedInstruction.self)
+    }
+
+    /// Whether `entry` is the instruction at `phys` (key) with the bytes now in RAM.
+    @inline(__always)
+    func cacheHolds(_ entry: UnsafeMutablePointer<CachedInstruction>, phys: UInt32, key: UInt64) -> Bool {
+        let lo = ram.loadUnaligned(fromByteOffset: Int(phys), as: UInt64.self)
+        let hi = ram.loadUnaligned(fromByteOffset: Int(phys) + 8, as: UInt64.self)
+        return entry.pointee.key == key && lo & entry.pointee.maskLow == entry.pointee.bytesLow
+            && hi & entry.pointee.maskHigh == entry.pointee.bytesHigh
+    }
+
+    /// The fetch after a TLB miss (or near the end of a page): when all 16 bytes lie in one page
+    /// of plain RAM, the walk fills the TLB and the instruction comes from the decoded cache as
+    /// on the fast path (a CR3 write or INVLPG no longer costs a fresh decode of the next
+    /// instruction); otherwise byte by byte through the MMU (`fetchSlow`).
+    @inline(never)
+    func fetchMiss(linear lin: UInt32, big: Bool) throws(Fault) -> UnsafePointer<DecodedInstruction> {
+        if lin & 0xFFF <= 0xFF0 {
+            let phys = try translate(lin, write: false, user: s.pointee.cpl == 3, fetch: true)
+            if memory.isPlainRAMPage(phys & 0xFFFF_F000) { return try cachedDecode(phys: phys, big: big) }
+        }
+        scratchInstruction.pointee = try fetchSlow(linear: lin, big: big)
+        return UnsafePointer(scratchInstruction)
     }
 
     @inline(never)
