@@ -235,6 +235,18 @@ public final class ShadowMMU {
         activateRoot()
     }
 
+    /// A guest MOV to CR3 with CR0 and CR4 unchanged (the common case, an address-space
+    /// switch): what `guestControlRegistersChanged` does for it, without re-deriving the rest.
+    public func guestCR3Changed(_ cr3: UInt32) {
+        if !unsyncFrames.isEmpty { syncUnsyncFrames() }
+        let key = cr3 & 0xFFFF_F000
+        if key != controls.cr3 {
+            stats.cr3Switches += 1
+            controls.cr3 = key
+        }
+        activateRoot()
+    }
+
     /// Makes the root for the current guest CR3 (or the identity root) the walker's root.
     func activateRoot() {
         let key = pagingEnabled ? controls.cr3 : Self.identityKey

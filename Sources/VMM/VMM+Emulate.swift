@@ -17,6 +17,16 @@ extension VMM {
             return nil
         }
         let d = cpu.exitInstruction
+        if what == .cr3Write && d.map == 1 && d.opcode == 0x22 && d.reg == 3 && trace == nil && exitObserver == nil {
+            // MOV CR3, r32 (an address-space switch) when nobody records exits: what
+            // emulateControlRegister does for it, without building the VMExit record.
+            stats.count(.crAccess)
+            let value = cpu.register(Int(d.modrm & 7))
+            virtualCPU.cr3 = value
+            if let s = shadow { s.guestCR3Changed(value) } else { cpu.writeCR3(value) }
+            cpu.completeEmulatedInstruction()
+            return nil
+        }
         var exit = VMExit(reason: .hlt, eip: cpu.statePointer.pointee.currentEIP, instructionCount: cpu.statePointer.pointee.instructions,
                           instruction: d, qualification: .none)
         var stop: StopReason? = nil
@@ -142,7 +152,7 @@ extension VMM {
                 // what loadControlRegisters would load; only the root changes (one TLB flush,
                 // not one for the guest's value and another for the shadow root).
                 virtualCPU.cr3 = value
-                shadow!.guestControlRegistersChanged(cr0: virtualCPU.cr0, cr3: value, cr4: virtualCPU.cr4)
+                shadow!.guestCR3Changed(value)
                 cpu.completeEmulatedInstruction()
                 return nil
             case 3:
