@@ -37,7 +37,9 @@ public final class VMM {
     public let shadow: ShadowMMU?
     /// The guest executed HLT (activity state "HLT" in VT-x terms): it sleeps until an event.
     public internal(set) var guestHalted = false
-    var cpu: CPU { machine.cpu }
+    /// `machine.cpu`, stored: a computed property was a retain/release of the CPU per use on
+    /// the exit path.
+    let cpu: CPU
 
     /// Classic trap-and-emulate (`--virt=classic`): the guest kernel deprivileged at ring 1,
     /// nil under hardware-assisted virtualization (`--virt=hw`).
@@ -49,6 +51,7 @@ public final class VMM {
     public init(machine: PCMachine, policy: ExitPolicy = .default, mmu: MMUMode = .direct,
                 classic classicMode: Bool = false, umip: Bool = false, binaryTranslation: Bool = false) {
         self.machine = machine
+        self.cpu = machine.cpu
         self.policy = policy
         let st = machine.cpu.state
         virtualCPU = VirtualCPU(cr0: st.cr0, cr3: st.cr3, cr4: st.cr4)
