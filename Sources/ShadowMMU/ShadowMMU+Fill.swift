@@ -123,12 +123,7 @@ extension ShadowMMU {
         let protect = tracked.contains(frame) && !pendingFrames.contains(frame) && !tracked.isUnsync(frame)
         var value = target | 0x21 | (writable && !protect ? 0x42 : 0) | (user ? 4 : 0)
         if global { value |= 0x100 }
-        memory.write32(spte, value)
-        if target < guestTop {
-            if !reverseMap.contains(target) { reverseMap[target] = [spte] } else { reverseMap.modify(target) { $0.append(spte) } }
-        }
-        stats.entriesCreated += 1
-        cpu.invalidateTLB(page: linear)
+        setEntry(spte, value, linear: linear)
         return true
     }
 
@@ -206,7 +201,8 @@ extension ShadowMMU {
         return value
     }
 
-    /// Writes shadow PTE `spte` (now empty) with `value`, keeping the reverse map and the TLB.
+    /// Writes shadow PTE `spte` (now empty, or its old frame unmapped) with `value`, keeping the
+    /// reverse map and the TLB.
     func setEntry(_ spte: UInt32, _ value: UInt32, linear: UInt32) {
         memory.write32(spte, value)
         let target = value & 0xFFFF_F000
