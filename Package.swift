@@ -50,7 +50,7 @@ let package = Package(
         // Shadow page tables built from the guest's and kept in sync (used by the VMM).
         // Its bookkeeping is class state touched on every fault: dynamic exclusivity checks cost
         // more than the work (a third of the time on PTE churn), and nothing here is reentrant.
-        .target(name: "ShadowMMU", dependencies: ["X86Core", "X86Decode"],
+        .target(name: "ShadowMMU", dependencies: ["X86Core"],
                 swiftSettings: hotPathSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // Robustness fuzzer: random bytes in random CPU states, every run with a budget.
         .executableTarget(name: "cpu-fuzz", dependencies: ["X86Core"], path: "Tools/cpu-fuzz"),

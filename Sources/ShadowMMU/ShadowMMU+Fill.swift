@@ -70,7 +70,7 @@ extension ShadowMMU {
             }
             // A store the CPU cannot hand over (part of a multi-part or page-crossing write):
             // let this instruction through, compare the page at the next boundary.
-            beginTableWrite(frame, linear: linear)
+            beginTableWrite(frame)
             action = "write-protect"
         } else if isTable {
             writable = false

@@ -1,5 +1,4 @@
 import X86Core
-import X86Decode
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -106,20 +105,18 @@ extension ShadowMMU {
         }
     }
 
-    /// The guest is about to write table page `frame`: remember its contents; the comparison
-    /// happens at the next instruction boundary.
-    func beginTableWrite(_ frame: UInt32, linear: UInt32) {
+    /// The guest is about to write table page `frame` in a way the CPU cannot hand over as one
+    /// store (`.emulateStore`): a page-crossing store or part of a multi-part one. Remember the
+    /// page; the comparison happens at the next instruction boundary.
+    func beginTableWrite(_ frame: UInt32) {
         guard !pendingFrames.contains(frame) else { return }
         if pendingFrames.count == Self.maxPendingFrames {
             // An instruction writing this many tables at once: stop shadowing this one instead.
             unshadow(frame)
             return
         }
-        let range = storeRange(linear) ?? .page
-        (snapshots + pendingFrames.count * 4096 + range.offset)
-            .copyMemory(from: memory.ram + Int(frame) + range.offset, byteCount: range.length)
+        (snapshots + pendingFrames.count * 4096).copyMemory(from: memory.ram + Int(frame), byteCount: 4096)
         pendingFrames.append(frame)
-        pendingRanges.append(range)
         cpu.requestBoundaryCallback()
     }
 
@@ -129,28 +126,16 @@ extension ShadowMMU {
         // Work on the other buffer (syncing may reset everything and clear the list); swapping
         // the two reused arrays copies nothing.
         swap(&pendingFrames, &finishingFrames)
-        swap(&pendingRanges, &finishingRanges)
-        defer {
-            finishingFrames.removeAll(keepingCapacity: true)
-            finishingRanges.removeAll(keepingCapacity: true)
-        }
+        defer { finishingFrames.removeAll(keepingCapacity: true) }
         for (k, frame) in finishingFrames.enumerated() {
             stats.pteWrites += 1
             let old = snapshots + k * 4096
             let now = memory.ram + Int(frame)
-            let range = finishingRanges[k]
-            if range.length < 4096 {
-                for i in (range.offset / 4)..<((range.offset + range.length) / 4)
+            // memcmp finds the 256-byte blocks that changed; only those are compared entry by entry.
+            for block in 0..<16 where memcmp(old + block * 256, now + block * 256, 256) != 0 {
+                for i in (block * 64)..<(block * 64 + 64)
                 where old.load(fromByteOffset: i * 4, as: UInt32.self) != now.load(fromByteOffset: i * 4, as: UInt32.self) {
                     syncEntry(frame: frame, index: i)
-                }
-            } else {
-                // memcmp finds the 256-byte blocks that changed; only those are compared entry by entry.
-                for block in 0..<16 where memcmp(old + block * 256, now + block * 256, 256) != 0 {
-                    for i in (block * 64)..<(block * 64 + 64)
-                    where old.load(fromByteOffset: i * 4, as: UInt32.self) != now.load(fromByteOffset: i * 4, as: UInt32.self) {
-                        syncEntry(frame: frame, index: i)
-                    }
                 }
             }
             guard tracked.contains(frame) else { continue }
@@ -316,49 +301,5 @@ extension ShadowMMU {
             }
         }
         cpu.invalidateTLB(page: linear)
-    }
-}
-
-extension ShadowMMU {
-    /// The 8 bytes a store at `linear` can change, when the instruction storing is one whose only
-    /// store is its memory operand (MOV, MOV moffs, XCHG, an ALU or shift read-modify-write,
-    /// INC/DEC, CMPXCHG, XADD, SETcc): that store is the one that faulted. nil (compare the whole page)
-    /// for anything else: string instructions, pushes, several stores. The instruction is read
-    /// through the guest's tables in software, so nothing here can fault or re-enter the hook.
-    func storeRange(_ linear: UInt32) -> PageRange? {
-        let offset = Int(linear & 0xFFC)
-        guard offset + 8 <= 4096 else { return nil }
-        let st = cpu.statePointer.pointee
-        let cs = st.segments[1]
-        let eip = cs.base &+ st.currentEIP
-        var physical = eip
-        if pagingEnabled {
-            let w = GuestPageWalk.walk(memory, controls, linear: eip, write: false, user: false)
-            guard w.faultCode == nil else { return nil }
-            physical = w.frame | (eip & 0xFFF)
-        }
-        // The whole instruction on this page and in RAM (else: the page).
-        guard physical & 0xFFF <= 0xFF0, UInt64(physical) + 16 <= UInt64(guestTop) else { return nil }
-        var d = DecodedInstruction()
-        guard decoder.decode((memory.ram + Int(physical)).assumingMemoryBound(to: UInt8.self), count: 16,
-                             mode: cs.big ? .bits32 : .bits16, into: &d) == .ok,
-              !d.prefixes.contains(.rep), !d.prefixes.contains(.repne) else { return nil }
-        let op = d.opcode
-        // MOV moffs, AL/EAX: one store at the offset, no ModRM.
-        if d.map == 0 && (op == 0xA2 || op == 0xA3) { return PageRange(offset: offset, length: 8) }
-        guard d.hasModRM, d.mod != 3 else { return nil }
-        let single: Bool
-        if d.map == 0 {
-            switch op {
-            case 0x00, 0x01, 0x08, 0x09, 0x10, 0x11, 0x18, 0x19, 0x20, 0x21, 0x28, 0x29, 0x30, 0x31,
-                 0x80, 0x81, 0x83, 0x86, 0x87, 0x88, 0x89, 0xC0, 0xC1, 0xC6, 0xC7, 0xD0, 0xD1, 0xD2, 0xD3:
-                single = true
-            case 0xFE, 0xFF: single = d.reg <= 1
-            default: single = false
-            }
-        } else {
-            single = d.map == 1 && (0x90...0x9F ~= op || op == 0xB0 || op == 0xB1 || op == 0xC0 || op == 0xC1)
-        }
-        return single ? PageRange(offset: offset, length: 8) : nil
     }
 }

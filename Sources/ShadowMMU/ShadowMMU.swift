@@ -1,5 +1,4 @@
 import X86Core
-import X86Decode
 
 /// Shadow page tables (the VMM's, before EPT): the CPU's walker reads only tables this class
 /// builds in the VMM's private memory, filled lazily from the guest's tables and kept in sync
@@ -11,14 +10,18 @@ import X86Decode
 ///   sets them), else the guest takes #PF with the error code hardware would give (a true fault).
 /// - Shadow PTEs stay read-only until the guest's D bit is set, so the first write is seen.
 /// - Guest frames that hold shadowed page tables are tracked: every shadow mapping of them is
-///   read-only; a guest write to one is let through once and what it can change (8 bytes, or
-///   the page for string instructions and the like) is compared with a snapshot at the next
-///   instruction boundary, zapping the shadow entries built from what
-///   changed (`ShadowMMU+Sync.swift`). A table written too often without being used is dropped
+///   read-only (`ShadowMMU+Sync.swift`). A guest store to one is done by the CPU for the VMM
+///   (`.emulateStore`) and the shadow entries built from what changed are updated or zapped;
+///   a store the CPU cannot hand over is compared with a page snapshot at the next boundary. A
+///   leaf table goes out of sync at its first write instead (the guest then writes it freely;
+///   INVLPG and CR3 writes resync it). A table written too often without being used is dropped
 ///   (write flooding), and shadowed again on its next use.
-/// - Roots are cached by guest CR3 (`rootCacheSize`), so switching among a few address spaces
-///   keeps their shadows. Shadow memory is a fixed pool; when it runs out the least recently
-///   used roots are dropped, and in the end everything (`reset`), which only costs refills.
+/// - A hidden fill prefetches neighbouring entries the guest has already accessed.
+/// - Roots are cached by guest CR3 (`rootCacheSize`), and shadow tables are shared between
+///   roots that map the same guest table at the same slot with the same rights, so switching
+///   among address spaces keeps their shadows. Shadow memory is a fixed pool; when it runs out
+///   the least recently used roots are dropped, and in the end everything (`reset`), which only
+///   costs refills.
 public final class ShadowMMU {
     let cpu: CPU
     let memory: PhysicalMemory
@@ -41,13 +44,6 @@ public final class ShadowMMU {
     var pendingFrames: [UInt32] = []
     /// The frames `finishTableWrites` is working through (swapped with `pendingFrames`).
     var finishingFrames: [UInt32] = []
-    /// Per pending frame, the bytes the instruction can change (offset, length): 8 bytes around
-    /// the faulting store when the instruction's only store is its ModRM operand, else the page.
-    /// Only those are snapshotted and compared.
-    var pendingRanges: [PageRange] = []
-    let decoder = Decoder()
-    var finishingRanges: [PageRange] = []
-    struct PageRange { var offset: Int; var length: Int; static let page = PageRange(offset: 0, length: 4096) }
     static let maxPendingFrames = 8
     let snapshots = UnsafeMutableRawPointer.allocate(byteCount: 4096 * ShadowMMU.maxPendingFrames, alignment: 64)
     /// Guest frames now out of sync, in the order they went out of sync.
@@ -187,8 +183,6 @@ public final class ShadowMMU {
         tracked = FrameTable(frames: Int(memory.guestSize >> 12))
         pendingFrames.reserveCapacity(Self.maxPendingFrames)
         finishingFrames.reserveCapacity(Self.maxPendingFrames)
-        pendingRanges.reserveCapacity(Self.maxPendingFrames)
-        finishingRanges.reserveCapacity(Self.maxPendingFrames)
         freePages = (0..<UInt32(poolPages)).reversed().map { poolBase + $0 * 4096 }
     }
 
@@ -301,7 +295,6 @@ public final class ShadowMMU {
         sharedTables.removeAll()  // already empty: the last unlink of each freed it
         for i in 0..<32 { largeSlots[i] = 0 }
         pendingFrames.removeAll(keepingCapacity: true)
-        pendingRanges.removeAll(keepingCapacity: true)
         stats.resets += 1
         cpu.flushTLB()
     }

@@ -71,14 +71,7 @@ extension ShadowMMU {
         w.put(UInt32(pendingFrames.count))
         for (k, frame) in pendingFrames.enumerated() {
             w.put(frame)
-            // A narrow snapshot holds only the bytes the instruction can change; the rest of
-            // the page is as it was, so the saved snapshot is the page with those bytes put back.
-            let r = pendingRanges[k]
-            var page = [UInt8](UnsafeRawBufferPointer(start: memory.ram + Int(frame), count: 4096))
-            page.withUnsafeMutableBytes {
-                $0.baseAddress!.advanced(by: r.offset).copyMemory(from: snapshots + k * 4096 + r.offset, byteCount: r.length)
-            }
-            page.withUnsafeBytes { w.put(bytes: $0) }
+            w.put(bytes: UnsafeRawBufferPointer(start: snapshots + k * 4096, count: 4096))
         }
         w.put(controls.cr3); w.put(controls.wp); w.put(controls.pse); w.put(controls.pge)
         w.put(pagingEnabled)
@@ -287,8 +280,6 @@ extension ShadowMMU {
             self.unsyncFrames = newUnsync
             self.pendingFrames.removeAll(keepingCapacity: true)
             self.pendingFrames.append(contentsOf: pending)
-            self.pendingRanges.removeAll(keepingCapacity: true)
-            self.pendingRanges.append(contentsOf: pending.map { _ in .page })
             for (k, b) in pendingBytes.enumerated() {
                 b.withUnsafeBytes { (self.snapshots + k * 4096).copyMemory(from: $0.baseAddress!, byteCount: 4096) }
             }
