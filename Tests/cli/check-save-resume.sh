@@ -200,15 +200,7 @@ echo "# $(wc -l < "$units") guest configurations, $passed save points ok, $faile
 failures=$failed
 pass() { echo "ok - $*"; }
 fail() { echo "not ok - $*"; failures=$((failures + 1)); }
-check_bad() {  # DESCRIPTION EXPECTED-TEXT ARGS…
-    local description=$1 expected=$2; shift 2
-    "$x86v" "$@" > /dev/null 2> "$tmp/err" < /dev/null
-    local status=$?
-    local lines
-    lines=$(wc -l < "$tmp/err")
-    if [ $status -eq 2 ] && [ "$lines" -eq 1 ] && grep -q -- "$expected" "$tmp/err"; then pass "$description: $(cat "$tmp/err")"
-    else fail "$description: status $status, $lines stderr lines: $(head -c 300 "$tmp/err")"; fi
-}
+. "$(dirname "$0")/check-bad.sh"  # check_bad DESCRIPTION EXPECTED-TEXT ARGS…
 hello="$guestdir/build/hello.elf"
 "$x86v" run "$hello" --memory 64M --save-at 5000 --save "$tmp/good" --serial /dev/null 2> /dev/null
 if [ $? -eq 18 ]; then pass "--save-at 5000: status 18, nothing on stderr"; else fail "--save-at 5000 did not exit 18"; fi

@@ -363,15 +363,7 @@ check "hello --virt=none: the steps of --virt=hw, events aside" cmp -s \
     <(steps "$tmp/none.jsonl" | sed 's/,"events":\[.*\]}$/}/') <(sed 's/,"events":\[.*\]}$/}/' "$tmp/hello.steps")
 
 # d. Bad input: status 2 and one line on stderr.
-check_bad() {  # DESCRIPTION EXPECTED-TEXT ARGS…
-    local description=$1 expected=$2; shift 2
-    "$x86v" "$@" > /dev/null 2> "$tmp/err" < /dev/null
-    local status=$?
-    local lines
-    lines=$(wc -l < "$tmp/err")
-    if [ $status -eq 2 ] && [ "$lines" -eq 1 ] && grep -q -- "$expected" "$tmp/err"; then pass "$description: $(cat "$tmp/err")"
-    else fail "$description: status $status (expected 2), $lines stderr lines: $(grep -m 2 . "$tmp/err" | tr '\n' ' ' | head -c 300)"; fi
-}
+. "$(dirname "$0")/check-bad.sh"  # check_bad DESCRIPTION EXPECTED-TEXT ARGS…
 "$x86v" run "$hello" --trace "$tmp/hello.bin" --trace-format bin > /dev/null 2>&1
 size=$(stat -c %s "$tmp/hello.bin")
 head -c $((size / 2)) "$tmp/hello.bin" > "$tmp/half.bin"

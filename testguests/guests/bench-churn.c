@@ -26,9 +26,7 @@ int guest_main(void)
     pt[1] = PF_FRAME(2) | PG_P | PG_W;
     pf_kpd[256] = (uint32_t)pt | PG_P | PG_W;
     write_cr3((uint32_t)pf_kpd);
-    puts("# iterations: ");
-    putDec(ITER);
-    putc('\n');
+    pf_put_iterations(ITER);
     tap_plan(2);
 
     uint32_t bad = 0, sum = 0;

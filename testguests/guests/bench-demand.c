@@ -38,9 +38,7 @@ int guest_main(void)
         pf_kpd[256 + t] = (uint32_t)&pts[t * 1024] | PG_P | PG_W;
     write_cr3((uint32_t)pf_kpd);
     st_guest_hook = hook;
-    puts("# iterations: ");
-    putDec(PAGES * ROUNDS);
-    putc('\n');
+    pf_put_iterations(PAGES * ROUNDS);
     tap_plan(3);
 
     uint32_t bad = 0;

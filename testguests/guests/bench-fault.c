@@ -44,9 +44,7 @@ int guest_main(void)
     pf_kpd[PF_REGION >> 22] = (uint32_t)pt | PG_P | PG_W;
     write_cr3((uint32_t)pf_kpd);
     st_guest_hook = hook;
-    puts("# iterations: ");
-    putDec(ITER);
-    putc('\n');
+    pf_put_iterations(ITER);
     tap_plan(4);
 
     uint32_t bad = 0, sum = 0;

@@ -27,9 +27,7 @@ int guest_main(void)
         pts[s][0] = PF_FRAME(s) | PG_P | PG_W;
         pts[s][1] = PF_FRAME(NS) | PG_P | PG_W;
     }
-    puts("# iterations: ");
-    putDec(SWITCHES);
-    putc('\n');
+    pf_put_iterations(SWITCHES);
     tap_plan(2);
 
     uint32_t bad = 0;

@@ -104,4 +104,12 @@ static __attribute__((unused)) void pf_put_kv(const char *k, uint32_t v)
     putHex32(v);
 }
 
+/* "# iterations: N" in decimal: make bench reads N from it (Benchmarks/peers/run-peers.sh). */
+static __attribute__((unused)) void pf_put_iterations(uint32_t n)
+{
+    puts("# iterations: ");
+    putDec(n);
+    putc('\n');
+}
+
 #endif
