@@ -96,10 +96,7 @@ extension CPU {
     func aluEvI(_ d: InstructionRef, sz: Int) throws(Fault) {
         let op = Int(d.reg)
         if d.modrm >= 0xC0 {
-            let r = Int(d.modrm & 7)
-            let (res, l) = aluCompute(op, reg(r, size: sz), d.immediate, sz: sz)
-            if op != 7 { setReg(r, size: sz, res) }
-            s.pointee.lazy = l
+            aluRegisterImmediate(op, Int(d.modrm & 7), d.immediate, sz: sz)
         } else if op == 7 {
             let (_, l) = aluCompute(op, try readE(d, size: sz), d.immediate, sz: sz)
             s.pointee.lazy = l
@@ -109,6 +106,14 @@ extension CPU {
             try writeLinear(lin, size: sz, value: res, user: userMode)
             s.pointee.lazy = l
         }
+    }
+
+    /// ALU op on a register and an immediate (80–83 with a register operand).
+    @inline(__always)
+    func aluRegisterImmediate(_ op: Int, _ r: Int, _ immediate: UInt32, sz: Int) {
+        let (res, l) = aluCompute(op, reg(r, size: sz), immediate, sz: sz)
+        if op != 7 { setReg(r, size: sz, res) }
+        s.pointee.lazy = l
     }
 
     /// Read-modify-write of an E operand through `body` (which returns the new value).

@@ -79,3 +79,49 @@ extension CPU {
         }
     }
 }
+
+/// Small instructions `execute` and the block engine's handlers share.
+extension CPU {
+    /// 40+r INC, 48+r DEC (CF kept).
+    @inline(__always)
+    func incRegister(_ r: Int, sz: Int) {
+        let v = reg(r, size: sz)
+        let res = v &+ 1
+        setReg(r, size: sz, res)
+        setLazy(.inc, size: sz, result: res, dst: v, src: 1, aux: carry ? 1 : 0)
+    }
+
+    @inline(__always)
+    func decRegister(_ r: Int, sz: Int) {
+        let v = reg(r, size: sz)
+        let res = v &- 1
+        setReg(r, size: sz, res)
+        setLazy(.dec, size: sz, result: res, dst: v, src: 1, aux: carry ? 1 : 0)
+    }
+
+    /// 58+r POP: the register is written only after the read succeeded.
+    @inline(__always)
+    func popRegister(_ r: Int, sz: Int) throws(Fault) {
+        let v = try peekStack(size: sz)
+        adjustStack(UInt32(sz))
+        setReg(r, size: sz, v)
+    }
+
+    /// TEST: AND for the flags only.
+    @inline(__always)
+    func test(_ a: UInt32, _ b: UInt32, size w: Int) {
+        setLazy(.logic, size: w, result: a & b, dst: a, src: 0)
+    }
+
+    /// 8D LEA.
+    @inline(__always)
+    func lea(_ d: InstructionRef, sz: Int) {
+        setReg(Int(d.reg), size: sz, effectiveAddress(d).offset)
+    }
+
+    /// 0F B6 MOVZX Gv, Eb.
+    @inline(__always)
+    func movzx8(_ d: InstructionRef, sz: Int) throws(Fault) {
+        setReg(Int(d.reg), size: sz, try readE(d, size: 1))
+    }
+}

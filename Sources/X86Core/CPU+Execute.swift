@@ -27,24 +27,11 @@ extension CPU {
             case 0x2F: das()
             case 0x37: aaa()
             case 0x3F: aas()
-            case 0x40...0x47:
-                let r = Int(opc & 7)
-                let v = reg(r, size: sz)
-                let res = v &+ 1
-                setReg(r, size: sz, res)
-                setLazy(.inc, size: sz, result: res, dst: v, src: 1, aux: carry ? 1 : 0)
-            case 0x48...0x4F:
-                let r = Int(opc & 7)
-                let v = reg(r, size: sz)
-                let res = v &- 1
-                setReg(r, size: sz, res)
-                setLazy(.dec, size: sz, result: res, dst: v, src: 1, aux: carry ? 1 : 0)
+            case 0x40...0x47: incRegister(Int(opc & 7), sz: sz)
+            case 0x48...0x4F: decRegister(Int(opc & 7), sz: sz)
             case 0x50...0x57:
                 try push(reg(Int(opc & 7), size: sz), size: sz)
-            case 0x58...0x5F:
-                let v = try peekStack(size: sz)
-                adjustStack(UInt32(sz))
-                setReg(Int(opc & 7), size: sz, v)
+            case 0x58...0x5F: try popRegister(Int(opc & 7), sz: sz)
             case 0x60: try pusha(sz: sz)
             case 0x61: try popa(sz: sz)
             case 0x62: try bound(d, sz: sz)
@@ -59,17 +46,14 @@ extension CPU {
                 try aluEvI(d, sz: opc == 0x80 || opc == 0x82 ? 1 : sz)
             case 0x84, 0x85:
                 let w = opc == 0x84 ? 1 : sz
-                let a = try readE(d, size: w)
-                let r = a & reg(Int(d.reg), size: w)
-                setLazy(.logic, size: w, result: r, dst: a, src: 0)
+                test(try readE(d, size: w), reg(Int(d.reg), size: w), size: w)
             case 0x86, 0x87: try xchgEG(d, sz: opc == 0x86 ? 1 : sz)
             case 0x88: try writeE(d, size: 1, reg(Int(d.reg), size: 1))
             case 0x89: try writeE(d, size: sz, reg(Int(d.reg), size: sz))
             case 0x8A: setReg(Int(d.reg), size: 1, try readE(d, size: 1))
             case 0x8B: setReg(Int(d.reg), size: sz, try readE(d, size: sz))
             case 0x8C: try movEwSw(d, sz: sz)
-            case 0x8D:
-                setReg(Int(d.reg), size: sz, effectiveAddress(d).offset)
+            case 0x8D: lea(d, sz: sz)
             case 0x8E: try movSwEw(d)
             case 0x8F: try popEv(d, sz: sz)
             case 0x90: break
@@ -125,12 +109,7 @@ extension CPU {
             case 0xD8...0xDF: try x87Unavailable(d)
             case 0xE0...0xE3: try loopFamily(d, sz: sz)
             case 0xE4...0xE7, 0xEC...0xEF: try portIO(d, sz: sz)
-            case 0xE8:
-                var target = s.pointee.eip &+ d.immediate
-                if sz == 2 { target &= 0xFFFF }
-                try checkNearTarget(target)
-                try push(s.pointee.eip, size: sz)
-                s.pointee.eip = target
+            case 0xE8: try callRelative(d.immediate, sz: sz)
             case 0xE9, 0xEB: try jumpRelative(d.immediate, sz: sz)
             case 0xEA: try farJump(selector: UInt16(truncatingIfNeeded: d.immediate2), offset: d.immediate, sz: sz)
             case 0xF1: try softwareInterrupt(Vector.debug, isINT3: true, icebp: true)
@@ -187,7 +166,7 @@ extension CPU {
         case 0xB2: try loadFarPointer(d, seg: SegmentRegister.ss.rawValue, sz: sz)
         case 0xB4: try loadFarPointer(d, seg: SegmentRegister.fs.rawValue, sz: sz)
         case 0xB5: try loadFarPointer(d, seg: SegmentRegister.gs.rawValue, sz: sz)
-        case 0xB6: setReg(Int(d.reg), size: sz, try readE(d, size: 1))
+        case 0xB6: try movzx8(d, sz: sz)
         case 0xB7: setReg(Int(d.reg), size: sz, try readE(d, size: 2))
         case 0xBE: setReg(Int(d.reg), size: sz, UInt32(bitPattern: Int32(Int8(truncatingIfNeeded: try readE(d, size: 1)))))
         case 0xBF: setReg(Int(d.reg), size: sz, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: try readE(d, size: 2)))))
@@ -200,6 +179,16 @@ extension CPU {
         default:
             try simdOrPrefetch(d)
         }
+    }
+
+    /// E8: CALL rel16/rel32.
+    @inline(__always)
+    func callRelative(_ displacement: UInt32, sz: Int) throws(Fault) {
+        var target = s.pointee.eip &+ displacement
+        if sz == 2 { target &= 0xFFFF }
+        try checkNearTarget(target)
+        try push(s.pointee.eip, size: sz)
+        s.pointee.eip = target
     }
 
     /// Relative JMP/Jcc/CALL: a target outside CS's limit is #GP(0) with EIP at the branch.

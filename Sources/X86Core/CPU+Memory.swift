@@ -62,6 +62,15 @@ extension CPU {
         if s.pointee.dr[7] & 0xFF != 0 { noteDataBreakpoint(lin, size: size, write: true) }
         if hasOwnerWatches { noteOwnerWatch(lin, size: size, write: true, value: value) }
         let inPage = 0x1000 - Int(lin & 0xFFF)
+        let slot = tlbSlots[SoftTLB.index(lin, bank: user ? Int(s.pointee.userBank) : 0)]
+        if size <= inPage && slot.writeTag == (lin & 0xFFFF_F000) | SoftTLB.codeTagBit {
+            // A cached translation of a page that holds blocks: the store is as on the fast
+            // path, and the blocks it overwrites go (the block engine's write tracking).
+            let p = slot.physPage | (lin & 0xFFF)
+            memory.noteStore(p, size, by: .guest)
+            memory.write(p, size: size, value: value)
+            return
+        }
         if size <= inPage {
             translatingStore = true
             let p: UInt32
@@ -71,6 +80,7 @@ extension CPU {
             }
             translatingStore = false
             if traceWrites { noteTracedWrite(lin, p, size: size, value: value) }
+            if p < memory.size { memory.noteStore(p, size, by: .guest) }
             memory.write(p, size: size, value: value)
             if emulatedStorePending {
                 emulatedStorePending = false
@@ -82,6 +92,8 @@ extension CPU {
         let p1 = try translate(lin, write: true, user: user)
         let p2 = try translate(lin &+ UInt32(inPage), write: true, user: user)
         if traceWrites { noteTracedWrite(lin, p1, size: size, value: value) }
+        if p1 < memory.size { memory.noteStore(p1, inPage, by: .guest) }
+        if p2 < memory.size { memory.noteStore(p2, size - inPage, by: .guest) }
         for i in 0..<size {
             let b = UInt8(truncatingIfNeeded: value >> (8 * i))
             if i < inPage { memory.write8(p1 &+ UInt32(i), b) } else { memory.write8(p2 &+ UInt32(i - inPage), b) }
@@ -93,7 +105,7 @@ extension CPU {
     @inline(__always)
     func probeWrite(_ lin: UInt32, size: Int, user: Bool) throws(Fault) {
         let slot = tlbSlots[SoftTLB.index(lin, bank: user ? Int(s.pointee.userBank) : 0)]
-        if Int(lin & 0xFFF) <= 0x1000 - size && slot.writeTag == lin & 0xFFFF_F000 { return }
+        if Int(lin & 0xFFF) <= 0x1000 - size && slot.writeTag & ~SoftTLB.codeTagBit == lin & 0xFFFF_F000 { return }
         let inPage = 0x1000 - Int(lin & 0xFFF)
         _ = try translate(lin, write: true, user: user)
         if size > inPage { _ = try translate(lin &+ UInt32(inPage), write: true, user: user) }

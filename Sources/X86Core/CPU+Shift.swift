@@ -19,16 +19,7 @@ extension CPU {
         }
         let op = Int(d.reg)
         if d.modrm >= 0xC0 && sz == 4 && op >= 4 {
-            // The common case, inline: a 32-bit register shift.
-            let r = Int(d.modrm & 7)
-            let v = gpr[r]
-            let res: UInt32
-            switch op {
-            case 5: res = v >> count; setLazy(.shr, size: 4, result: res, dst: v, src: count)
-            case 7: res = UInt32(bitPattern: Int32(bitPattern: v) >> Int32(count)); setLazy(.sar, size: 4, result: res, dst: v, src: count)
-            default: res = v << count; setLazy(.shl, size: 4, result: res, dst: v, src: count)
-            }
-            gpr[r] = res
+            shiftRegister32(op, Int(d.modrm & 7), count: count)
             return
         }
         if d.modrm >= 0xC0 {
@@ -44,6 +35,20 @@ extension CPU {
             try writeLinear(lin, size: sz, value: res, user: userMode)
             finishShift(op, v, res, count: count, sz: sz, flags: flags, mask: mask)
         }
+    }
+
+    /// The common case, inline: SHL/SAL (4, 6), SHR (5), SAR (7) of a 32-bit register by a
+    /// count of 1–31.
+    @inline(__always)
+    func shiftRegister32(_ op: Int, _ r: Int, count: UInt32) {
+        let v = gpr[r]
+        let res: UInt32
+        switch op {
+        case 5: res = v >> count; setLazy(.shr, size: 4, result: res, dst: v, src: count)
+        case 7: res = UInt32(bitPattern: Int32(bitPattern: v) >> Int32(count)); setLazy(.sar, size: 4, result: res, dst: v, src: count)
+        default: res = v << count; setLazy(.shl, size: 4, result: res, dst: v, src: count)
+        }
+        gpr[r] = res
     }
 
     /// SHL/SHR/SAR keep their flags lazily; rotates set CF and OF now.

@@ -25,6 +25,17 @@ public final class CPU {
     let scratchInstruction: UnsafeMutablePointer<DecodedInstruction>
     var tlb: SoftTLB
     let cache: DecodedCache
+    /// The block engine's directory and ops, its counters, and the write tracking it shares with
+    /// `memory` and the TLB (CPU+Blocks.swift, CodePages.swift).
+    let blocks: BlockCache
+    let blockCounters: UnsafeMutablePointer<BlockStats>
+    let codeStamps: UnsafeMutablePointer<UInt32>
+    let blockBreak: UnsafeMutablePointer<UInt8>
+    /// The block op that raised the fault `handle` is looking at (its exit instruction).
+    var blockFaultOp: UnsafePointer<DecodedInstruction>? = nil
+    /// Which engine runs code while nothing needs attention. Both give the same results, counts
+    /// and traces; `blocks` is faster.
+    public var engine: ExecutionEngine = .interp
 
     /// Vectors (bit n = vector n) that end `run` with `.exception` instead of being delivered.
     public var exitOnExceptions: UInt32 = 0
@@ -45,7 +56,10 @@ public final class CPU {
     /// What the last exception chain looked like (for the triple-fault message).
     public internal(set) var exceptionChain: [(vector: UInt8, errorCode: UInt32?, eip: UInt32)] = []
     /// Set when something needs the per-instruction slow path (TF, RF, breakpoints, shadows).
-    var attention = false
+    /// Setting it also stops a running block after the current instruction.
+    var attention = false {
+        didSet { if attention { blockBreak.pointee = 1 } }
+    }
     /// The instruction an `.intercepted`, `.portIO` or `.halted` exit stopped at (see CPU+Owner).
     let exitInstructionPointer: UnsafeMutablePointer<DecodedInstruction>
     /// CR0/CR4 guest/host masks and read shadows (SDM Vol. 3C §24.6.6): MOV from CR0/CR4 and
@@ -122,10 +136,15 @@ public final class CPU {
             .assumingMemoryBound(to: UInt32.self)
         ram = memory.ram
         ramSize = memory.size
-        tlb = SoftTLB()
+        tlb = SoftTLB(code: memory.code)
         tlbSlots = tlb.slots
         cache = DecodedCache()
         cacheEntries = cache.entries
+        blocks = BlockCache()
+        blockCounters = .allocate(capacity: 1)
+        blockCounters.initialize(to: BlockStats())
+        codeStamps = memory.code.stamps
+        blockBreak = memory.code.blockBreak
         scratchInstruction = .allocate(capacity: 1)
         scratchInstruction.initialize(to: DecodedInstruction())
         exitInstructionPointer = .allocate(capacity: 1)
@@ -137,6 +156,8 @@ public final class CPU {
         s.deallocate()
         tlb.deallocate()
         cache.deallocate()
+        blocks.deallocate()
+        blockCounters.deallocate()
         scratchInstruction.deallocate()
         exitInstructionPointer.deallocate()
     }
@@ -224,6 +245,18 @@ public final class CPU {
             // may count twice — INT n and its delivery — so the count can pass the budget.)
             var n = min(budgetEnd &- s.pointee.instructions, 4096)
             if n == 0 || s.pointee.instructions > budgetEnd { return .instructionLimit }
+            if engine == .blocks {
+                while n > 0 {
+                    do throws(Fault) {
+                        n = try runBlocks(budget: n)
+                    } catch {
+                        if let exit = handle(error) { return exit }
+                        break
+                    }
+                    if attention { break }
+                }
+                continue
+            }
             while n > 0 {
                 do throws(Fault) {
                     try step()
@@ -450,11 +483,15 @@ public final class CPU {
     @inline(never)
     func handle(_ fault: Fault) -> ExitReason? {
         let st = s
+        let blockOp = blockFaultOp
+        blockFaultOp = nil
         if fault.kind == .exit {
             let exit = pendingExit
             pendingExit = .instructionLimit
             if case .portIO = exit {
                 exitInstructionPointer.pointee = pendingPortInstruction
+            } else if let op = blockOp {
+                exitInstructionPointer.pointee = op.pointee
             } else {
                 captureExitInstruction()
             }

@@ -26,6 +26,10 @@ public final class PhysicalMemory {
     public let guestSize: UInt32
     public private(set) var regions: [MMIORegion] = []
     static let guardBytes = 64
+    /// Which pages hold the block engine's blocks (see CodePages.swift).
+    let code: CodePages
+    /// `code.stamps`, for the inlinable `write32` (bit 0: the page holds blocks).
+    @usableFromInline let codeStamps: UnsafeMutablePointer<UInt32>
 
     /// `size` bytes of guest RAM, followed by `privateBytes` that only the owner uses (the shadow
     /// MMU keeps its page tables there: the CPU's walker can read them, and the owner never maps
@@ -44,11 +48,16 @@ public final class PhysicalMemory {
             fatalError("cannot reserve \(size >> 20) MiB of guest memory")
         }
         ram = p
+        code = CodePages(pages: (size + privateBytes) >> 12)
+        codeStamps = code.stamps
     }
 
     private let mappedBytes: Int
 
-    deinit { munmap(ram, mappedBytes) }
+    deinit {
+        munmap(ram, mappedBytes)
+        code.deallocate()
+    }
 
     public func add(_ region: MMIORegion) {
         regions.append(region)
@@ -79,7 +88,11 @@ public final class PhysicalMemory {
     }
 
     public func write8(_ address: UInt32, _ value: UInt8) {
-        if address < size { ram.storeBytes(of: value, toByteOffset: Int(address), as: UInt8.self); return }
+        if address < size {
+            noteStore(address, 1)
+            ram.storeBytes(of: value, toByteOffset: Int(address), as: UInt8.self)
+            return
+        }
         if let r = region(at: address) { r.write(offset: address &- r.base, size: 1, value: UInt32(value)) }
     }
 
@@ -100,6 +113,7 @@ public final class PhysicalMemory {
 
     public func write(_ address: UInt32, size n: Int, value: UInt32) {
         if address < size && Int(address) + n <= Int(size) {
+            noteStore(address, n)
             switch n {
             case 1: ram.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: Int(address), as: UInt8.self)
             case 2: ram.storeBytes(of: UInt16(truncatingIfNeeded: value), toByteOffset: Int(address), as: UInt16.self)
@@ -121,7 +135,13 @@ public final class PhysicalMemory {
 
     @inlinable
     public func write32(_ address: UInt32, _ value: UInt32) {
-        if address < size && size &- address >= 4 { ram.storeBytes(of: value, toByteOffset: Int(address), as: UInt32.self); return }
+        if address < size && size &- address >= 4 {
+            if codeStamps[Int(address >> 12)] & 1 != 0 || codeStamps[Int((address &+ 3) >> 12)] & 1 != 0 {
+                codeStoreByOther(address, 4)
+            }
+            ram.storeBytes(of: value, toByteOffset: Int(address), as: UInt32.self)
+            return
+        }
         write(address, size: 4, value: value)
     }
 

@@ -21,6 +21,10 @@ struct SoftTLB {
     static let entries = 4096
     static let indexMask: UInt32 = UInt32(entries - 1)
     static let invalidTag: UInt32 = 1
+    /// Set in a write tag whose page holds the block engine's blocks: the store is allowed (the
+    /// translation is cached, exactly as without blocks) but never on the fast path, whose
+    /// compare fails, so `writeLinearSlow` sees it and invalidates the blocks it overwrites.
+    static let codeTagBit: UInt32 = 2
     static let fillLogCapacity = 1024
 
     /// `entries` supervisor slots, `entries` user slots, then `entries` never-filled slots used
@@ -35,8 +39,14 @@ struct SoftTLB {
     /// One bit per 4 MiB region of the linear space (1,024 regions): set when a slot of that
     /// region was filled from a 4 MiB page, so INVLPG scans a region only where one can be.
     let largeRegions: UnsafeMutablePointer<UInt32>
+    /// The block engine's code pages and its stop flag (see CodePages.swift): every change to
+    /// the TLB ends the running block, whose code translation was checked once at its entry.
+    let codeStamps: UnsafeMutablePointer<UInt32>
+    let blockBreak: UnsafeMutablePointer<UInt8>
 
-    init() {
+    init(code: CodePages) {
+        codeStamps = code.stamps
+        blockBreak = code.blockBreak
         slots = .allocate(capacity: Self.entries * 3)
         slots.initialize(repeating: TLBEntry(), count: Self.entries * 3)
         filled = .allocate(capacity: Self.fillLogCapacity)
@@ -63,8 +73,10 @@ struct SoftTLB {
     mutating func fill(linear: UInt32, user: Bool, physPage: UInt32, writable: Bool, global: Bool) {
         let i = Self.index(linear, user: user)
         let page = linear & 0xFFFF_F000
-        slots[i] = TLBEntry(readTag: page, writeTag: writable ? page : Self.invalidTag,
-                            physPage: physPage, global: global)
+        let writeTag = !writable ? Self.invalidTag
+            : codeStamps[Int(physPage >> 12)] & 1 != 0 ? page | Self.codeTagBit : page
+        slots[i] = TLBEntry(readTag: page, writeTag: writeTag, physPage: physPage, global: global)
+        blockBreak.pointee = 1
         if filledCount < Self.fillLogCapacity {
             filled[filledCount] = Int32(i)
             filledCount += 1
@@ -91,6 +103,7 @@ struct SoftTLB {
     }
 
     mutating func invalidate(page linear: UInt32) {
+        blockBreak.pointee = 1
         if holdsLargePages && largeRegions[Int(linear >> 27)] & (1 << ((linear >> 22) & 31)) != 0 {
             let base = linear & 0xFFC0_0000
             for i in 0..<UInt32(1024) { invalidateOne(base | i << 12) }
@@ -102,13 +115,14 @@ struct SoftTLB {
     private mutating func invalidateOne(_ linear: UInt32) {
         let page = linear & 0xFFFF_F000
         let i = Self.index(linear, user: false)
-        if slots[i].readTag == page || slots[i].writeTag == page { slots[i] = TLBEntry() }
+        if slots[i].readTag == page || slots[i].writeTag & ~Self.codeTagBit == page { slots[i] = TLBEntry() }
         let u = Self.index(linear, user: true)
-        if slots[u].readTag == page || slots[u].writeTag == page { slots[u] = TLBEntry() }
+        if slots[u].readTag == page || slots[u].writeTag & ~Self.codeTagBit == page { slots[u] = TLBEntry() }
     }
 
     /// CR3 write: drop everything but global entries (when `keepGlobal`).
     mutating func flush(keepGlobal: Bool) {
+        blockBreak.pointee = 1
         if !keepGlobal { holdsLargePages = false }
         if overflowed {
             for i in 0..<(Self.entries * 2) where !(keepGlobal && slots[i].global) { slots[i] = TLBEntry() }
@@ -128,6 +142,22 @@ struct SoftTLB {
             }
         }
         filledCount = kept
+    }
+
+    /// The physical page `physPage` just got its first block: writes to it leave the fast path
+    /// (their tags get `codeTagBit`; the translations themselves stay cached).
+    func revokeFastWrites(physPage: UInt32) {
+        @inline(__always) func revoke(_ i: Int) {
+            if slots[i].physPage == physPage && slots[i].writeTag & Self.codeTagBit == 0
+                && slots[i].writeTag != Self.invalidTag {
+                slots[i].writeTag |= Self.codeTagBit
+            }
+        }
+        if overflowed {
+            for i in 0..<(Self.entries * 2) { revoke(i) }
+        } else {
+            for k in 0..<filledCount { revoke(Int(filled[k])) }
+        }
     }
 
     private mutating func relogGlobals() {

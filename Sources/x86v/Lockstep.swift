@@ -20,6 +20,8 @@ struct LockstepCommand: ParsableCommand {
     @Option(name: .customLong("qemu-filter"), help: "Address ranges QEMU logs ('auto', the default: everywhere but QEMU's firmware; 'image': the guest's loadable segments; 'all'; or LO-HI,…).")
     var qemuFilter: String = "auto"
     @Option(help: "Instructions of context before the divergence.") var context: Int = 10
+    @Flag(help: "Compare the block engine with the interpreter instead (one process, the same flags on both sides): CPU state at every block boundary, whole machines every 1 Mi instructions and at the end.")
+    var engines = false
     @Option(name: .customLong("test-flip-flag"), help: ArgumentHelp("Testing: flip EFLAGS bit BIT at instruction N on side A (N:BIT).", visibility: .hidden))
     var flipFlag: String?
 
@@ -30,6 +32,7 @@ struct LockstepCommand: ParsableCommand {
     }
 
     func run() throws {
+        if engines { try compareEngines() }
         guard let memory = parseMemorySize(options.memory) else { throw InputError("bad --memory '\(options.memory)'") }
         var plan = Lockstep(x86v: selfExecutablePath(), guest: options.guest!, runArguments: passThroughArguments(),
                             against: against.map { $0.split(separator: " ").map(String.init) })
@@ -66,7 +69,7 @@ struct LockstepCommand: ParsableCommand {
     /// The command line's run flags, for the x86v side: everything but the guest and
     /// lockstep's own options.
     func passThroughArguments() -> [String] {
-        let own: Set<String> = ["--against", "--qemu", "--qemu-filter", "--context"]
+        let own: Set<String> = ["--against", "--qemu", "--qemu-filter", "--context", "--engines"]
         var args = Array(normalizedArguments().dropFirst())
         var out: [String] = []
         var i = 0
@@ -93,5 +96,35 @@ struct LockstepCommand: ParsableCommand {
     /// Options of `run` that take no value.
     func isFlag(_ a: String) -> Bool {
         ["--stats", "--strict-io", "--umip"].contains(a)
+    }
+}
+
+extension LockstepCommand {
+    /// `--engines`: both engines on machines built from the same flags, compared in-process.
+    func compareEngines() throws -> Never {
+        if against != nil { throw InputError("--engines compares the two engines itself: drop --against") }
+        var a = options
+        a.engine = .blocks
+        var b = options
+        b.engine = .interp
+        b.serial = "/dev/null"
+        b.traceFaults = nil
+        b.traceExits = nil
+        let sa = try a.makeSetup(interactiveInput: false)
+        let sb = try b.makeSetup(interactiveInput: false)
+        var plan = EngineLockstep(blocks: .init(machine: sa.machine, vmm: sa.vmm, run: sa.run),
+                                  interp: .init(machine: sb.machine, vmm: sb.vmm, run: sb.run),
+                                  maxInstructions: options.maxInstructions)
+        if let f = flipFlag {
+            let parts = f.split(separator: ":")
+            guard parts.count == 2, let n = UInt64(parts[0]), let bit = Int(parts[1]), (0..<22).contains(bit) else {
+                throw InputError("bad --test-flip-flag '\(f)' (N:BIT, BIT 0-21)")
+            }
+            plan.flip = (n, bit)
+        }
+        let outcome = plan.run()
+        sa.serial.flush()
+        print(outcome.report, terminator: "")
+        throw ExitCode(outcome.divergence == nil ? 0 : 1)
     }
 }

@@ -34,6 +34,8 @@ struct RunOptions: ParsableArguments {
     var shadowPages: Int?
     @Flag(name: .customLong("no-unsync"), help: "--mmu=shadow: keep every shadowed page table write-protected (each guest store to one exits and is synced), instead of letting leaf tables go out of sync as KVM does.")
     var noUnsync = false
+    @Option(help: "How guest code runs: blocks (predecoded basic blocks, the default) or interp (one instruction at a time through the decoded cache). Same results, counts and traces; see docs/interpreter.md.")
+    var engine: ExecutionEngine = .blocks
     @Option(name: .customLong("trace-faults"), help: "Write one JSON line per page fault (hidden and delivered).")
     var traceFaults: String?
     @Option(help: "Exit policy edits for --virt=hw, e.g. '-io,+rdtsc,+exception:14' (see docs/formats.md).")
@@ -114,6 +116,7 @@ struct RunOptions: ParsableArguments {
         let machine = PCMachine(memorySize: bytes, rtcStart: start,
                                 privateMemory: useShadow ? (pool + classicPages) * 4096 : 0)
         machine.strictIO = strictIO
+        machine.cpu.engine = engine
         let elf = try loadGuest(into: machine)
 
         let output = try SerialOutput(path: serial)
@@ -218,3 +221,4 @@ struct GuestSetup {
         throw ExitCode(report.exitStatus)
     }
 }
+extension ExecutionEngine: ExpressibleByArgument {}

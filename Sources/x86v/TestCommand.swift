@@ -1,5 +1,6 @@
 import ArgumentParser
 import Machine
+import X86Core
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,6 +29,8 @@ struct TestCommand: ParsableCommand {
     @Option(help: "Write a JUnit XML report to this file.") var junit: String?
     @Option(name: .customLong("config"), help: "Only this configuration: none, hw-direct, hw-shadow (repeatable).")
     var configs: [String] = []
+    @Option(help: "The execution engine every run uses: blocks (default) or interp.")
+    var engine: ExecutionEngine?
 
     /// One (guest, configuration) pair: its run, or why it is skipped.
     struct Case {
@@ -91,6 +94,7 @@ struct TestCommand: ParsableCommand {
             case .hwDirect: argv += hasMMU ? ["--virt=hw", "--mmu=direct"] : ["--virt=hw"]
             case .hwShadow: argv += ["--virt=hw", "--mmu=shadow"]
             }
+            if let e = engine { argv += ["--engine", e.rawValue] }
             argv += ["--serial", cases[i].serialPath, "--max-instructions", "2000000000", "--timeout", "120"]
             if hasTraceFaults { argv += ["--trace-faults", cases[i].tracePath] }
             argv += guest.spec.flags  // last, so a spec can override the limits

@@ -69,6 +69,7 @@ public struct MultibootLoader {
         guard end <= UInt64(infoAddress) || address >= stringsEnd else {
             throw LoadError(description: "image at \(where_) overlaps the multiboot information at 0x9000–0xFFFF")
         }
+        memory.allPagesReplaced()  // written directly: no block decoded from the old bytes may stay
         let base = memory.ram + Int(address)
         image.withUnsafeBytes { raw in base.copyMemory(from: raw.baseAddress!, byteCount: image.count) }
         if Int(size) > image.count {

@@ -96,7 +96,9 @@ extension CPU {
         w.put(valid)
         for i in 0..<(SoftTLB.entries * 2) where slots[i].readTag != SoftTLB.invalidTag {
             let e = slots[i]
-            w.put(UInt16(i)); w.put(e.readTag); w.put(e.writeTag); w.put(e.physPage); w.put(e.global)
+            // A code page's write tag is the block engine's business, not the TLB's: saved as
+            // the plain writable tag it stands for, so both engines write the same snapshot.
+            w.put(UInt16(i)); w.put(e.readTag); w.put(e.writeTag & ~SoftTLB.codeTagBit); w.put(e.physPage); w.put(e.global)
         }
     }
 
@@ -230,6 +232,9 @@ extension CPU {
     /// Empties the soft TLB and refills it with `entries`, except pages that now hold an owner
     /// watchpoint (the debugger's watches are not part of the snapshot; their pages must stay out).
     private func restoreTLB(_ entries: [(slot: Int, entry: TLBEntry)], holdsLargePages: Bool) {
+        // Blocks are decoded from RAM the restore may have replaced: none survives, so no page
+        // is a code page and the restored write tags are right as they are.
+        memory.allPagesReplaced()
         tlb.flush(keepGlobal: false)
         tlb.holdsLargePages = holdsLargePages
         for (slot, e) in entries {

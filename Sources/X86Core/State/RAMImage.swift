@@ -130,8 +130,12 @@ public struct RAMImage: Sendable {
             let p = memory.ram + i * Self.pageSize
             if page == nil, let untouched, untouched[i] { continue }
             if let page {
-                if memcmp(p, page.bytes, Self.pageSize) != 0 { p.copyMemory(from: page.bytes, byteCount: Self.pageSize) }
+                if memcmp(p, page.bytes, Self.pageSize) != 0 {
+                    memory.pageReplaced(UInt32(i * Self.pageSize))
+                    p.copyMemory(from: page.bytes, byteCount: Self.pageSize)
+                }
             } else if !Self.isZero(p) {
+                memory.pageReplaced(UInt32(i * Self.pageSize))
                 p.initializeMemory(as: UInt8.self, repeating: 0, count: Self.pageSize)
             }
         }

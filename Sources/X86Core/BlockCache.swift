@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import X86Decode
+
+/// Which engine runs guest code when nothing needs attention (the slow path, one instruction at
+/// a time, is shared): `interp` fetches each instruction through the soft TLB and the decoded
+/// cache; `blocks` runs predecoded basic blocks (see CPU+Blocks.swift, docs/interpreter.md).
+public enum ExecutionEngine: String, Sendable, CaseIterable {
+    case interp, blocks
+}
+
+/// One predecoded instruction of a block: the decoded form (handlers read it in place, as
+/// from the decoded cache) and the handler chosen for it at decode time. 24 bytes.
+struct BlockOp {
+    var instruction = DecodedInstruction()
+    var handler: BlockHandler = .generic
+}
+
+/// A block: up to `BlockCache.maxOps` instructions from one page, run back to back.
+///
+///     key     physical address of the first byte | (CS.D << 32); UInt64.max = empty
+///     stamp   the page's `CodePages` stamp when it was built (valid while they are equal)
+///     count   instructions (0: the first one crosses the page end or does not decode, so
+///             the interpreter runs it)
+///     bytes   their total length (the CS limit is checked once for all of them)
+///     linkEIP, link   the block that followed last time, when it started in the same page
+///             (EIP and directory index): the next lookup starts there (chaining)
+struct BlockHeader {
+    var key: UInt64 = .max
+    var stamp: UInt32 = 0
+    var count: UInt16 = 0
+    var bytes: UInt16 = 0
+    var linkEIP: UInt32 = 1
+    var link: Int32 = -1
+}
+
+/// The block directory: direct-mapped by physical address, allocated once; a new block evicts
+/// the one in its slot. Ops of block i live at `ops + i * maxOps`.
+struct BlockCache {
+    static let slots = 1 << 13
+    static let maxOps = 32
+    let headers: UnsafeMutablePointer<BlockHeader>
+    let ops: UnsafeMutablePointer<BlockOp>
+
+    static let opsBytes = slots * maxOps * MemoryLayout<BlockOp>.stride
+
+    init() {
+        headers = .allocate(capacity: Self.slots)
+        headers.initialize(repeating: BlockHeader(), count: Self.slots)
+        // 6 MiB of ops, mapped lazily: a CPU that never runs blocks (a test, the interpreter
+        // engine) touches none of it. All-zero bytes are a valid BlockOp.
+        guard let p = mmap(nil, Self.opsBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              p != MAP_FAILED else { fatalError("cannot reserve the block cache") }
+        ops = p.bindMemory(to: BlockOp.self, capacity: Self.slots * Self.maxOps)
+    }
+
+    func deallocate() {
+        headers.deallocate()
+        munmap(UnsafeMutableRawPointer(ops), Self.opsBytes)
+    }
+
+    /// Multiplicative hash of the physical address (blocks start at any byte).
+    @inline(__always) static func index(_ phys: UInt32) -> Int {
+        Int((phys &* 0x9E37_79B1) >> 19)
+    }
+
+    func clear() {
+        for i in 0..<Self.slots { headers[i] = BlockHeader() }
+    }
+}
+
+/// The block engine's counters (`--stats`; not in `--stats-json`, which stays the same for both
+/// engines).
+public struct BlockStats: Sendable, Equatable {
+    /// Blocks decoded (a rebuild after an invalidation or an eviction counts again).
+    public var built: UInt64 = 0
+    /// Times a block was entered.
+    public var executions: UInt64 = 0
+    /// Instructions run inside blocks (÷ executions = the average block length run).
+    public var instructions: UInt64 = 0
+    /// Entries found through the previous block's link instead of the TLB and the directory.
+    public var chained: UInt64 = 0
+    /// Instructions the engine handed to the interpreter (a code-TLB miss, an instruction that
+    /// crosses a page or the CS limit, undecodable bytes).
+    public var interpreted: UInt64 = 0
+    public init() {}
+}

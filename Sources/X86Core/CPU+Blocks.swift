@@ -1,0 +1,229 @@
+import X86Decode
+
+/// The block engine (`--engine blocks`): runs predecoded basic blocks when nothing needs
+/// attention. Per block it does once what the interpreter does per instruction: the code-TLB
+/// lookup, finding the decoded instructions (a directory lookup and a page-stamp compare instead
+/// of a byte compare per instruction), the CS limit check and the budget. Per instruction it keeps
+/// `currentEIP`, `eip` and the count exact, so a fault, an exit or the budget in the middle of a
+/// block looks exactly as in the interpreter; everything that needs attention (TF, breakpoints,
+/// interrupt windows, observers) runs in the shared slow path, one instruction at a time.
+///
+/// A block is valid while its page's write stamp is unchanged (CodePages.swift); anything that
+/// can change what the running block assumes sets `blockBreak` (a store to code, any TLB change,
+/// `attention`), and the block stops after the current instruction.
+extension CPU {
+    /// Runs blocks (or single instructions the engine cannot run as blocks) until `budget`
+    /// instructions have retired or something sets `blockBreak`; returns the budget left.
+    @inline(__always)
+    func runBlocks(budget: UInt64) throws(Fault) -> UInt64 {
+        let st = s
+        var n = budget
+        // The block that just ran to its end with no break (so the TLB is as when it was
+        // entered), and the linear page, physical page and TLB bank it was entered with.
+        var previous: UnsafeMutablePointer<BlockHeader>? = nil
+        var linearPage: UInt32 = 1
+        var physPage: UInt32 = 0
+        var bank = 0
+        while n > 0 {
+            let eip = st.pointee.eip
+            let cs = st.pointee.segments[1]
+            let lin = cs.base &+ eip
+            let b = st.pointee.cpl == 3 ? Int(st.pointee.userBank) : 0
+            let key: UInt64
+            var h: UnsafeMutablePointer<BlockHeader>
+            if let p = previous, p.pointee.linkEIP == eip, lin & 0xFFFF_F000 == linearPage, b == bank,
+               case let chained = blocks.headers + Int(p.pointee.link),
+               chained.pointee.key == UInt64(physPage | (lin & 0xFFF)) | (cs.big ? 1 << 32 : 0),
+               chained.pointee.stamp == codeStamps[Int(physPage >> 12)] {
+                // Chained: the block that followed last time, in the same page, still valid. The
+                // TLB lookup and the directory probe are skipped; nothing else is.
+                h = chained
+                key = h.pointee.key
+                blockCounters.pointee.chained &+= 1
+            } else {
+                let slot = tlbSlots[SoftTLB.index(lin, bank: b)]
+                guard slot.readTag == lin & 0xFFFF_F000 else {
+                    try interpretOne()
+                    return n &- 1
+                }
+                let phys = slot.physPage | (lin & 0xFFF)
+                key = UInt64(phys) | (cs.big ? 1 << 32 : 0)
+                let i = BlockCache.index(phys)
+                h = blocks.headers + i
+                if h.pointee.key != key || h.pointee.stamp != codeStamps[Int(phys >> 12)] {
+                    buildBlock(phys: phys, key: key, at: i, big: cs.big)
+                }
+                if let p = previous, lin & 0xFFFF_F000 == linearPage {
+                    p.pointee.linkEIP = eip
+                    p.pointee.link = Int32(i)
+                }
+                linearPage = lin & 0xFFFF_F000
+                physPage = slot.physPage
+                bank = b
+            }
+            let count = Int(h.pointee.count)
+            let end = eip &+ UInt32(h.pointee.bytes) &- 1
+            // The CS limit once for the whole block (and no 16-bit IP wrap inside it); a block
+            // the engine cannot run is one instruction for the interpreter.
+            if count == 0 || end > cs.limit || end < eip || (!cs.big && end > 0xFFFF) {
+                try interpretOne()
+                return n &- 1
+            }
+            blockBreak.pointee = 0
+            var op = blocks.ops + (h - blocks.headers) &* BlockCache.maxOps
+            let stop = UInt64(count) < n ? count : Int(n)
+            var done = 0
+            repeat {
+                let e = st.pointee.eip
+                st.pointee.currentEIP = e
+                st.pointee.eip = e &+ UInt32(op.pointee.instruction.length)
+                do throws(Fault) {
+                    try dispatch(op)
+                } catch {
+                    // `handle` copies the exiting instruction from here instead of decoding it.
+                    blockFaultOp = UnsafeRawPointer(op).assumingMemoryBound(to: DecodedInstruction.self)
+                    blockCounters.pointee.executions &+= 1
+                    blockCounters.pointee.instructions &+= UInt64(done)
+                    throw error
+                }
+                st.pointee.instructions &+= 1
+                done &+= 1
+                op += 1
+            } while done < stop && blockBreak.pointee == 0
+            blockCounters.pointee.executions &+= 1
+            blockCounters.pointee.instructions &+= UInt64(done)
+            n &-= UInt64(done)
+            if blockBreak.pointee != 0 { return n }
+            previous = h
+        }
+        return n
+    }
+
+    /// One instruction through the interpreter (the engine could not run it as a block).
+    @inline(never)
+    func interpretOne() throws(Fault) {
+        blockCounters.pointee.interpreted &+= 1
+        try step()
+    }
+
+    /// Decodes the block at `phys` into slot `i`: up to `BlockCache.maxOps` instructions, ending
+    /// after one that does not continue the block, or before one that would cross the page end
+    /// or does not decode (the interpreter then runs that one and raises what it must).
+    @inline(never)
+    func buildBlock(phys: UInt32, key: UInt64, at i: Int, big: Bool) {
+        blockCounters.pointee.built &+= 1
+        let h = blocks.headers + i
+        let ops = blocks.ops + i &* BlockCache.maxOps
+        let pageEnd = (phys & 0xFFFF_F000) &+ 0x1000
+        var at = phys
+        var count = 0
+        while count < BlockCache.maxOps && at < pageEnd {
+            let available = Int(min(pageEnd &- at, 16))
+            let bytes = (ram + Int(at)).assumingMemoryBound(to: UInt8.self)
+            var d = DecodedInstruction()
+            guard decoder.decode(bytes, count: available, mode: big ? .bits32 : .bits16, into: &d) == .ok else { break }
+            ops[count] = BlockOp(instruction: d, handler: BlockHandler.choose(d))
+            count += 1
+            at &+= UInt32(d.length)
+            if !BlockHandler.continuesBlock(d) { break }
+        }
+        let page = Int(phys >> 12)
+        var stamp = codeStamps[page]
+        if count > 0 {
+            let (marked, newlyCode) = memory.markCode(page: page, first: phys & 0xFFF, end: at &- (phys & 0xFFFF_F000))
+            stamp = marked
+            if newlyCode { tlb.revokeFastWrites(physPage: phys & 0xFFFF_F000) }
+        }
+        h.pointee = BlockHeader(key: key, stamp: stamp, count: UInt16(count), bytes: UInt16(at &- phys))
+    }
+
+    /// Runs one predecoded instruction (EIP already past it).
+    @inline(__always)
+    func dispatch(_ op: UnsafeMutablePointer<BlockOp>) throws(Fault) {
+        let p = UnsafeRawPointer(op).assumingMemoryBound(to: DecodedInstruction.self)
+        let d = InstructionRef(p)
+        switch op.pointee.handler {
+        case .generic:
+            try execute(d)
+        case .aluRR32:
+            let opc = d.opcode
+            let rm = Int(d.modrm & 7), r = Int(d.reg)
+            if opc & 2 == 0 {
+                aluRegisters32(op: Int(opc >> 3), dst: rm, src: r)
+            } else {
+                aluRegisters32(op: Int(opc >> 3), dst: r, src: rm)
+            }
+        case .aluRI32:
+            aluRegisterImmediate(Int(d.reg), Int(d.modrm & 7), d.immediate, sz: 4)
+        case .aluGvM32:
+            try aluForm(d, op: Int(d.opcode >> 3), form: 3, sz: 4)
+        case .movRR32:
+            if d.opcode == 0x89 { gpr[Int(d.modrm & 7)] = gpr[Int(d.reg)] } else { gpr[Int(d.reg)] = gpr[Int(d.modrm & 7)] }
+        case .movRI32:
+            gpr[Int(d.opcode & 7)] = d.immediate
+        case .loadRM32:
+            let (seg, off) = effectiveAddress(d)
+            gpr[Int(d.reg)] = try read(seg, off, size: 4)
+        case .storeMR32:
+            let (seg, off) = effectiveAddress(d)
+            try write(seg, off, size: 4, gpr[Int(d.reg)])
+        case .storeMI32:
+            let (seg, off) = effectiveAddress(d)
+            try write(seg, off, size: 4, d.immediate)
+        case .lea32:
+            lea(d, sz: 4)
+        case .inc32:
+            incRegister(Int(d.opcode & 7), sz: 4)
+        case .dec32:
+            decRegister(Int(d.opcode & 7), sz: 4)
+        case .push32:
+            try push(gpr[Int(d.opcode & 7)], size: 4)
+        case .pop32:
+            try popRegister(Int(d.opcode & 7), sz: 4)
+        case .testRR32:
+            test(gpr[Int(d.modrm & 7)], gpr[Int(d.reg)], size: 4)
+        case .shiftRI32:
+            let count = d.immediate & 0x1F
+            if count != 0 { shiftRegister32(Int(d.reg), Int(d.modrm & 7), count: count) }
+        case .jcc:
+            if condition(d.opcode & 0xF) { try jumpRelative(d.immediate, sz: d.operandSize32 ? 4 : 2) }
+        case .jmpRel:
+            try jumpRelative(d.immediate, sz: d.operandSize32 ? 4 : 2)
+        case .callRel32:
+            try callRelative(d.immediate, sz: 4)
+        case .ret32:
+            try nearReturn(sz: 4, release: 0)
+        case .movzx8:
+            try movzx8(d, sz: 4)
+        case .nop:
+            break
+        }
+    }
+
+    /// The number of instructions of the block the engine would run at CS:EIP now (built if it
+    /// is not there yet, as the engine would), or 0 when it would interpret one instruction: the
+    /// engine lockstep runs the block engine one block at a time with this as the budget.
+    public func blockLengthAtEIP() -> Int {
+        let st = s
+        let lin = st.pointee.segments[1].base &+ st.pointee.eip
+        let slot = tlbSlots[SoftTLB.index(lin, bank: st.pointee.cpl == 3 ? Int(st.pointee.userBank) : 0)]
+        guard engine == .blocks, slot.readTag == lin & 0xFFFF_F000 else { return 0 }
+        let phys = slot.physPage | (lin & 0xFFF)
+        let big = st.pointee.segments[1].big
+        let key = UInt64(phys) | (big ? 1 << 32 : 0)
+        let i = BlockCache.index(phys)
+        let h = blocks.headers + i
+        if h.pointee.key != key || h.pointee.stamp != codeStamps[Int(phys >> 12)] {
+            buildBlock(phys: phys, key: key, at: i, big: big)
+        }
+        return Int(h.pointee.count)
+    }
+
+    /// Drops every block (tests; the write tracking makes it unnecessary otherwise).
+    public func flushBlocks() {
+        blocks.clear()
+    }
+
+    /// The block engine's counters so far.
+    public var blockStats: BlockStats { blockCounters.pointee }
+}
