@@ -21,7 +21,7 @@ CPU_FUZZ := .build/release/cpu-fuzz
 UNICORN_PY ?= /usr/bin/python3
 APT_PACKAGES := libcapstone-dev libedit-dev pkg-config gcc binutils make gdb graphviz qemu-system-x86
 
-.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume check-trace native-harness diff-cpu fuzz-cpu unicorn-cases
+.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume check-trace check-engines native-harness diff-cpu fuzz-cpu unicorn-cases
 
 all: build
 
@@ -75,6 +75,7 @@ check-cli: build guests
 check-test-command: build guests
 	bash Tests/cli/check-test-command.sh $(X86V)
 	$(X86V) test testguests/ --junit .build/x86v-test-junit.xml
+	$(X86V) test testguests/ --engine interp
 
 # Scripted debugger sessions against test guests, compared with full expected transcripts.
 check-debug: build guests
@@ -90,9 +91,16 @@ check-save-resume: build guests
 check-trace: build guests
 	bash Tests/cli/check-trace.sh $(X86V)
 
-test: build guests check-cli check-test-command check-debug check-save-resume check-trace native-harness
-	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS)
-	$(CPU_FUZZ) --instructions 1000000 --seed 1
+# The block engine against the interpreter on every guest (lockstep at block boundaries, traces).
+check-engines: build guests
+	bash Tests/cli/check-engines.sh $(X86V) testguests
+
+test: build guests check-cli check-test-command check-debug check-save-resume check-trace check-engines native-harness
+	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS) --engine blocks
+	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS) --engine interp
+	@a=$$($(CPU_FUZZ) --instructions 1000000 --seed 1 --engine blocks) && echo "$$a" && \
+	b=$$($(CPU_FUZZ) --instructions 1000000 --seed 1 --engine interp) && echo "$$b" && \
+	if [ "$${a% (engine*}" != "$${b% (engine*}" ]; then echo "cpu-fuzz: the engines differ"; exit 1; fi
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build
 

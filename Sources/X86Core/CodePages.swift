@@ -110,6 +110,17 @@ extension PhysicalMemory {
         if i < code.pages && code.stamps[i] & 1 != 0 { invalidateCode(page: i, by: .restore) }
     }
 
+    /// `count` bytes at `address` were overwritten directly (tests and tools that poke RAM).
+    public func rangeReplaced(_ address: UInt32, count: Int) {
+        guard count > 0 else { return }
+        let last = min(UInt64(address) + UInt64(count) - 1, UInt64(size) - 1)
+        var page = UInt64(address) & ~0xFFF
+        while page <= last {
+            pageReplaced(UInt32(page))
+            page += 0x1000
+        }
+    }
+
     /// Every block goes (a loader or a restore that rewrote RAM directly).
     public func allPagesReplaced() {
         for i in 0..<code.pages where code.stamps[i] & 1 != 0 { invalidateCode(page: i, by: .restore) }

@@ -30,10 +30,13 @@ final class Emulated {
         cpu.exitOnExceptions = 0xFFFF_FFFF
         let ram = cpu.memory.ram
         let code = ram + Int(Layout.codeBase)
+        // Written directly: the block engine is told which bytes changed.
+        cpu.memory.rangeReplaced(Layout.codeBase, count: c.code.count + 1)
         c.code.withUnsafeBytes { code.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         code.storeBytes(of: 0xCC, toByteOffset: c.code.count, as: UInt8.self)  // INT3: the end marker
         c.initialSandbox(into: initial)
         let sandbox = ram + Int(Layout.sandboxBase)
+        cpu.memory.rangeReplaced(Layout.sandboxBase, count: Layout.sandboxSize)
         sandbox.copyMemory(from: initial, byteCount: Layout.sandboxSize)
         let st = cpu.statePointer
         for i in 0..<8 { st.pointee.regs[i] = c.regs[i] }

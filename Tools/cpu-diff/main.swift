@@ -28,6 +28,8 @@ struct Options {
         return FileManager.default.isExecutableFile(atPath: beside) ? beside : relative
     }()
     var only: Int?
+    /// The engine x86v runs the cases with (one instruction per run: each is a block's first).
+    var engine = ExecutionEngine.blocks
     var maxLength = 20
     var show = 5
     var verbose = false
@@ -43,7 +45,7 @@ struct Options {
 
 func usage(_ message: String) -> Never {
     FileHandle.standardError.write(("cpu-diff: \(message)\n"
-        + "usage: cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M] [--no-reduce] [--no-mask] [--exclude MNEMONIC,...] [--stats] [--verbose]\n")
+        + "usage: cpu-diff [--count N] [--seed S] [--harness PATH] [--case K] [--max-length L] [--show M] [--no-reduce] [--no-mask] [--exclude MNEMONIC,...] [--stats] [--verbose] [--engine blocks|interp]\n")
         .data(using: .utf8)!)
     exit(2)
 }
@@ -70,6 +72,9 @@ func parseOptions() -> Options {
         case "--no-reduce": o.reduce = false
         case "--no-mask": o.maskUndefined = false
         case "--stats": o.stats = true
+        case "--engine":
+            guard let e = args.popFirst().flatMap(ExecutionEngine.init(rawValue:)) else { usage("--engine needs blocks or interp") }
+            o.engine = e
         case "--exclude":
             guard let list = args.popFirst() else { usage("--exclude needs a list") }
             o.exclude = Set(list.split(separator: ",").map(String.init))
@@ -209,6 +214,7 @@ func reduce(_ original: TestCase, what: [String], harness: String, emulated: Emu
 let options = parseOptions()
 let started = Date()
 let emulated = Emulated()
+emulated.cpu.engine = options.engine
 // Negative indices name corpus entries (-1 is the first), run before the random cases.
 let corpusIndices = (0..<Corpus.entries.count).map { -1 - $0 }
 let indices: [Int] = options.only.map { [$0] } ?? (corpusIndices + Array(0..<options.count))

@@ -4,7 +4,7 @@
 // any byte stream: the process never crashes, hangs or grows without bound. Prints one summary
 // line with the number of instructions executed and how the runs ended.
 //
-//   cpu-fuzz [--instructions N] [--seed S]
+//   cpu-fuzz [--instructions N] [--seed S] [--engine blocks|interp]
 import X86Core
 #if canImport(Glibc)
 import Glibc
@@ -25,13 +25,16 @@ struct SplitMix64 {
 
 var total: UInt64 = 1_000_000
 var seed: UInt64 = 1
+var engine = ExecutionEngine.blocks
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
     case "--instructions": total = args.popFirst().flatMap { UInt64($0) } ?? total
     case "--seed": seed = args.popFirst().flatMap { UInt64($0) } ?? seed
+    case "--engine" where args.first.flatMap(ExecutionEngine.init(rawValue:)) != nil:
+        engine = ExecutionEngine(rawValue: args.popFirst()!)!
     default:
-        let message = Array("cpu-fuzz: unknown argument '\(a)' (use --instructions N --seed S)\n".utf8)
+        let message = Array("cpu-fuzz: bad argument '\(a)' (use --instructions N --seed S --engine blocks|interp)\n".utf8)
         _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         exit(2)
     }
@@ -39,10 +42,15 @@ while let a = args.popFirst() {
 
 let memorySize = 4 << 20
 let cpu = CPU(memorySize: memorySize)
+cpu.engine = engine
 var rng = SplitMix64(state: seed)
 var executed: UInt64 = 0
 var runs = 0
 var outcomes: [String: Int] = [:]
+/// FNV-1a over every run's final registers, EIP, EFLAGS and count: the two engines must print
+/// the same digest for the same seed (make test compares them).
+var digest: UInt64 = 0xCBF2_9CE4_8422_2325
+@MainActor func mix(_ v: UInt64) { digest = (digest ^ v) &* 0x100_0000_01B3 }
 let interesting: [UInt32] = [0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x8000_0000, 0xFFFF_FFFF, 0x1000, 0x3FF000]
 
 while executed < total {
@@ -51,13 +59,16 @@ while executed < total {
     // Random memory: random bytes once, then each run re-randomizes a few pages and zeroes a
     // few (so page tables and descriptors see both garbage and not-present entries).
     let ram = cpu.memory.ram.assumingMemoryBound(to: UInt64.self)
+    // (Written directly, so the block engine is told which pages changed.)
     if runs == 1 { for i in 0..<(memorySize / 8) { ram[i] = rng.next() } }
     for _ in 0..<8 {
         let page = Int(rng.below(UInt32(memorySize / 4096)))
+        cpu.memory.pageReplaced(UInt32(page * 4096))
         for i in 0..<512 { ram[page * 512 + i] = rng.next() }
     }
     for _ in 0..<4 {
         let page = Int(rng.below(UInt32(memorySize / 4096)))
+        cpu.memory.pageReplaced(UInt32(page * 4096))
         (cpu.memory.ram + page * 4096).initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
     }
     var st = cpu.state
@@ -107,7 +118,10 @@ while executed < total {
         outcomes[key, default: 0] += 1
         break
     }
+    let end = cpu.statePointer.pointee
+    for r in 0..<8 { mix(UInt64(end.regs[r])) }
+    mix(UInt64(end.eip)); mix(UInt64(cpu.eflags)); mix(end.instructions); mix(UInt64(end.cr2))
 }
 
 let summary = outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-print("cpu-fuzz: \(executed) random instructions in \(runs) runs (seed \(seed)); runs ended by: \(summary)")
+print("cpu-fuzz: \(executed) random instructions in \(runs) runs (seed \(seed)); runs ended by: \(summary); state digest \(String(digest, radix: 16)) (engine \(engine.rawValue))")

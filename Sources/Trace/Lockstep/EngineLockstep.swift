@@ -68,7 +68,8 @@ public struct EngineLockstep {
             let stopA = blocks.run(RunLimits(maxInstructions: target))
             let reached = blocks.cpu.statePointer.pointee.instructions
             if let f = flip, at < f.index, reached >= f.index { blocks.cpu.eflags ^= 1 << UInt32(f.bit) }
-            let stopB = interp.run(RunLimits(maxInstructions: reached))
+            // The same limit: a stop before it (an exit to the user, a debug-exit) must come at the same point.
+            let stopB = interp.run(RunLimits(maxInstructions: target))
             out.points &+= 1
             if let d = Self.cpuDifference(blocks.cpu, interp.cpu) {
                 out.divergence = "at instruction \(reached) (the block side ran \(at)–\(reached), last eip 0x"
