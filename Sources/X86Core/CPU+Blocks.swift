@@ -14,7 +14,7 @@ import X86Decode
 extension CPU {
     /// Runs blocks (or single instructions the engine cannot run as blocks) until `budget`
     /// instructions have retired or something sets `blockBreak`; returns the budget left.
-    @inline(__always)
+    @inline(never)
     func runBlocks(budget: UInt64) throws(Fault) -> UInt64 {
         let st = s
         var n = budget
@@ -78,7 +78,75 @@ extension CPU {
                 st.pointee.currentEIP = e
                 st.pointee.eip = e &+ UInt32(op.pointee.instruction.length)
                 do throws(Fault) {
-                    try dispatch(op)
+                    // The handlers, written out in the loop: as a function of their own they were
+                    // not inlined (a call, a prologue and an epilogue per instruction).
+                    let p = UnsafeRawPointer(op).assumingMemoryBound(to: DecodedInstruction.self)
+                    let d = InstructionRef(p)
+                    switch op.pointee.handler {
+                    case .generic:
+                        try executeGeneric(d)
+                    case .aluRR32:
+                        let opc = d.opcode
+                        let rm = Int(d.modrm & 7), r = Int(d.reg)
+                        if opc & 2 == 0 {
+                            aluRegisters32(op: Int(opc >> 3), dst: rm, src: r)
+                        } else {
+                            aluRegisters32(op: Int(opc >> 3), dst: r, src: rm)
+                        }
+                    case .aluRI32:
+                        aluRegisterImmediate(Int(d.reg), Int(d.modrm & 7), d.immediate, sz: 4)
+                    case .aluGvM32:
+                        try aluForm(d, op: Int(d.opcode >> 3), form: 3, sz: 4)
+                    case .movRR32:
+                        if d.opcode == 0x89 { gpr[Int(d.modrm & 7)] = gpr[Int(d.reg)] } else { gpr[Int(d.reg)] = gpr[Int(d.modrm & 7)] }
+                    case .movRI32:
+                        gpr[Int(d.opcode & 7)] = d.immediate
+                    case .loadRM32:
+                        let (seg, off) = effectiveAddress(d)
+                        gpr[Int(d.reg)] = try read(seg, off, size: 4)
+                    case .storeMR32:
+                        let (seg, off) = effectiveAddress(d)
+                        try write(seg, off, size: 4, gpr[Int(d.reg)])
+                    case .storeMI32:
+                        let (seg, off) = effectiveAddress(d)
+                        try write(seg, off, size: 4, d.immediate)
+                    case .lea32:
+                        lea(d, sz: 4)
+                    case .inc32:
+                        incRegister(Int(d.opcode & 7), sz: 4)
+                    case .dec32:
+                        decRegister(Int(d.opcode & 7), sz: 4)
+                    case .push32:
+                        try push(gpr[Int(d.opcode & 7)], size: 4)
+                    case .pop32:
+                        try popRegister(Int(d.opcode & 7), sz: 4)
+                    case .testRR32:
+                        test(gpr[Int(d.modrm & 7)], gpr[Int(d.reg)], size: 4)
+                    case .shiftRI32:
+                        let count = d.immediate & 0x1F
+                        if count != 0 { shiftRegister32(Int(d.reg), Int(d.modrm & 7), count: count) }
+                    case .rotateRI32:
+                        let count = d.immediate & 0x1F
+                        if count != 0 { shiftRegister(Int(d.reg), Int(d.modrm & 7), count: count, sz: 4) }
+                    case .aluAI32:
+                        aluRegisterImmediate(Int(d.opcode >> 3), 0, d.immediate, sz: 4)
+                    case .testAI32:
+                        test(gpr[0], d.immediate, size: 4)
+                    case .imulRRI32:
+                        gpr[Int(d.reg)] = imulTruncating(gpr[Int(d.modrm & 7)], d.immediate, sz: 4)
+                    case .jcc:
+                        if condition(d.opcode & 0xF) { try jumpRelative(d.immediate, sz: d.operandSize32 ? 4 : 2) }
+                    case .jmpRel:
+                        try jumpRelative(d.immediate, sz: d.operandSize32 ? 4 : 2)
+                    case .callRel32:
+                        try callRelative(d.immediate, sz: 4)
+                    case .ret32:
+                        try nearReturn(sz: 4, release: 0)
+                    case .movzx8:
+                        try movzx8(d, sz: 4)
+                    case .nop:
+                        break
+                    }
                 } catch {
                     // `handle` copies the exiting instruction from here instead of decoding it.
                     blockFaultOp = UnsafeRawPointer(op).assumingMemoryBound(to: DecodedInstruction.self)
@@ -137,67 +205,11 @@ extension CPU {
         h.pointee = BlockHeader(key: key, stamp: stamp, count: UInt16(count), bytes: UInt16(at &- phys))
     }
 
-    /// Runs one predecoded instruction (EIP already past it).
-    @inline(__always)
-    func dispatch(_ op: UnsafeMutablePointer<BlockOp>) throws(Fault) {
-        let p = UnsafeRawPointer(op).assumingMemoryBound(to: DecodedInstruction.self)
-        let d = InstructionRef(p)
-        switch op.pointee.handler {
-        case .generic:
-            try execute(d)
-        case .aluRR32:
-            let opc = d.opcode
-            let rm = Int(d.modrm & 7), r = Int(d.reg)
-            if opc & 2 == 0 {
-                aluRegisters32(op: Int(opc >> 3), dst: rm, src: r)
-            } else {
-                aluRegisters32(op: Int(opc >> 3), dst: r, src: rm)
-            }
-        case .aluRI32:
-            aluRegisterImmediate(Int(d.reg), Int(d.modrm & 7), d.immediate, sz: 4)
-        case .aluGvM32:
-            try aluForm(d, op: Int(d.opcode >> 3), form: 3, sz: 4)
-        case .movRR32:
-            if d.opcode == 0x89 { gpr[Int(d.modrm & 7)] = gpr[Int(d.reg)] } else { gpr[Int(d.reg)] = gpr[Int(d.modrm & 7)] }
-        case .movRI32:
-            gpr[Int(d.opcode & 7)] = d.immediate
-        case .loadRM32:
-            let (seg, off) = effectiveAddress(d)
-            gpr[Int(d.reg)] = try read(seg, off, size: 4)
-        case .storeMR32:
-            let (seg, off) = effectiveAddress(d)
-            try write(seg, off, size: 4, gpr[Int(d.reg)])
-        case .storeMI32:
-            let (seg, off) = effectiveAddress(d)
-            try write(seg, off, size: 4, d.immediate)
-        case .lea32:
-            lea(d, sz: 4)
-        case .inc32:
-            incRegister(Int(d.opcode & 7), sz: 4)
-        case .dec32:
-            decRegister(Int(d.opcode & 7), sz: 4)
-        case .push32:
-            try push(gpr[Int(d.opcode & 7)], size: 4)
-        case .pop32:
-            try popRegister(Int(d.opcode & 7), sz: 4)
-        case .testRR32:
-            test(gpr[Int(d.modrm & 7)], gpr[Int(d.reg)], size: 4)
-        case .shiftRI32:
-            let count = d.immediate & 0x1F
-            if count != 0 { shiftRegister32(Int(d.reg), Int(d.modrm & 7), count: count) }
-        case .jcc:
-            if condition(d.opcode & 0xF) { try jumpRelative(d.immediate, sz: d.operandSize32 ? 4 : 2) }
-        case .jmpRel:
-            try jumpRelative(d.immediate, sz: d.operandSize32 ? 4 : 2)
-        case .callRel32:
-            try callRelative(d.immediate, sz: 4)
-        case .ret32:
-            try nearReturn(sz: 4, release: 0)
-        case .movzx8:
-            try movzx8(d, sz: 4)
-        case .nop:
-            break
-        }
+    /// `execute` out of line: the block loop keeps its specialised handlers inline and small,
+    /// and pays a call only for the shapes that have none.
+    @inline(never)
+    func executeGeneric(_ d: InstructionRef) throws(Fault) {
+        try execute(d)
     }
 
     /// The number of instructions of the block the engine would run at CS:EIP now (built if it

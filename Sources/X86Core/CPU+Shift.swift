@@ -23,11 +23,7 @@ extension CPU {
             return
         }
         if d.modrm >= 0xC0 {
-            let r = Int(d.modrm & 7)
-            let v = reg(r, size: sz)
-            let (res, flags, mask) = shiftCompute(op, v, count: count, sz: sz)
-            setReg(r, size: sz, res)
-            finishShift(op, v, res, count: count, sz: sz, flags: flags, mask: mask)
+            shiftRegister(op, Int(d.modrm & 7), count: count, sz: sz)
         } else {
             let lin = try rmwAddress(d, size: sz)
             let v = try readLinear(lin, size: sz, user: userMode)
@@ -35,6 +31,15 @@ extension CPU {
             try writeLinear(lin, size: sz, value: res, user: userMode)
             finishShift(op, v, res, count: count, sz: sz, flags: flags, mask: mask)
         }
+    }
+
+    /// Any shift or rotate of a register by a count of 1–31.
+    @inline(__always)
+    func shiftRegister(_ op: Int, _ r: Int, count: UInt32, sz: Int) {
+        let v = reg(r, size: sz)
+        let (res, flags, mask) = shiftCompute(op, v, count: count, sz: sz)
+        setReg(r, size: sz, res)
+        finishShift(op, v, res, count: count, sz: sz, flags: flags, mask: mask)
     }
 
     /// The common case, inline: SHL/SAL (4, 6), SHR (5), SAR (7) of a 32-bit register by a

@@ -60,6 +60,7 @@ struct RunReport {
         s += "  virtual time     \(fixed(Double(clock.now) / 1e6, 3)) ms (idle \(fixed(Double(clock.idleNanoseconds) / 1e6, 3)) ms)\n"
         s += "  port accesses    \(machine.portAccesses)\n"
         s += "  interrupts       \(machine.interruptsDelivered) delivered\n"
+        s += engineLines()
         let unknown = machine.bus.unknownAccesses.sorted { $0.key < $1.key }
         if !unknown.isEmpty {
             s += "  unknown ports    " + unknown.map { "0x\(String($0.key, radix: 16))×\($0.value)" }.joined(separator: " ") + "\n"
@@ -87,6 +88,23 @@ struct RunReport {
                 }
             }
         }
+        return s
+    }
+
+    /// The execution engine and, for blocks, its counters (not in the JSON, which is the same
+    /// for both engines).
+    func engineLines() -> String {
+        let cpu = machine.cpu
+        guard cpu.engine == .blocks else { return "  engine           interp (one instruction at a time)\n" }
+        let b = cpu.blockStats
+        let inv = cpu.memory.codeInvalidations
+        let average = b.executions > 0 ? Double(b.instructions) / Double(b.executions) : 0
+        var s = "  engine           blocks\n"
+        s += "    built          \(String(b.built).leftPad(12))\n"
+        s += "    executed       \(String(b.executions).leftPad(12))  (\(fixed(average, 2)) instructions each)\n"
+        s += "    chained        \(String(b.chained).leftPad(12))\n"
+        s += "    interpreted    \(String(b.interpreted).leftPad(12))  (instructions run one at a time by the fast path)\n"
+        s += "    invalidated    \(String(inv.guestStores).leftPad(12))  by guest stores, \(inv.otherWrites) by other writes, \(inv.restores) by restores\n"
         return s
     }
 
