@@ -26,7 +26,7 @@ enum BlockHandler: UInt8 {
     case testRR32
     /// C1 /4, /5, /7 (SHL, SHR, SAR) on a 32-bit register.
     case shiftRI32
-    /// C1 /0–/3 (ROL, ROR, RCL, RCR) on a 32-bit register.
+    /// C1 /0, /1 (ROL, ROR) on a 32-bit register.
     case rotateRI32
     /// 05, 0D … 3D: EAX with an immediate; A9: TEST EAX, imm32.
     case aluAI32, testAI32
@@ -63,7 +63,7 @@ enum BlockHandler: UInt8 {
         case 0x00...0x3F where opc & 7 == 5 && o32: return .aluAI32
         case 0xA9 where o32: return .testAI32
         case 0x69, 0x6B: return o32 && register ? .imulRRI32 : .generic
-        case 0xC1 where o32 && register && d.reg < 4: return .rotateRI32
+        case 0xC1 where o32 && register && d.reg < 2: return .rotateRI32
         case 0x00...0x3F where opc & 7 == 1 || opc & 7 == 3:
             guard o32 else { return .generic }
             if register { return .aluRR32 }

@@ -127,7 +127,7 @@ extension CPU {
                         if count != 0 { shiftRegister32(Int(d.reg), Int(d.modrm & 7), count: count) }
                     case .rotateRI32:
                         let count = d.immediate & 0x1F
-                        if count != 0 { shiftRegister(Int(d.reg), Int(d.modrm & 7), count: count, sz: 4) }
+                        if count != 0 { rotateRegister32(Int(d.reg), Int(d.modrm & 7), count: count) }
                     case .aluAI32:
                         aluRegisterImmediate(Int(d.opcode >> 3), 0, d.immediate, sz: 4)
                     case .testAI32:

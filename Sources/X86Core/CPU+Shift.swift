@@ -42,6 +42,15 @@ extension CPU {
         finishShift(op, v, res, count: count, sz: sz, flags: flags, mask: mask)
     }
 
+    /// ROL (0) or ROR (1) of a 32-bit register by a count of 1–31 (`shiftCompute` with the
+    /// size fixed, so it folds; the block engine's handler).
+    @inline(__always)
+    func rotateRegister32(_ op: Int, _ r: Int, count: UInt32) {
+        let (res, flags, mask) = shiftCompute(op, gpr[r], count: count, sz: 4)
+        gpr[r] = res
+        setFlags(flags, mask: mask)
+    }
+
     /// The common case, inline: SHL/SAL (4, 6), SHR (5), SAR (7) of a 32-bit register by a
     /// count of 1–31.
     @inline(__always)
