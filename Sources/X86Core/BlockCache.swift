@@ -15,6 +15,9 @@ public enum ExecutionEngine: String, Sendable, CaseIterable {
 struct BlockOp {
     var instruction = DecodedInstruction()
     var handler: BlockHandler = .generic
+    /// Register-register forms: destination | source << 3, so the handler does not look at the
+    /// opcode's direction bit (fits in the padding: the stride stays 24).
+    var registers: UInt8 = 0
 }
 
 /// A block: up to `BlockCache.maxOps` instructions from one page, run back to back.

@@ -89,6 +89,13 @@ enum BlockHandler: UInt8 {
         }
     }
 
+    /// For the register-register handlers: destination | source << 3 (01/09/…/89: E ← G;
+    /// 03/0B/…/8B: G ← E).
+    static func registers(_ d: DecodedInstruction) -> UInt8 {
+        let e = d.modrm & 7, g = d.reg
+        return d.opcode & 2 == 0 ? e | g << 3 : g | e << 3
+    }
+
     /// Whether the instruction after `d` may run in the same block: false after anything that
     /// can transfer control (EIP not simply past it), change CS, CPL, the code mode, paging or the
     /// interrupt flag or shadow, or exit to the owner by design (I/O, HLT). An allow-list: what is

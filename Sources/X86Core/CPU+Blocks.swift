@@ -86,30 +86,23 @@ extension CPU {
                     case .generic:
                         try executeGeneric(d)
                     case .aluRR32:
-                        let opc = d.opcode
-                        let rm = Int(d.modrm & 7), r = Int(d.reg)
-                        if opc & 2 == 0 {
-                            aluRegisters32(op: Int(opc >> 3), dst: rm, src: r)
-                        } else {
-                            aluRegisters32(op: Int(opc >> 3), dst: r, src: rm)
-                        }
+                        let x = op.pointee.registers
+                        aluRegisters32(op: Int(d.opcode >> 3), dst: Int(x & 7), src: Int(x >> 3))
                     case .aluRI32:
                         aluRegisterImmediate(Int(d.reg), Int(d.modrm & 7), d.immediate, sz: 4)
                     case .aluGvM32:
-                        try aluForm(d, op: Int(d.opcode >> 3), form: 3, sz: 4)
+                        try blockAluGvM32(d)
                     case .movRR32:
-                        if d.opcode == 0x89 { gpr[Int(d.modrm & 7)] = gpr[Int(d.reg)] } else { gpr[Int(d.reg)] = gpr[Int(d.modrm & 7)] }
+                        let x = op.pointee.registers
+                        gpr[Int(x & 7)] = gpr[Int(x >> 3)]
                     case .movRI32:
                         gpr[Int(d.opcode & 7)] = d.immediate
                     case .loadRM32:
-                        let (seg, off) = effectiveAddress(d)
-                        gpr[Int(d.reg)] = try read(seg, off, size: 4)
+                        try blockLoad32(d)
                     case .storeMR32:
-                        let (seg, off) = effectiveAddress(d)
-                        try write(seg, off, size: 4, gpr[Int(d.reg)])
+                        try blockStore32(d, gpr[Int(d.reg)])
                     case .storeMI32:
-                        let (seg, off) = effectiveAddress(d)
-                        try write(seg, off, size: 4, d.immediate)
+                        try blockStore32(d, d.immediate)
                     case .lea32:
                         lea(d, sz: 4)
                     case .inc32:
@@ -117,9 +110,9 @@ extension CPU {
                     case .dec32:
                         decRegister(Int(d.opcode & 7), sz: 4)
                     case .push32:
-                        try push(gpr[Int(d.opcode & 7)], size: 4)
+                        try blockPush32(gpr[Int(d.opcode & 7)])
                     case .pop32:
-                        try popRegister(Int(d.opcode & 7), sz: 4)
+                        try blockPop32(Int(d.opcode & 7))
                     case .testRR32:
                         test(gpr[Int(d.modrm & 7)], gpr[Int(d.reg)], size: 4)
                     case .shiftRI32:
@@ -139,11 +132,11 @@ extension CPU {
                     case .jmpRel:
                         try jumpRelative(d.immediate, sz: d.operandSize32 ? 4 : 2)
                     case .callRel32:
-                        try callRelative(d.immediate, sz: 4)
+                        try blockCall32(d.immediate)
                     case .ret32:
-                        try nearReturn(sz: 4, release: 0)
+                        try blockReturn32()
                     case .movzx8:
-                        try movzx8(d, sz: 4)
+                        try blockMovzx8(d)
                     case .nop:
                         break
                     }
@@ -190,7 +183,7 @@ extension CPU {
             let bytes = (ram + Int(at)).assumingMemoryBound(to: UInt8.self)
             var d = DecodedInstruction()
             guard decoder.decode(bytes, count: available, mode: big ? .bits32 : .bits16, into: &d) == .ok else { break }
-            ops[count] = BlockOp(instruction: d, handler: BlockHandler.choose(d))
+            ops[count] = BlockOp(instruction: d, handler: BlockHandler.choose(d), registers: BlockHandler.registers(d))
             count += 1
             at &+= UInt32(d.length)
             if !BlockHandler.continuesBlock(d) { break }
@@ -204,6 +197,23 @@ extension CPU {
         }
         h.pointee = BlockHeader(key: key, stamp: stamp, count: UInt16(count), bytes: UInt16(at &- phys))
     }
+
+    // The handlers that access memory, out of line: inline, their address and TLB code made the
+    // loop large enough that the register allocator spilled on every path (measured: 3% slower).
+    @inline(never) func blockAluGvM32(_ d: InstructionRef) throws(Fault) { try aluForm(d, op: Int(d.opcode >> 3), form: 3, sz: 4) }
+    @inline(never) func blockLoad32(_ d: InstructionRef) throws(Fault) {
+        let (seg, off) = effectiveAddress(d)
+        gpr[Int(d.reg)] = try read(seg, off, size: 4)
+    }
+    @inline(never) func blockStore32(_ d: InstructionRef, _ value: UInt32) throws(Fault) {
+        let (seg, off) = effectiveAddress(d)
+        try write(seg, off, size: 4, value)
+    }
+    @inline(never) func blockPush32(_ value: UInt32) throws(Fault) { try push(value, size: 4) }
+    @inline(never) func blockPop32(_ r: Int) throws(Fault) { try popRegister(r, sz: 4) }
+    @inline(never) func blockCall32(_ displacement: UInt32) throws(Fault) { try callRelative(displacement, sz: 4) }
+    @inline(never) func blockReturn32() throws(Fault) { try nearReturn(sz: 4, release: 0) }
+    @inline(never) func blockMovzx8(_ d: InstructionRef) throws(Fault) { try movzx8(d, sz: 4) }
 
     /// `execute` out of line: the block loop keeps its specialised handlers inline and small,
     /// and pays a call only for the shapes that have none.
