@@ -43,6 +43,7 @@ struct BlockHeader {
 struct BlockCache {
     static let slots = 1 << 13
     static let maxOps = 32
+    static let opsShift = 5
     let headers: UnsafeMutablePointer<BlockHeader>
     let ops: UnsafeMutablePointer<BlockOp>
 

@@ -34,6 +34,8 @@ enum BlockHandler: UInt8 {
     case imulRRI32
     /// 70–7F, 0F 80–8F.
     case jcc
+    /// JZ/JNZ (74, 75, 0F 84, 0F 85): ZF read straight from the lazy flags.
+    case jzz
     /// E9, EB.
     case jmpRel
     /// E8 with a 32-bit operand size.
@@ -52,6 +54,7 @@ enum BlockHandler: UInt8 {
         let register = d.modrm >= 0xC0
         if d.map == 1 {
             switch opc {
+            case 0x84, 0x85: return .jzz
             case 0x80...0x8F: return .jcc
             case 0xB6 where o32: return .movzx8
             default: return .generic
@@ -72,6 +75,7 @@ enum BlockHandler: UInt8 {
         case 0x48...0x4F where o32: return .dec32
         case 0x50...0x57 where o32: return .push32
         case 0x58...0x5F where o32: return .pop32
+        case 0x74, 0x75: return .jzz
         case 0x70...0x7F: return .jcc
         case 0x81, 0x83: return o32 && register ? .aluRI32 : .generic
         case 0x85: return o32 && register ? .testRR32 : .generic

@@ -20,7 +20,7 @@ extension CPU {
         var n = budget
         // The block that just ran to its end with no break (so the TLB is as when it was
         // entered), and the linear page, physical page and TLB bank it was entered with.
-        var previous: UnsafeMutablePointer<BlockHeader>? = nil
+        var previous = -1
         var linearPage: UInt32 = 1
         var physPage: UInt32 = 0
         var bank = 0
@@ -29,16 +29,15 @@ extension CPU {
             let cs = st.pointee.segments[1]
             let lin = cs.base &+ eip
             let b = st.pointee.cpl == 3 ? Int(st.pointee.userBank) : 0
-            let key: UInt64
-            var h: UnsafeMutablePointer<BlockHeader>
-            if let p = previous, p.pointee.linkEIP == eip, lin & 0xFFFF_F000 == linearPage, b == bank,
-               case let chained = blocks.headers + Int(p.pointee.link),
+            var block: Int
+            if previous >= 0, case let p = blocks.headers + previous, p.pointee.linkEIP == eip,
+               lin & 0xFFFF_F000 == linearPage, b == bank,
+               case let link = Int(p.pointee.link), case let chained = blocks.headers + link,
                chained.pointee.key == UInt64(physPage | (lin & 0xFFF)) | (cs.big ? 1 << 32 : 0),
                chained.pointee.stamp == codeStamps[Int(physPage >> 12)] {
                 // Chained: the block that followed last time, in the same page, still valid. The
                 // TLB lookup and the directory probe are skipped; nothing else is.
-                h = chained
-                key = h.pointee.key
+                block = link
                 blockCounters.pointee.chained &+= 1
             } else {
                 let slot = tlbSlots[SoftTLB.index(lin, bank: b)]
@@ -47,20 +46,21 @@ extension CPU {
                     return n &- 1
                 }
                 let phys = slot.physPage | (lin & 0xFFF)
-                key = UInt64(phys) | (cs.big ? 1 << 32 : 0)
-                let i = BlockCache.index(phys)
-                h = blocks.headers + i
+                let key = UInt64(phys) | (cs.big ? 1 << 32 : 0)
+                block = BlockCache.index(phys)
+                let h = blocks.headers + block
                 if h.pointee.key != key || h.pointee.stamp != codeStamps[Int(phys >> 12)] {
-                    buildBlock(phys: phys, key: key, at: i, big: cs.big)
+                    buildBlock(phys: phys, key: key, at: block, big: cs.big)
                 }
-                if let p = previous, lin & 0xFFFF_F000 == linearPage {
-                    p.pointee.linkEIP = eip
-                    p.pointee.link = Int32(i)
+                if previous >= 0 && lin & 0xFFFF_F000 == linearPage {
+                    blocks.headers[previous].linkEIP = eip
+                    blocks.headers[previous].link = Int32(block)
                 }
                 linearPage = lin & 0xFFFF_F000
                 physPage = slot.physPage
                 bank = b
             }
+            let h = blocks.headers + block
             let count = Int(h.pointee.count)
             let end = eip &+ UInt32(h.pointee.bytes) &- 1
             // The CS limit once for the whole block (and no 16-bit IP wrap inside it); a block
@@ -70,13 +70,19 @@ extension CPU {
                 return n &- 1
             }
             blockBreak.pointee = 0
-            var op = blocks.ops + (h - blocks.headers) &* BlockCache.maxOps
+            var op = blocks.ops + block &<< BlockCache.opsShift
             let stop = UInt64(count) < n ? count : Int(n)
             var done = 0
-            repeat {
-                let e = st.pointee.eip
+            // EIP and the count live in locals inside the block and are only stored (never
+            // reloaded): a load of the value just stored would chain every instruction to the
+            // previous one through store forwarding. Only terminators change EIP otherwise, and
+            // only `execute` changes the count (a REP's iterations): it is re-read after that.
+            var e = eip
+            var icount = st.pointee.instructions
+            instructions: repeat {
                 st.pointee.currentEIP = e
-                st.pointee.eip = e &+ UInt32(op.pointee.instruction.length)
+                e &+= UInt32(op.pointee.instruction.length)
+                st.pointee.eip = e
                 do throws(Fault) {
                     // The handlers, written out in the loop: as a function of their own they were
                     // not inlined (a call, a prologue and an epilogue per instruction).
@@ -85,6 +91,8 @@ extension CPU {
                     switch op.pointee.handler {
                     case .generic:
                         try executeGeneric(d)
+                        icount = st.pointee.instructions
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .aluRR32:
                         let x = op.pointee.registers
                         aluRegisters32(op: Int(d.opcode >> 3), dst: Int(x & 7), src: Int(x >> 3))
@@ -92,6 +100,7 @@ extension CPU {
                         aluRegisterImmediate(Int(d.reg), Int(d.modrm & 7), d.immediate, sz: 4)
                     case .aluGvM32:
                         try blockAluGvM32(d)
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .movRR32:
                         let x = op.pointee.registers
                         gpr[Int(x & 7)] = gpr[Int(x >> 3)]
@@ -99,10 +108,13 @@ extension CPU {
                         gpr[Int(d.opcode & 7)] = d.immediate
                     case .loadRM32:
                         try blockLoad32(d)
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .storeMR32:
                         try blockStore32(d, gpr[Int(d.reg)])
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .storeMI32:
                         try blockStore32(d, d.immediate)
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .lea32:
                         lea(d, sz: 4)
                     case .inc32:
@@ -111,8 +123,10 @@ extension CPU {
                         decRegister(Int(d.opcode & 7), sz: 4)
                     case .push32:
                         try blockPush32(gpr[Int(d.opcode & 7)])
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .pop32:
                         try blockPop32(Int(d.opcode & 7))
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .testRR32:
                         test(gpr[Int(d.modrm & 7)], gpr[Int(d.reg)], size: 4)
                     case .shiftRI32:
@@ -127,6 +141,11 @@ extension CPU {
                         test(gpr[0], d.immediate, size: 4)
                     case .imulRRI32:
                         gpr[Int(d.reg)] = imulTruncating(gpr[Int(d.modrm & 7)], d.immediate, sz: 4)
+                    case .jzz:
+                        // JZ/JNZ: ZF straight from the lazy result (any operation but none).
+                        let l = st.pointee.lazy
+                        let zero = l.op == .none ? st.pointee.flags & EFLAGS.zf != 0 : l.result & maskFor(l.size) == 0
+                        if zero != (d.opcode & 1 != 0) { try jumpRelative(d.immediate, sz: d.operandSize32 ? 4 : 2) }
                     case .jcc:
                         if condition(d.opcode & 0xF) { try jumpRelative(d.immediate, sz: d.operandSize32 ? 4 : 2) }
                     case .jmpRel:
@@ -137,6 +156,7 @@ extension CPU {
                         try blockReturn32()
                     case .movzx8:
                         try blockMovzx8(d)
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .nop:
                         break
                     }
@@ -147,15 +167,18 @@ extension CPU {
                     blockCounters.pointee.instructions &+= UInt64(done)
                     throw error
                 }
-                st.pointee.instructions &+= 1
+                icount &+= 1
+                st.pointee.instructions = icount
                 done &+= 1
                 op += 1
-            } while done < stop && blockBreak.pointee == 0
+                // Only the handlers that touch memory or run `execute` can set `blockBreak` (a
+                // store to code, a TLB fill, attention): they check it themselves.
+            } while done < stop
             blockCounters.pointee.executions &+= 1
             blockCounters.pointee.instructions &+= UInt64(done)
             n &-= UInt64(done)
             if blockBreak.pointee != 0 { return n }
-            previous = h
+            previous = block
         }
         return n
     }
