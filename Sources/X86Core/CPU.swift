@@ -35,7 +35,7 @@ public final class CPU {
     var blockFaultOp: UnsafePointer<DecodedInstruction>? = nil
     /// Which engine runs code while nothing needs attention. Both give the same results, counts
     /// and traces; `blocks` is faster.
-    public var engine: ExecutionEngine = .interp
+    public var engine: ExecutionEngine = .blocks
 
     /// Vectors (bit n = vector n) that end `run` with `.exception` instead of being delivered.
     public var exitOnExceptions: UInt32 = 0

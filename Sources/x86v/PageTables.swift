@@ -19,6 +19,7 @@ struct PageTables: ParsableCommand {
     @Option(help: "A linear address to show (repeatable; hex with 0x, or decimal).") var address: [String] = []
     @Option(help: "Guest memory, e.g. 64M.") var memory: String = "128M"
     @Option(help: "shadow or direct.") var mmu: RunOptions.MMU = .shadow
+    @Option(help: "How guest code runs: blocks or interp (same results).") var engine: ExecutionEngine = .blocks
 
     func run() throws {
         guard let bytes = parseMemorySize(memory) else { throw InputError("bad --memory '\(memory)'") }
@@ -33,6 +34,7 @@ struct PageTables: ParsableCommand {
         do { elf = try ELF32File(bytes: try readFile(guest)) } catch let e as ELF32File.ParseError { throw InputError("\(guest): \(e.description)") }
         do { try MultibootLoader.load(elf, into: machine.cpu) } catch { throw InputError("\(guest): \(error.description)") }
         machine.serialOutput = { _ in }
+        machine.cpu.engine = engine
         let vmm = VMM(machine: machine, mmu: mmu == .shadow ? .shadow(pages: pool) : .direct)
         let stop = vmm.run(RunLimits(maxInstructions: at, timeoutSeconds: 60))
         let st = machine.cpu.state

@@ -148,6 +148,7 @@ struct SnapshotOptions: ParsableArguments {
         let built: (machine: PCMachine, vmm: VMM?)
         do { built = try config.makeMachine() } catch { throw InputError(error.description) }
         let machine = built.machine
+        machine.cpu.engine = options.engine
         let output = try SerialOutput(path: options.serial)
         machine.serialOutput = { output.append($0) }
         let console = SerialOutput(fileDescriptor: 2)

@@ -9,9 +9,11 @@ import VMM
 
 /// The VMM's loop adds no allocation to a guest that runs without exits: 10 M instructions of
 /// the alu guest's loop under `--virt=hw` (trace off) with a per-thread malloc counter.
-@Test func exitLoopDoesNotAllocateWhileTheGuestComputes() throws {
+@Test(arguments: ExecutionEngine.allCases)
+func exitLoopDoesNotAllocateWhileTheGuestComputes(_ engine: ExecutionEngine) throws {
     let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: guestPath("alu"))))
     let machine = PCMachine(memorySize: 64 << 20)
+    machine.cpu.engine = engine
     try MultibootLoader.load(try ELF32File(bytes: bytes), into: machine.cpu)
     var serial: [UInt8] = []
     serial.reserveCapacity(1 << 16)
@@ -36,9 +38,10 @@ import VMM
 final class FaultPathAllocationTests: XCTestCase {
     func testFaultPathDoesNotAllocate() throws {
         for guest in ["bench-churn", "bench-fault", "bench-demand", "bench-spaces"] {
-            for mmu in [MMUMode.shadow(pages: 512), .direct] {
+            for mmu in [MMUMode.shadow(pages: 512), .direct] { for engine in ExecutionEngine.allCases {
                 let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: guestPath(guest))))
                 let machine = PCMachine(memorySize: 64 << 20, privateMemory: 512 * 4096)
+                machine.cpu.engine = engine
                 try MultibootLoader.load(try ELF32File(bytes: bytes), into: machine.cpu)
                 var serial: [UInt8] = []
                 serial.reserveCapacity(1 << 16)
@@ -51,13 +54,13 @@ final class FaultPathAllocationTests: XCTestCase {
                 let stop = vmm.run(RunLimits(maxInstructions: 4_000_000))
                 let after = x86v_malloc_count()
                 XCTAssertEqual(stop, .instructionLimit)
-                XCTAssertEqual(after - before, 0, "\(guest) \(mmu): \(after - before) allocations in 2 M instructions")
+                XCTAssertEqual(after - before, 0, "\(guest) \(mmu) \(engine): \(after - before) allocations in 2 M instructions")
                 // Under the shadow MMU the workload must really take the paths named above (faults, or
                 // CR3 switches for bench-spaces).
                 if let sh = vmm.shadow {
                     XCTAssertGreaterThan(sh.stats.hiddenFaults + sh.stats.trueFaults + sh.stats.cr3Switches - faultsBefore, 1_000, "\(guest) \(mmu)")
                 }
-            }
+            } }
         }
     }
 }
