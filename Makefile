@@ -112,7 +112,7 @@ $(IOBENCH):
 	@printf '\271\100\102\017\000\146\272\370\003\260\101\356\342\375\372\364' > $@
 
 bench: build guests $(IOBENCH)
-	@rm -f .build/bench-x86v.txt .build/bench-peers.txt .build/bench-virt.txt
+	@rm -f .build/bench-virt.txt
 	@for g in alu alu-paging; do for v in none hw; do \
 		$(X86V) run testguests/build/$$g.elf --virt=$$v --stats 2>&1 >/dev/null \
 		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/virt=$$v guest=$$g mips=\1/p" | tee -a .build/bench-virt.txt; \
@@ -131,15 +131,8 @@ bench: build guests $(IOBENCH)
 	@rm -rf .build/bench-trace
 	@for i in 1 2 3; do $(X86V) run testguests/build/alu.elf --virt=hw --stats 2>&1 >/dev/null \
 		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/tracing off: alu \1 MIPS (before tracing landed: 107.6 MIPS, commit 85a3994)/p"; done
-	@for g in alu alu-paging; do \
-		$(X86V) run testguests/build/$$g.elf --stats 2>&1 >/dev/null \
-		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/peer=x86v guest=$$g mips=\1/p" | tee -a .build/bench-x86v.txt; \
-	done
-	Benchmarks/peers/run-peers.sh testguests/build/alu.elf testguests/build/alu-paging.elf | tee .build/bench-peers.txt
-	@awk '{ delete v; for (i = 1; i <= NF; i++) { split($$i, kv, "="); v[kv[1]] = kv[2] } \
-		if (v["peer"] == "x86v") x[v["guest"]] = v["mips"]; else if (v["mips"] != "") p[v["peer"] " " v["guest"]] = v["mips"] } \
-		END { for (k in p) { split(k, a, " "); if (x[a[2]] != "") printf "ratio x86v/%s on %s: %.2f\n", a[1], a[2], x[a[2]] / p[k] } }' \
-		.build/bench-x86v.txt .build/bench-peers.txt | sort
+	@echo "execution engines beside Bochs and QEMU (issue 15 goal: blocks >= 2x Bochs on every guest):"
+	Benchmarks/engines/run.sh $(X86V) testguests/build/alu.elf testguests/build/alu-paging.elf $(wildcard testguests/build/bench/bench-cwork.elf) 2>/dev/null
 	.build/release/x86v-bench testguests/build/*.elf
 	@echo "page-table loops, M iterations/s: x86v shadow, direct, none beside Bochs and QEMU (best of 3, full minus short build):"
 	Benchmarks/shadow/run.sh $(X86V) testguests/build

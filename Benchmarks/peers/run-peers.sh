@@ -35,10 +35,11 @@
 # (polled every 5 ms) completes the TAP plan or bails out, and Bochs is
 # killed. x86v: `x86v run GUEST` in one of three configurations, as peers
 # x86v-shadow (--virt=hw --mmu=shadow), x86v-direct (--virt=hw --mmu=direct)
-# and x86v-none (--virt=none).
+# and x86v-none (--virt=none), and for the execution engines x86v-blocks
+# (--virt=none --engine blocks) and x86v-interp (--virt=none --engine interp).
 #
 # Environment: PEERS="qemu bochs" (which to run, in that order; also
-# x86v-shadow, x86v-direct, x86v-none), X86V=.build/release/x86v,
+# x86v-shadow, x86v-direct, x86v-none, x86v-blocks, x86v-interp), X86V=.build/release/x86v,
 # PEERS_REPEAT=3, PEERS_MEMORY_MB=128 (guest memory for every peer: the
 # bench-demand guest uses frames up to 48 MiB), PEERS_VERBOSE=1 (per-run
 # times on stderr).
@@ -209,6 +210,8 @@ run() {
         x86v-shadow) x86v_run "--virt=hw --mmu=shadow" "$2" "$work/$3.out" ;;
         x86v-direct) x86v_run "--virt=hw --mmu=direct" "$2" "$work/$3.out" ;;
         x86v-none) x86v_run "--virt=none" "$2" "$work/$3.out" ;;
+        x86v-blocks) x86v_run "--virt=none --engine blocks" "$2" "$work/$3.out" ;;
+        x86v-interp) x86v_run "--virt=none --engine interp" "$2" "$work/$3.out" ;;
     esac
 }
 min() { if [ -z "$1" ] || [ "$2" -lt "$1" ]; then echo "$2"; else echo "$1"; fi; }
@@ -219,8 +222,8 @@ for peer in $peers; do
     case $peer in
         qemu) cmd=qemu-system-i386 ;;
         bochs) cmd=bochs ;;
-        x86v-shadow | x86v-direct | x86v-none) cmd=$x86v ;;
-        *) echo "$0: unknown peer $peer (qemu, bochs, x86v-shadow, x86v-direct, x86v-none)" >&2; exit 2 ;;
+        x86v-shadow | x86v-direct | x86v-none | x86v-blocks | x86v-interp) cmd=$x86v ;;
+        *) echo "$0: unknown peer $peer (qemu, bochs, x86v-shadow, x86v-direct, x86v-none, x86v-blocks, x86v-interp)" >&2; exit 2 ;;
     esac
     if ! command -v "$cmd" > /dev/null; then
         echo "peer=$peer skipped (not installed)"
