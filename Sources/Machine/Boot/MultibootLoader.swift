@@ -91,6 +91,7 @@ public struct MultibootLoader {
             guard end <= UInt64(memory.guestSize) else {
                 throw LoadError(description: "module '\(m.string)' (\(m.bytes.count) bytes) does not fit in \(memory.guestSize >> 20) MiB of guest memory")
             }
+            memory.rangeReplaced(next, count: m.bytes.count)
             memory.ram.advanced(by: Int(next)).copyMemory(from: m.bytes, byteCount: m.bytes.count)
             placed.append((next, UInt32(end)))
             next = (UInt32(end) + 0xFFF) & ~0xFFF
