@@ -16,8 +16,42 @@ struct BlockOp {
     var instruction = DecodedInstruction()
     var handler: BlockHandler = .generic
     /// Register-register forms: destination | source << 3, so the handler does not look at the
-    /// opcode's direction bit (fits in the padding: the stride stays 24).
+    /// opcode's direction bit.
     var registers: UInt8 = 0
+    /// A 32-bit ModRM memory operand, taken apart at decode time (`BlockAddress`): base and index
+    /// register (8: none), scale shift, and the segment register it uses (overrides and the SS
+    /// default for EBP/ESP bases applied).
+    var address = BlockAddress()
+}
+
+/// How a 32-bit memory operand's offset is formed: base + (index << scale) + displacement.
+struct BlockAddress {
+    var base: UInt8 = 8
+    var index: UInt8 = 8
+    var scale: UInt8 = 0
+    var segment: UInt8 = 3
+
+    /// The form of `d`'s ModRM memory operand (32-bit addressing, mod != 3).
+    init(_ d: DecodedInstruction) {
+        let mod = d.modrm >> 6, rm = d.modrm & 7
+        var seg: UInt8 = 3
+        if rm == 4 {
+            let b = d.sib & 7
+            if !(b == 5 && mod == 0) {
+                base = b
+                if b == 4 || b == 5 { seg = 2 }
+            }
+            let i = (d.sib >> 3) & 7
+            if i != 4 { index = i; scale = d.sib >> 6 }
+        } else if !(rm == 5 && mod == 0) {
+            base = rm
+            if rm == 5 { seg = 2 }
+        }
+        if let o = d.segment.segmentNumber { seg = o }
+        segment = seg
+    }
+
+    init() {}
 }
 
 /// A block: up to `BlockCache.maxOps` instructions from one page, run back to back.

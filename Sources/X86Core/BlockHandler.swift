@@ -42,8 +42,18 @@ enum BlockHandler: UInt8 {
     case callRel32
     /// C3 with a 32-bit operand size.
     case ret32
-    /// 0F B6 (MOVZX r32, r/m8).
-    case movzx8
+    /// 0F B6, B7, BE, BF (MOVZX, MOVSX r32, r/m8 or r/m16), out of line.
+    case movx
+    /// 88/8A between 8-bit registers; 8A, 88 with memory (8-bit load, store); 66 8B, 66 89 with
+    /// memory (16-bit).
+    case movRR8, loadRM8, storeMR8, loadRM16, storeMR16
+    /// The other ALU forms of 00–3D (8- and 16-bit, memory destinations, AL/AX immediates) and
+    /// 80–83 with memory or 8/16-bit registers: `aluForm` / `aluEvI` out of line.
+    case aluForm, aluEvI
+    /// 84/85 TEST with memory or 8-bit registers; F6/F7 (TEST, NOT, NEG, MUL, IMUL, DIV, IDIV);
+    /// 0F AF IMUL r, r/m; 0F 40–4F CMOVcc; 0F 90–9F SETcc; C0/C1/D0–D3 shifts and rotates not
+    /// handled above: each its `execute` case, out of line, without the opcode switch.
+    case testE, group3, imulGvEv, cmov, setcc, shift
     /// 90.
     case nop
 
@@ -52,11 +62,15 @@ enum BlockHandler: UInt8 {
         let opc = d.opcode
         let o32 = d.operandSize32
         let register = d.modrm >= 0xC0
+        let memory32 = !register && d.addressSize32
         if d.map == 1 {
             switch opc {
             case 0x84, 0x85: return .jzz
             case 0x80...0x8F: return .jcc
-            case 0xB6 where o32: return .movzx8
+            case 0xB6, 0xB7, 0xBE, 0xBF: return o32 && (register || memory32) ? .movx : .generic
+            case 0xAF: return .imulGvEv
+            case 0x40...0x4F: return .cmov
+            case 0x90...0x9F: return .setcc
             default: return .generic
             }
         }
@@ -68,25 +82,35 @@ enum BlockHandler: UInt8 {
         case 0x69, 0x6B: return o32 && register ? .imulRRI32 : .generic
         case 0xC1 where o32 && register && d.reg < 2: return .rotateRI32
         case 0x00...0x3F where opc & 7 == 1 || opc & 7 == 3:
-            guard o32 else { return .generic }
-            if register { return .aluRR32 }
-            return opc & 7 == 3 ? .aluGvM32 : .generic
+            if o32 && register { return .aluRR32 }
+            if o32 && opc & 7 == 3 && memory32 { return .aluGvM32 }
+            return .aluForm
+        case 0x00...0x3F where opc & 7 <= 5: return .aluForm
+        case 0x80, 0x82: return .aluEvI
+        case 0x84: return .testE
+        case 0x88: return register ? .movRR8 : memory32 ? .storeMR8 : .generic
+        case 0x8A: return register ? .movRR8 : memory32 ? .loadRM8 : .generic
+        case 0x89 where !o32 && memory32: return .storeMR16
+        case 0x8B where !o32 && memory32: return .loadRM16
+        case 0xF6, 0xF7: return .group3
+        case 0xC0, 0xD0...0xD3: return .shift
         case 0x40...0x47 where o32: return .inc32
         case 0x48...0x4F where o32: return .dec32
         case 0x50...0x57 where o32: return .push32
         case 0x58...0x5F where o32: return .pop32
         case 0x74, 0x75: return .jzz
         case 0x70...0x7F: return .jcc
-        case 0x81, 0x83: return o32 && register ? .aluRI32 : .generic
-        case 0x85: return o32 && register ? .testRR32 : .generic
-        case 0x89: return !o32 ? .generic : register ? .movRR32 : .storeMR32
-        case 0x8B: return !o32 ? .generic : register ? .movRR32 : .loadRM32
-        case 0x8D: return o32 ? .lea32 : .generic
+        case 0x81, 0x83: return o32 && register ? .aluRI32 : .aluEvI
+        case 0x85: return o32 && register ? .testRR32 : .testE
+        case 0x89: return !o32 ? .generic : register ? .movRR32 : memory32 ? .storeMR32 : .generic
+        case 0x8B: return !o32 ? .generic : register ? .movRR32 : memory32 ? .loadRM32 : .generic
+        case 0x8D: return o32 && memory32 ? .lea32 : .generic
         case 0x90 where !d.prefixes.contains(.rep): return .nop
         case 0xB8...0xBF where o32: return .movRI32
         case 0xC1 where o32 && register && d.reg >= 4 && d.reg != 6: return .shiftRI32
+        case 0xC1: return .shift
         case 0xC3 where o32: return .ret32
-        case 0xC7 where o32 && !register: return .storeMI32
+        case 0xC7 where o32 && memory32: return .storeMI32
         case 0xE8 where o32: return .callRel32
         case 0xE9, 0xEB: return .jmpRel
         default: return .generic

@@ -107,16 +107,16 @@ extension CPU {
                     case .movRI32:
                         gpr[Int(d.opcode & 7)] = d.immediate
                     case .loadRM32:
-                        try blockLoad32(d)
+                        try blockLoad(op, size: 4)
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .storeMR32:
-                        try blockStore32(d, gpr[Int(d.reg)])
+                        try blockStore(op, size: 4, gpr[Int(d.reg)])
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .storeMI32:
-                        try blockStore32(d, d.immediate)
+                        try blockStore(op, size: 4, d.immediate)
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .lea32:
-                        lea(d, sz: 4)
+                        gpr[Int(d.reg)] = blockOffset(op)
                     case .inc32:
                         incRegister(Int(d.opcode & 7), sz: 4)
                     case .dec32:
@@ -154,8 +154,26 @@ extension CPU {
                         try blockCall32(d.immediate)
                     case .ret32:
                         try blockReturn32()
-                    case .movzx8:
-                        try blockMovzx8(d)
+                    case .movx:
+                        try blockMovx(op)
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                    case .movRR8:
+                        let x = op.pointee.registers
+                        setReg(Int(x & 7), size: 1, reg(Int(x >> 3), size: 1))
+                    case .loadRM8:
+                        try blockLoad(op, size: 1)
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                    case .loadRM16:
+                        try blockLoad(op, size: 2)
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                    case .storeMR8:
+                        try blockStore(op, size: 1, reg(Int(d.reg), size: 1))
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                    case .storeMR16:
+                        try blockStore(op, size: 2, gpr[Int(d.reg)])
+                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                    case .aluForm, .aluEvI, .testE, .group3, .imulGvEv, .cmov, .setcc, .shift:
+                        try blockFamily(op)
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .nop:
                         break
@@ -206,7 +224,8 @@ extension CPU {
             let bytes = (ram + Int(at)).assumingMemoryBound(to: UInt8.self)
             var d = DecodedInstruction()
             guard decoder.decode(bytes, count: available, mode: big ? .bits32 : .bits16, into: &d) == .ok else { break }
-            ops[count] = BlockOp(instruction: d, handler: BlockHandler.choose(d), registers: BlockHandler.registers(d))
+            ops[count] = BlockOp(instruction: d, handler: BlockHandler.choose(d), registers: BlockHandler.registers(d),
+                                 address: d.addressSize32 && d.modrm < 0xC0 ? BlockAddress(d) : BlockAddress())
             count += 1
             at &+= UInt32(d.length)
             if !BlockHandler.continuesBlock(d) { break }
@@ -224,19 +243,62 @@ extension CPU {
     // The handlers that access memory, out of line: inline, their address and TLB code made the
     // loop large enough that the register allocator spilled on every path (measured: 3% slower).
     @inline(never) func blockAluGvM32(_ d: InstructionRef) throws(Fault) { try aluForm(d, op: Int(d.opcode >> 3), form: 3, sz: 4) }
-    @inline(never) func blockLoad32(_ d: InstructionRef) throws(Fault) {
-        let (seg, off) = effectiveAddress(d)
-        gpr[Int(d.reg)] = try read(seg, off, size: 4)
+    /// The offset of a predecoded 32-bit memory operand.
+    @inline(__always)
+    func blockOffset(_ op: UnsafeMutablePointer<BlockOp>) -> UInt32 {
+        let a = op.pointee.address
+        var offset = op.pointee.instruction.displacement
+        if a.base < 8 { offset &+= gpr[Int(a.base)] }
+        if a.index < 8 { offset &+= gpr[Int(a.index)] << a.scale }
+        return offset
     }
-    @inline(never) func blockStore32(_ d: InstructionRef, _ value: UInt32) throws(Fault) {
-        let (seg, off) = effectiveAddress(d)
-        try write(seg, off, size: 4, value)
+
+    /// MOV r, m (8, 16 or 32 bits): the register is written only after the read succeeded.
+    @inline(never) func blockLoad(_ op: UnsafeMutablePointer<BlockOp>, size: Int) throws(Fault) {
+        let v = try read(Int(op.pointee.address.segment), blockOffset(op), size: size)
+        setReg(Int((op.pointee.instruction.modrm >> 3) & 7), size: size, v)
     }
+
+    /// MOV m, r/imm (8, 16 or 32 bits).
+    @inline(never) func blockStore(_ op: UnsafeMutablePointer<BlockOp>, size: Int, _ value: UInt32) throws(Fault) {
+        try write(Int(op.pointee.address.segment), blockOffset(op), size: size, value)
+    }
+
+    /// MOVZX/MOVSX r32, r/m8 or r/m16 (0F B6, B7, BE, BF).
+    @inline(never) func blockMovx(_ op: UnsafeMutablePointer<BlockOp>) throws(Fault) {
+        let d = op.pointee.instruction
+        let size = d.opcode & 1 == 0 ? 1 : 2
+        let v: UInt32
+        if d.modrm >= 0xC0 {
+            v = reg(Int(d.modrm & 7), size: size)
+        } else {
+            v = try read(Int(op.pointee.address.segment), blockOffset(op), size: size)
+        }
+        gpr[Int(d.reg)] = extend(v, size: size, signed: d.opcode >= 0xBE)
+    }
+
+    /// The instruction families that keep `execute`'s own case, called without its opcode switch.
+    @inline(never) func blockFamily(_ op: UnsafeMutablePointer<BlockOp>) throws(Fault) {
+        let d = InstructionRef(UnsafeRawPointer(op).assumingMemoryBound(to: DecodedInstruction.self))
+        let opc = d.opcode
+        let sz = d.operandSize32 ? 4 : 2
+        switch op.pointee.handler {
+        case .aluForm: try aluForm(d, op: Int(opc >> 3), form: opc & 7, sz: sz)
+        case .aluEvI: try aluEvI(d, sz: opc == 0x80 || opc == 0x82 ? 1 : sz)
+        case .testE: try testEG(d, sz: sz)
+        case .group3: try group3(d, sz: opc == 0xF6 ? 1 : sz)
+        case .imulGvEv: try imulGvEv(d, sz: sz)
+        case .cmov: try cmov(d, sz: sz)
+        case .setcc: try setcc(d)
+        case .shift: try shiftGroup(d, sz: opc & 1 == 0 ? 1 : sz)
+        default: try execute(d)
+        }
+    }
+
     @inline(never) func blockPush32(_ value: UInt32) throws(Fault) { try push(value, size: 4) }
     @inline(never) func blockPop32(_ r: Int) throws(Fault) { try popRegister(r, sz: 4) }
     @inline(never) func blockCall32(_ displacement: UInt32) throws(Fault) { try callRelative(displacement, sz: 4) }
     @inline(never) func blockReturn32() throws(Fault) { try nearReturn(sz: 4, release: 0) }
-    @inline(never) func blockMovzx8(_ d: InstructionRef) throws(Fault) { try movzx8(d, sz: 4) }
 
     /// `execute` out of line: the block loop keeps its specialised handlers inline and small,
     /// and pays a call only for the shapes that have none.

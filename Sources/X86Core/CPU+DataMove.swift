@@ -119,9 +119,39 @@ extension CPU {
         setReg(Int(d.reg), size: sz, effectiveAddress(d).offset)
     }
 
-    /// 0F B6 MOVZX Gv, Eb.
+    /// MOVZX/MOVSX (0F B6, B7, BE, BF): a `size`-byte value zero- or sign-extended.
     @inline(__always)
-    func movzx8(_ d: InstructionRef, sz: Int) throws(Fault) {
-        setReg(Int(d.reg), size: sz, try readE(d, size: 1))
+    func extend(_ v: UInt32, size: Int, signed: Bool) -> UInt32 {
+        guard signed else { return v }
+        return size == 1 ? UInt32(bitPattern: Int32(Int8(truncatingIfNeeded: v)))
+            : UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: v)))
+    }
+
+    /// 84/85 TEST Eb/Ev, Gb/Gv.
+    @inline(__always)
+    func testEG(_ d: InstructionRef, sz: Int) throws(Fault) {
+        let w = d.opcode == 0x84 ? 1 : sz
+        test(try readE(d, size: w), reg(Int(d.reg), size: w), size: w)
+    }
+
+    /// 0F 40–4F CMOVcc: the source is read (and may fault) whatever the condition.
+    @inline(__always)
+    func cmov(_ d: InstructionRef, sz: Int) throws(Fault) {
+        let v = try readE(d, size: sz)
+        if condition(d.opcode & 0xF) { setReg(Int(d.reg), size: sz, v) }
+    }
+
+    /// 0F 90–9F SETcc.
+    @inline(__always)
+    func setcc(_ d: InstructionRef) throws(Fault) {
+        try writeE(d, size: 1, condition(d.opcode & 0xF) ? 1 : 0)
+    }
+
+    /// 0F AF IMUL Gv, Ev.
+    @inline(__always)
+    func imulGvEv(_ d: InstructionRef, sz: Int) throws(Fault) {
+        let a = reg(Int(d.reg), size: sz)
+        let b = try readE(d, size: sz)
+        setReg(Int(d.reg), size: sz, imulTruncating(a, b, sz: sz))
     }
 }

@@ -44,9 +44,7 @@ extension CPU {
                 if condition(opc & 0xF) { try jumpRelative(d.immediate, sz: sz) }
             case 0x80, 0x81, 0x82, 0x83:
                 try aluEvI(d, sz: opc == 0x80 || opc == 0x82 ? 1 : sz)
-            case 0x84, 0x85:
-                let w = opc == 0x84 ? 1 : sz
-                test(try readE(d, size: w), reg(Int(d.reg), size: w), size: w)
+            case 0x84, 0x85: try testEG(d, sz: sz)
             case 0x86, 0x87: try xchgEG(d, sz: opc == 0x86 ? 1 : sz)
             case 0x88: try writeE(d, size: 1, reg(Int(d.reg), size: 1))
             case 0x89: try writeE(d, size: sz, reg(Int(d.reg), size: sz))
@@ -145,31 +143,24 @@ extension CPU {
         case 0x33: try rdpmc()
         case 0x34: try sysenter()
         case 0x35: try sysexit()
-        case 0x40...0x4F:
-            let v = try readE(d, size: sz)
-            if condition(opc & 0xF) { setReg(Int(d.reg), size: sz, v) }
+        case 0x40...0x4F: try cmov(d, sz: sz)
         case 0x80...0x8F:
             if condition(opc & 0xF) { try jumpRelative(d.immediate, sz: sz) }
-        case 0x90...0x9F:
-            try writeE(d, size: 1, condition(opc & 0xF) ? 1 : 0)
+        case 0x90...0x9F: try setcc(d)
         case 0xA0, 0xA8: try push(s.pointee.segments[opc == 0xA0 ? 4 : 5].selector.zx, size: sz)
         case 0xA1, 0xA9: try popSegment(opc == 0xA1 ? 4 : 5, sz: sz)
         case 0xA2: try cpuid()
         case 0xA3, 0xAB, 0xB3, 0xBB: try bitTest(d, sz: sz, op: Int((opc >> 3) & 3), immediate: false)
         case 0xBA: try bitTest(d, sz: sz, op: Int(d.reg & 3), immediate: true)
         case 0xA4, 0xA5, 0xAC, 0xAD: try doubleShift(d, sz: sz)
-        case 0xAF:
-            let a = reg(Int(d.reg), size: sz)
-            let b = try readE(d, size: sz)
-            setReg(Int(d.reg), size: sz, imulTruncating(a, b, sz: sz))
+        case 0xAF: try imulGvEv(d, sz: sz)
         case 0xB0, 0xB1: try cmpxchg(d, sz: opc == 0xB0 ? 1 : sz)
         case 0xB2: try loadFarPointer(d, seg: SegmentRegister.ss.rawValue, sz: sz)
         case 0xB4: try loadFarPointer(d, seg: SegmentRegister.fs.rawValue, sz: sz)
         case 0xB5: try loadFarPointer(d, seg: SegmentRegister.gs.rawValue, sz: sz)
-        case 0xB6: try movzx8(d, sz: sz)
-        case 0xB7: setReg(Int(d.reg), size: sz, try readE(d, size: 2))
-        case 0xBE: setReg(Int(d.reg), size: sz, UInt32(bitPattern: Int32(Int8(truncatingIfNeeded: try readE(d, size: 1)))))
-        case 0xBF: setReg(Int(d.reg), size: sz, UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: try readE(d, size: 2)))))
+        case 0xB6, 0xB7, 0xBE, 0xBF:
+            let size = opc & 1 == 0 ? 1 : 2
+            setReg(Int(d.reg), size: sz, extend(try readE(d, size: size), size: size, signed: opc >= 0xBE))
         case 0xBC, 0xBD: try bitScan(d, sz: sz, reverse: opc == 0xBD)
         case 0xC0, 0xC1: try xadd(d, sz: opc == 0xC0 ? 1 : sz)
         case 0xC7: try cmpxchg8b(d)
