@@ -107,13 +107,13 @@ extension CPU {
                     case .movRI32:
                         gpr[Int(d.opcode & 7)] = d.immediate
                     case .loadRM32:
-                        try blockLoad(op, size: 4)
+                        try blockLoad32(op)
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .storeMR32:
-                        try blockStore(op, size: 4, gpr[Int(d.reg)])
+                        try blockStore32(op, gpr[Int(d.reg)])
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .storeMI32:
-                        try blockStore(op, size: 4, d.immediate)
+                        try blockStore32(op, d.immediate)
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .lea32:
                         gpr[Int(d.reg)] = blockOffset(op)
@@ -161,16 +161,16 @@ extension CPU {
                         let x = op.pointee.registers
                         setReg(Int(x & 7), size: 1, reg(Int(x >> 3), size: 1))
                     case .loadRM8:
-                        try blockLoad(op, size: 1)
+                        try blockLoad8(op)
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .loadRM16:
-                        try blockLoad(op, size: 2)
+                        try blockLoad16(op)
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .storeMR8:
-                        try blockStore(op, size: 1, reg(Int(d.reg), size: 1))
+                        try blockStore8(op, reg(Int(d.reg), size: 1))
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .storeMR16:
-                        try blockStore(op, size: 2, gpr[Int(d.reg)])
+                        try blockStore16(op, gpr[Int(d.reg)])
                         if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
                     case .aluForm, .aluEvI, .testE, .group3, .imulGvEv, .cmov, .setcc, .shift:
                         try blockFamily(op)
@@ -254,27 +254,37 @@ extension CPU {
     }
 
     /// MOV r, m (8, 16 or 32 bits): the register is written only after the read succeeded.
-    @inline(never) func blockLoad(_ op: UnsafeMutablePointer<BlockOp>, size: Int) throws(Fault) {
+    @inline(__always) func blockLoad(_ op: UnsafeMutablePointer<BlockOp>, size: Int) throws(Fault) {
         let v = try read(Int(op.pointee.address.segment), blockOffset(op), size: size)
         setReg(Int((op.pointee.instruction.modrm >> 3) & 7), size: size, v)
     }
 
     /// MOV m, r/imm (8, 16 or 32 bits).
-    @inline(never) func blockStore(_ op: UnsafeMutablePointer<BlockOp>, size: Int, _ value: UInt32) throws(Fault) {
+    @inline(__always) func blockStore(_ op: UnsafeMutablePointer<BlockOp>, size: Int, _ value: UInt32) throws(Fault) {
         try write(Int(op.pointee.address.segment), blockOffset(op), size: size, value)
     }
+
+    // One function per size, so the size folds into the segment, TLB and RAM access.
+    @inline(never) func blockLoad8(_ op: UnsafeMutablePointer<BlockOp>) throws(Fault) { try blockLoad(op, size: 1) }
+    @inline(never) func blockLoad16(_ op: UnsafeMutablePointer<BlockOp>) throws(Fault) { try blockLoad(op, size: 2) }
+    @inline(never) func blockLoad32(_ op: UnsafeMutablePointer<BlockOp>) throws(Fault) { try blockLoad(op, size: 4) }
+    @inline(never) func blockStore8(_ op: UnsafeMutablePointer<BlockOp>, _ v: UInt32) throws(Fault) { try blockStore(op, size: 1, v) }
+    @inline(never) func blockStore16(_ op: UnsafeMutablePointer<BlockOp>, _ v: UInt32) throws(Fault) { try blockStore(op, size: 2, v) }
+    @inline(never) func blockStore32(_ op: UnsafeMutablePointer<BlockOp>, _ v: UInt32) throws(Fault) { try blockStore(op, size: 4, v) }
 
     /// MOVZX/MOVSX r32, r/m8 or r/m16 (0F B6, B7, BE, BF).
     @inline(never) func blockMovx(_ op: UnsafeMutablePointer<BlockOp>) throws(Fault) {
         let d = op.pointee.instruction
-        let size = d.opcode & 1 == 0 ? 1 : 2
-        let v: UInt32
+        let signed = d.opcode >= 0xBE
+        let r = Int(d.reg)
         if d.modrm >= 0xC0 {
-            v = reg(Int(d.modrm & 7), size: size)
+            let size = d.opcode & 1 == 0 ? 1 : 2
+            gpr[r] = extend(reg(Int(d.modrm & 7), size: size), size: size, signed: signed)
+        } else if d.opcode & 1 == 0 {
+            gpr[r] = extend(try read(Int(op.pointee.address.segment), blockOffset(op), size: 1), size: 1, signed: signed)
         } else {
-            v = try read(Int(op.pointee.address.segment), blockOffset(op), size: size)
+            gpr[r] = extend(try read(Int(op.pointee.address.segment), blockOffset(op), size: 2), size: 2, signed: signed)
         }
-        gpr[Int(d.reg)] = extend(v, size: size, signed: d.opcode >= 0xBE)
     }
 
     /// The instruction families that keep `execute`'s own case, called without its opcode switch.
