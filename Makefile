@@ -132,7 +132,7 @@ bench: build guests $(IOBENCH)
 	@for i in 1 2 3; do $(X86V) run testguests/build/alu.elf --virt=hw --stats 2>&1 >/dev/null \
 		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/tracing off: alu \1 MIPS (before tracing landed: 107.6 MIPS, commit 85a3994)/p"; done
 	@echo "execution engines beside Bochs and QEMU (issue 15 goal: blocks >= 2x Bochs on every guest):"
-	Benchmarks/engines/run.sh $(X86V) testguests/build/alu.elf testguests/build/alu-paging.elf $(wildcard testguests/build/bench/bench-cwork.elf) 2>/dev/null
+	Benchmarks/engines/run.sh $(X86V) testguests/build/alu.elf testguests/build/alu-paging.elf testguests/build/bench/bench-cwork.elf 2>/dev/null
 	.build/release/x86v-bench testguests/build/*.elf
 	@echo "page-table loops, M iterations/s: x86v shadow, direct, none beside Bochs and QEMU (best of 3, full minus short build):"
 	Benchmarks/shadow/run.sh $(X86V) testguests/build
