@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The block engine against the interpreter (issue 15), on every guest in GUESTDIR/build/*.elf
-# and in each of --virt=none, --virt=hw --mmu=direct and --virt=hw --mmu=shadow:
+# and in each of --virt=none, --virt=hw --mmu=direct and --virt=hw --mmu=shadow (and
+# --virt=classic for the hole-* guests, demo and pf-demand):
 #  1. `x86v lockstep GUEST --engines`: CPU state compared at every block boundary of the block
 #     engine, whole machines (CPU, devices, VMM, shadow MMU, RAM) every 1 Mi instructions and at
 #     the end; it must say "identical";
@@ -32,11 +33,15 @@ for elf in "$guestdir"/build/*.elf; do
     flags=$(spec_value "$spec" flags)
     [ -n "$flags" ] || flags="--memory 64M"
     case "$name" in alu|alu-paging|bench-*) flags="$flags --max-instructions 3000000" ;; esac
-    for config in none hw-direct hw-shadow; do
+    configs="none hw-direct hw-shadow"
+    # The pre-VT VMM too, on the guests that exercise it (ring compression, shadow tables).
+    case "$name" in hole-*|demo|pf-demand) configs="$configs classic" ;; esac
+    for config in $configs; do
         case $config in
             none) cflags="--virt=none" ;;
             hw-direct) cflags="--virt=hw --mmu=direct" ;;
             hw-shadow) cflags="--virt=hw --mmu=shadow" ;;
+            classic) cflags="--virt=classic" ;;
         esac
         printf '%s\t%s\t%s\n' "$name" "$config" "$elf $cflags $flags" >> "$units"
     done
