@@ -364,6 +364,14 @@ public final class CommandInterpreter {
         let s = session
         let m = s.machine
         var out = "icount \(s.icount), virtual time \(m.clock.now) ns, port accesses \(m.portAccesses), interrupts delivered \(m.interruptsDelivered)\n"
+        // The execution engine: what running without a breakpoint costs (docs/interpreter.md).
+        if m.cpu.engine == .blocks {
+            let b = m.cpu.blockStats, inv = m.memory.codeInvalidations
+            out += "engine blocks: \(b.built) built, \(b.executions) run (\(b.instructions) instructions), \(b.chained) chained, "
+                + "\(b.interpreted) interpreted; invalidated by \(inv.guestStores) guest stores, \(inv.otherWrites) other writes, \(inv.restores) restores\n"
+        } else {
+            out += "engine interp: one instruction at a time through the decoded cache\n"
+        }
         if let v = s.vmm {
             out += "VM exits \(v.stats.total), events injected \(v.stats.injectedEvents)\n"
             for (r, n) in v.stats.nonZero { out += "  \(r.name.padding(20)) \(String(n).leftPad(10))\n" }
