@@ -21,8 +21,12 @@ public final class CPU {
     let tlbSlots: UnsafeMutablePointer<TLBEntry>
     let cacheEntries: UnsafeMutablePointer<CachedInstruction>
     let decoder = Decoder()
-    /// Holds a page-crossing instruction (never cached) while it executes.
+    /// Holds an instruction fetched from MMIO (never cached) while it executes.
     let scratchInstruction: UnsafeMutablePointer<DecodedInstruction>
+    /// Instructions in the last 15 bytes of a page, which the decoded cache cannot hold (its byte
+    /// compare reads 16 bytes of one page): see CPU+CrossingFetch.swift.
+    let crossing: UnsafeMutablePointer<CrossingInstruction>
+    let crossingDecoded: UnsafeMutablePointer<DecodedInstruction>
     var tlb: SoftTLB
     let cache: DecodedCache
     /// The block engine's directory and ops, its counters, and the write tracking it shares with
@@ -147,6 +151,10 @@ public final class CPU {
         blockBreak = memory.code.blockBreak
         scratchInstruction = .allocate(capacity: 1)
         scratchInstruction.initialize(to: DecodedInstruction())
+        crossing = .allocate(capacity: CrossingInstruction.slots)
+        crossing.initialize(repeating: CrossingInstruction(), count: CrossingInstruction.slots)
+        crossingDecoded = .allocate(capacity: CrossingInstruction.slots)
+        crossingDecoded.initialize(repeating: DecodedInstruction(), count: CrossingInstruction.slots)
         exitInstructionPointer = .allocate(capacity: 1)
         exitInstructionPointer.initialize(to: DecodedInstruction())
     }
@@ -159,6 +167,8 @@ public final class CPU {
         blocks.deallocate()
         blockCounters.deallocate()
         scratchInstruction.deallocate()
+        crossing.deallocate()
+        crossingDecoded.deallocate()
         exitInstructionPointer.deallocate()
     }
 
@@ -326,11 +336,15 @@ public final class CPU {
     /// instruction); otherwise byte by byte through the MMU (`fetchSlow`).
     @inline(never)
     func fetchMiss(linear lin: UInt32, big: Bool) throws(Fault) -> UnsafePointer<DecodedInstruction> {
-        if lin & 0xFFF <= 0xFF0 {
-            let phys = try translate(lin, write: false, user: s.pointee.cpl == 3, fetch: true)
-            if memory.isPlainRAMPage(phys & 0xFFFF_F000) { return try cachedDecode(phys: phys, big: big) }
+        let phys = try translate(lin, write: false, user: s.pointee.cpl == 3, fetch: true)
+        if memory.isPlainRAMPage(phys & 0xFFFF_F000) {
+            if lin & 0xFFF <= 0xFF0 { return try cachedDecode(phys: phys, big: big) }
+            // The last 15 bytes of a page: the crossing cache (CPU+CrossingFetch.swift).
+            if let hit = try crossingLookup(linear: lin, phys: phys, big: big) { return hit }
+            let d = try fetchSlow(linear: lin, big: big, firstPhysical: phys)
+            return crossingStore(d, linear: lin, phys: phys, big: big)
         }
-        scratchInstruction.pointee = try fetchSlow(linear: lin, big: big)
+        scratchInstruction.pointee = try fetchSlow(linear: lin, big: big, firstPhysical: phys)
         return UnsafePointer(scratchInstruction)
     }
 
@@ -355,8 +369,10 @@ public final class CPU {
     /// Instruction fetch that misses the TLB or may cross a page: fetch byte by byte through the
     /// MMU, only as far as the decoder needs (a fault on the second page happens only if the
     /// instruction really extends into it, with CR2 in that page).
+    /// `firstPhysical`: the first page's translation when the caller already made it (a second
+    /// walk would be the same, but the caller's is the one the fetch makes).
     @inline(never)
-    func fetchSlow(linear: UInt32, big: Bool) throws(Fault) -> DecodedInstruction {
+    func fetchSlow(linear: UInt32, big: Bool, firstPhysical: UInt32? = nil) throws(Fault) -> DecodedInstruction {
         var buffer: (UInt64, UInt64) = (0, 0)
         var d = DecodedInstruction()
         return try withUnsafeMutableBytes(of: &buffer) { (raw) throws(Fault) -> DecodedInstruction in
@@ -364,7 +380,8 @@ public final class CPU {
             var have = 0
             // Bytes up to the end of the first page.
             let first = min(16, 0x1000 - Int(linear & 0xFFF))
-            let phys = try translate(linear, write: false, user: s.pointee.cpl == 3, fetch: true)
+            let phys: UInt32
+            if let p = firstPhysical { phys = p } else { phys = try translate(linear, write: false, user: s.pointee.cpl == 3, fetch: true) }
             for i in 0..<first { bytes[i] = memory.read8(phys &+ UInt32(i)) }
             have = first
             while true {

@@ -92,4 +92,31 @@ struct BlockEngineTests {
         #expect(cpu.blockStats.built <= 4)
         #expect(cpu.blockStats.chained > 90)
     }
+
+    @Test(arguments: ExecutionEngine.allCases)
+    func anInstructionAcrossAPageIsCachedAndChecked(_ engine: ExecutionEngine) {
+        // mov eax, 0x44332211 at 0x1FFD–0x2001 (three bytes in the first page), then hlt.
+        let cpu = machine([], engine: engine)
+        cpu.memory.load(bytes: [0xB8, 0x11, 0x22, 0x33, 0x44, 0xF4], at: 0x1FFD)
+        func run() -> UInt32 {
+            var st = cpu.state
+            st.eip = 0x1FFD; st.halted = false; st[.eax] = 0
+            cpu.state = st
+            #expect(cpu.run(maxInstructions: 10) == .halted)
+            return cpu.state[.eax]
+        }
+        #expect(run() == 0x4433_2211)
+        #expect(run() == 0x4433_2211)              // from the crossing cache
+        cpu.memory.write8(0x2000, 0x55)            // a byte in the second page
+        #expect(run() == 0x4455_2211)
+        cpu.memory.write8(0x1FFE, 0x66)            // a byte in the first page
+        #expect(run() == 0x4455_2266)
+        cpu.memory.load(bytes: [0x90, 0x90, 0x40], at: 0x1FFD)  // now nop; nop; inc eax; (0x33…)
+        var st = cpu.state
+        st.eip = 0x1FFD; st.halted = false; st[.eax] = 0
+        cpu.state = st
+        _ = cpu.run(maxInstructions: 3)
+        #expect(cpu.state[.eax] == 1)
+        #expect(cpu.state.eip == 0x2000)
+    }
 }
