@@ -71,14 +71,16 @@ extension CPU {
             }
             blockBreak.pointee = 0
             var op = blocks.ops + block &<< BlockCache.opsShift
-            let stop = UInt64(count) < n ? count : Int(n)
-            var done = 0
+            let stop = UInt64(count) < n ? UInt64(count) : n
             // EIP and the count live in locals inside the block and are only stored (never
             // reloaded): a load of the value just stored would chain every instruction to the
             // previous one through store forwarding. Only terminators change EIP otherwise, and
             // only `execute` changes the count (a REP's iterations): it is re-read after that.
             var e = eip
             var icount = st.pointee.instructions
+            // The loop runs while the count is below `end` (no separate instruction counter).
+            let first = icount
+            let countEnd = icount &+ stop
             instructions: repeat {
                 st.pointee.currentEIP = e
                 e &+= UInt32(op.pointee.instruction.length)
@@ -92,7 +94,7 @@ extension CPU {
                     case .generic:
                         try executeGeneric(d)
                         icount = st.pointee.instructions
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .aluRR32:
                         let x = op.pointee.registers
                         aluRegisters32(op: Int(d.opcode >> 3), dst: Int(x & 7), src: Int(x >> 3))
@@ -100,7 +102,7 @@ extension CPU {
                         aluRegisterImmediate(Int(d.reg), Int(d.modrm & 7), d.immediate, sz: 4)
                     case .aluGvM32:
                         try blockAluGvM32(d)
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .movRR32:
                         let x = op.pointee.registers
                         gpr[Int(x & 7)] = gpr[Int(x >> 3)]
@@ -108,13 +110,13 @@ extension CPU {
                         gpr[Int(d.opcode & 7)] = d.immediate
                     case .loadRM32:
                         try blockLoad32(op)
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .storeMR32:
                         try blockStore32(op, gpr[Int(d.reg)])
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .storeMI32:
                         try blockStore32(op, d.immediate)
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .lea32:
                         gpr[Int(d.reg)] = blockOffset(op)
                     case .inc32:
@@ -123,10 +125,10 @@ extension CPU {
                         decRegister(Int(d.opcode & 7), sz: 4)
                     case .push32:
                         try blockPush32(gpr[Int(d.opcode & 7)])
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .pop32:
                         try blockPop32(Int(d.opcode & 7))
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .testRR32:
                         test(gpr[Int(d.modrm & 7)], gpr[Int(d.reg)], size: 4)
                     case .shiftRI32:
@@ -156,25 +158,25 @@ extension CPU {
                         try blockReturn32()
                     case .movx:
                         try blockMovx(op)
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .movRR8:
                         let x = op.pointee.registers
                         setReg(Int(x & 7), size: 1, reg(Int(x >> 3), size: 1))
                     case .loadRM8:
                         try blockLoad8(op)
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .loadRM16:
                         try blockLoad16(op)
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .storeMR8:
                         try blockStore8(op, reg(Int(d.reg), size: 1))
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .storeMR16:
                         try blockStore16(op, gpr[Int(d.reg)])
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .aluForm, .aluEvI, .testE, .group3, .imulGvEv, .cmov, .setcc, .shift:
                         try blockFamily(op)
-                        if blockBreak.pointee != 0 { done &+= 1; st.pointee.instructions = icount &+ 1; break instructions }
+                        if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .nop:
                         break
                     }
@@ -182,19 +184,21 @@ extension CPU {
                     // `handle` copies the exiting instruction from here instead of decoding it.
                     blockFaultOp = UnsafeRawPointer(op).assumingMemoryBound(to: DecodedInstruction.self)
                     blockCounters.pointee.executions &+= 1
-                    blockCounters.pointee.instructions &+= UInt64(done)
+                    blockCounters.pointee.instructions &+= icount &- first
                     throw error
                 }
                 icount &+= 1
                 st.pointee.instructions = icount
-                done &+= 1
                 op += 1
                 // Only the handlers that touch memory or run `execute` can set `blockBreak` (a
                 // store to code, a TLB fill, attention): they check it themselves.
-            } while done < stop
+            } while icount < countEnd
+            // A REP's iterations count too: the budget left may be less than nothing (it is a
+            // burst size, and the caller reads the count itself).
+            let done = icount &- first
             blockCounters.pointee.executions &+= 1
-            blockCounters.pointee.instructions &+= UInt64(done)
-            n &-= UInt64(done)
+            blockCounters.pointee.instructions &+= done
+            n = done < n ? n &- done : 0
             if blockBreak.pointee != 0 { return n }
             previous = block
         }
