@@ -108,6 +108,16 @@ struct BlockCache {
     }
 }
 
+/// What the block engine remembers between blocks of one run: the block that just ran to its
+/// end with no break (so the TLB is as when it was entered), and the linear page, physical page
+/// and TLB bank it was entered with (a link to the next block is used only if they still hold).
+struct BlockChain {
+    var previous = -1
+    var linearPage: UInt32 = 1
+    var physPage: UInt32 = 0
+    var bank = 0
+}
+
 /// The block engine's counters (`--stats`; not in `--stats-json`, which stays the same for both
 /// engines).
 public struct BlockStats: Sendable, Equatable {

@@ -20,21 +20,20 @@ extension CPU {
         var n = budget
         // The block that just ran to its end with no break (so the TLB is as when it was
         // entered), and the linear page, physical page and TLB bank it was entered with.
-        var previous = -1
-        var linearPage: UInt32 = 1
-        var physPage: UInt32 = 0
-        var bank = 0
+        // Kept in memory, not in locals: live across the inner loop they cost registers there.
+        let chain = blockChain
+        chain.pointee.previous = -1
         while n > 0 {
             let eip = st.pointee.eip
             let cs = st.pointee.segments[1]
             let lin = cs.base &+ eip
             let b = st.pointee.cpl == 3 ? Int(st.pointee.userBank) : 0
             var block: Int
-            if previous >= 0, case let p = blocks.headers + previous, p.pointee.linkEIP == eip,
-               lin & 0xFFFF_F000 == linearPage, b == bank,
+            if case let previous = chain.pointee.previous, previous >= 0, case let p = blocks.headers + previous, p.pointee.linkEIP == eip,
+               lin & 0xFFFF_F000 == chain.pointee.linearPage, b == chain.pointee.bank,
                case let link = Int(p.pointee.link), case let chained = blocks.headers + link,
-               chained.pointee.key == UInt64(physPage | (lin & 0xFFF)) | (cs.big ? 1 << 32 : 0),
-               chained.pointee.stamp == codeStamps[Int(physPage >> 12)] {
+               chained.pointee.key == UInt64(chain.pointee.physPage | (lin & 0xFFF)) | (cs.big ? 1 << 32 : 0),
+               chained.pointee.stamp == codeStamps[Int(chain.pointee.physPage >> 12)] {
                 // Chained: the block that followed last time, in the same page, still valid. The
                 // TLB lookup and the directory probe are skipped; nothing else is.
                 block = link
@@ -52,13 +51,14 @@ extension CPU {
                 if h.pointee.key != key || h.pointee.stamp != codeStamps[Int(phys >> 12)] {
                     buildBlock(phys: phys, key: key, at: block, big: cs.big)
                 }
-                if previous >= 0 && lin & 0xFFFF_F000 == linearPage {
+                let previous = chain.pointee.previous
+                if previous >= 0 && lin & 0xFFFF_F000 == chain.pointee.linearPage {
                     blocks.headers[previous].linkEIP = eip
                     blocks.headers[previous].link = Int32(block)
                 }
-                linearPage = lin & 0xFFFF_F000
-                physPage = slot.physPage
-                bank = b
+                chain.pointee.linearPage = lin & 0xFFFF_F000
+                chain.pointee.physPage = slot.physPage
+                chain.pointee.bank = b
             }
             let h = blocks.headers + block
             let count = Int(h.pointee.count)
@@ -200,7 +200,7 @@ extension CPU {
             blockCounters.pointee.instructions &+= done
             n = done < n ? n &- done : 0
             if blockBreak.pointee != 0 { return n }
-            previous = block
+            chain.pointee.previous = block
         }
         return n
     }

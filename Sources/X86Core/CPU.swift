@@ -33,6 +33,7 @@ public final class CPU {
     /// `memory` and the TLB (CPU+Blocks.swift, CodePages.swift).
     let blocks: BlockCache
     let blockCounters: UnsafeMutablePointer<BlockStats>
+    let blockChain: UnsafeMutablePointer<BlockChain>
     let codeStamps: UnsafeMutablePointer<UInt32>
     let blockBreak: UnsafeMutablePointer<UInt8>
     /// The block op that raised the fault `handle` is looking at (its exit instruction).
@@ -147,6 +148,8 @@ public final class CPU {
         blocks = BlockCache()
         blockCounters = .allocate(capacity: 1)
         blockCounters.initialize(to: BlockStats())
+        blockChain = .allocate(capacity: 1)
+        blockChain.initialize(to: BlockChain())
         codeStamps = memory.code.stamps
         blockBreak = memory.code.blockBreak
         scratchInstruction = .allocate(capacity: 1)
@@ -166,6 +169,7 @@ public final class CPU {
         cache.deallocate()
         blocks.deallocate()
         blockCounters.deallocate()
+        blockChain.deallocate()
         scratchInstruction.deallocate()
         crossing.deallocate()
         crossingDecoded.deallocate()
