@@ -7,9 +7,9 @@
 # Every number comes from Benchmarks/peers/run-peers.sh (best of PEERS_REPEAT runs, full
 # minus short build, so firmware and loading are not counted), with the peers x86v-blocks
 # (--virt=none --engine blocks), x86v-interp (--virt=none --engine interp), bochs and qemu.
-# MIPS: alu_loop's instruction count is known (22 n + 1039); for the other guests the
-# instructions per iteration come from `x86v run --stats` of the full and short builds
-# (deterministic, and the same instruction stream on every peer).
+# MIPS = (instructions of the full build - instructions of the short build) / loop seconds, the
+# instruction counts from `x86v run --stats` (deterministic, and the same instruction stream on
+# every peer: the builds differ only in the loop count), the seconds from run-peers.sh.
 #
 # usage: Benchmarks/engines/run.sh X86V GUEST.elf...   (each with GUEST-short.elf beside it)
 set -eu
@@ -23,21 +23,16 @@ PEERS=${PEERS:-"qemu bochs x86v-blocks x86v-interp"} X86V=$x86v "$here/../peers/
 instructions() {  # ELF -> the instruction count of a whole x86v run
     "$x86v" run "$1" --virt=none --stats 2>&1 >/dev/null | sed -n 's/^x86v: \([0-9]*\) instructions.*/\1/p'
 }
-iterations() {  # ELF -> its "# iterations: N"
-    "$x86v" run "$1" --virt=none --serial /dev/stdout 2>/dev/null | sed -n 's/^# iterations: \([0-9]*\).*/\1/p'
-}
 
 printf '%-14s %12s %12s %10s %10s  %-22s %s\n' guest "x86v blocks" "x86v interp" Bochs QEMU "blocks/Bochs (>= 2)" "blocks/QEMU (>= 0.33)"
 for elf in "$@"; do
     guest=$(basename "$elf" .elf)
     short=${elf%.elf}-short.elf
-    per=$(awk -v a="$(instructions "$elf")" -v b="$(instructions "$short")" \
-              -v n="$(iterations "$elf")" -v m="$(iterations "$short")" \
-              'BEGIN { if (n > m && a > b) printf "%.6f", (a - b) / (n - m) }')
-    awk -v guest="$guest" -v per="$per" '
+    loop=$(awk -v a="$(instructions "$elf")" -v b="$(instructions "$short")" 'BEGIN { if (a > b) print a - b }')
+    awk -v guest="$guest" -v loop="$loop" '
         { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-          if (v["guest"] == guest && v["miters"] != "") mi[v["peer"]] = v["miters"] }
-        function mips(p) { return (p in mi) && per != "" ? mi[p] * per : 0 }
+          if (v["guest"] == guest && v["seconds"] > 0) sec[v["peer"]] = v["seconds"] }
+        function mips(p) { return (p in sec) && loop != "" ? loop / sec[p] / 1e6 : 0 }
         function show(x) { return x > 0 ? sprintf("%.1f", x) : "-" }
         END {
             b = mips("x86v-blocks"); i = mips("x86v-interp"); bo = mips("bochs"); q = mips("qemu")
