@@ -54,6 +54,9 @@ enum BlockHandler: UInt8 {
     /// 0F AF IMUL r, r/m; 0F 40–4F CMOVcc; 0F 90–9F SETcc; C0/C1/D0–D3 shifts and rotates not
     /// handled above: each its `execute` case, out of line, without the opcode switch.
     case testE, group3, imulGvEv, cmov, setcc, shift
+    /// 8-bit ALU on registers and immediates only (00–3D forms 0 and 2 with two registers, form
+    /// 4 with AL; 80/82 and 84 with a register): no address, no fault, out of line.
+    case alu8
     /// 90.
     case nop
 
@@ -85,9 +88,11 @@ enum BlockHandler: UInt8 {
             if o32 && register { return .aluRR32 }
             if o32 && opc & 7 == 3 && memory32 { return .aluGvM32 }
             return .aluForm
+        case 0x00...0x3F where (opc & 7 == 0 || opc & 7 == 2) && register: return .alu8
+        case 0x00...0x3F where opc & 7 == 4: return .alu8
         case 0x00...0x3F where opc & 7 <= 5: return .aluForm
-        case 0x80, 0x82: return .aluEvI
-        case 0x84: return .testE
+        case 0x80, 0x82: return register ? .alu8 : .aluEvI
+        case 0x84: return register ? .alu8 : .testE
         case 0x88: return register ? .movRR8 : memory32 ? .storeMR8 : .generic
         case 0x8A: return register ? .movRR8 : memory32 ? .loadRM8 : .generic
         case 0x89 where !o32 && memory32: return .storeMR16

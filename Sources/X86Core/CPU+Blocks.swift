@@ -174,6 +174,8 @@ extension CPU {
                     case .storeMR16:
                         try blockStore16(op, gpr[Int(d.reg)])
                         if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
+                    case .alu8:
+                        blockAlu8(op)
                     case .aluForm, .aluEvI, .testE, .group3, .imulGvEv, .cmov, .setcc, .shift:
                         try blockFamily(op)
                         if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
@@ -288,6 +290,30 @@ extension CPU {
             gpr[r] = extend(try read(Int(op.pointee.address.segment), blockOffset(op), size: 1), size: 1, signed: signed)
         } else {
             gpr[r] = extend(try read(Int(op.pointee.address.segment), blockOffset(op), size: 2), size: 2, signed: signed)
+        }
+    }
+
+    /// 8-bit ALU between registers or with an immediate (see `BlockHandler.alu8`): the
+    /// operations of `aluCompute` and `test` at size 1, without an operand decode.
+    @inline(never) func blockAlu8(_ op: UnsafeMutablePointer<BlockOp>) {
+        let d = op.pointee.instruction
+        let opc = d.opcode
+        let e = Int(d.modrm & 7), g = Int(d.reg)
+        switch opc {
+        case 0x84:
+            test(reg(e, size: 1), reg(g, size: 1), size: 1)
+        case 0x80, 0x82:
+            aluRegisterImmediate(g, e, d.immediate, sz: 1)
+        default:
+            let operation = Int(opc >> 3)
+            let (dst, src): (Int, UInt32) = switch opc & 7 {
+            case 0: (e, reg(g, size: 1))
+            case 2: (g, reg(e, size: 1))
+            default: (0, d.immediate)  // form 4: AL, imm8
+            }
+            let (res, l) = aluCompute(operation, reg(dst, size: 1), src, sz: 1)
+            if operation != 7 { setReg(dst, size: 1, res) }
+            s.pointee.lazy = l
         }
     }
 
