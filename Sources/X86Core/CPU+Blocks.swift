@@ -255,7 +255,7 @@ extension CPU {
         let a = op.pointee.address
         var offset = op.pointee.instruction.displacement
         if a.base < 8 { offset &+= gpr[Int(a.base)] }
-        if a.index < 8 { offset &+= gpr[Int(a.index)] << a.scale }
+        if a.index < 8 { offset &+= gpr[Int(a.index)] &<< a.scale }
         return offset
     }
 
