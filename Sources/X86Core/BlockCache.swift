@@ -102,10 +102,6 @@ struct BlockCache {
     @inline(__always) static func index(_ phys: UInt32) -> Int {
         Int((phys &* 0x9E37_79B1) >> 19)
     }
-
-    func clear() {
-        for i in 0..<Self.slots { headers[i] = BlockHeader() }
-    }
 }
 
 /// What the block engine remembers between blocks of one run: the block that just ran to its

@@ -366,11 +366,6 @@ extension CPU {
         return Int(h.pointee.count)
     }
 
-    /// Drops every block (tests; the write tracking makes it unnecessary otherwise).
-    public func flushBlocks() {
-        blocks.clear()
-    }
-
     /// The block engine's counters so far.
     public var blockStats: BlockStats { blockCounters.pointee }
 }

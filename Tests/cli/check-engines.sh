@@ -19,10 +19,8 @@ trap 'rm -rf "$tmp"' EXIT
 export x86v tmp
 began=$(date +%s)
 
-spec_value() {  # SPEC KEY
-    [ -f "$1" ] || return 0
-    sed -n "s/^[[:space:]]*$2:[[:space:]]*//p" "$1" | tail -n 1
-}
+# shellcheck source=guest-spec.sh
+. "$(dirname "$0")/guest-spec.sh"
 
 units="$tmp/units"
 : > "$units"

@@ -23,11 +23,8 @@ trap 'rm -rf "$tmp"' EXIT
 export x86v tmp
 began=$(date +%s)
 
-# The spec of a guest, as `x86v test` reads it: "flags", "configs", "skip" (key: value lines).
-spec_value() {  # SPEC KEY
-    [ -f "$1" ] || return 0
-    sed -n "s/^[[:space:]]*$2:[[:space:]]*//p" "$1" | tail -n 1
-}
+# shellcheck source=guest-spec.sh
+. "$(dirname "$0")/guest-spec.sh"
 
 # Guests whose exit traces run to hundreds of megabytes: only their fault traces are compared.
 heavy_exit_trace="bench-churn bench-demand bench-spaces"
