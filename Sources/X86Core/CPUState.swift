@@ -106,6 +106,8 @@ public struct CPUState: Sendable {
     public var apicBase: UInt32 = 0xFEE0_0900
     public var miscEnable: UInt64 = 1
     public var pat: UInt64 = 0x0007_0406_0007_0406
+    /// The x87/MMX/SSE state (last: the fields the loops read keep their offsets).
+    public var fpu = FPUState()
 
     public init() {
         segments[SegmentRegister.cs.rawValue] = SegmentCache(

@@ -121,6 +121,7 @@ while executed < total {
     let end = cpu.statePointer.pointee
     for r in 0..<8 { mix(UInt64(end.regs[r])) }
     mix(UInt64(end.eip)); mix(UInt64(cpu.eflags)); mix(end.instructions); mix(UInt64(end.cr2))
+    mix(UInt64(end.fpu.control) | UInt64(end.fpu.status) << 16 | UInt64(end.fpu.tags) << 32); mix(UInt64(end.fpu.mxcsr))
 }
 
 let summary = outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

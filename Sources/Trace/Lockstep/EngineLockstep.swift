@@ -124,6 +124,7 @@ public struct EngineLockstep {
         if x.cpl != y.cpl { return "cpl \(x.cpl) vs \(y.cpl)" }
         if x.interruptShadow != y.interruptShadow { return "interrupt shadow \(x.interruptShadow) vs \(y.interruptShadow)" }
         if x.halted != y.halted { return "halted \(x.halted) vs \(y.halted)" }
+        if x.fpu != y.fpu { return "x87/SSE state differs" }
         return nil
     }
 }

@@ -62,6 +62,7 @@ extension CPU {
         w.put(st.apicBase)
         w.put(st.miscEnable)
         w.put(st.pat)
+        Self.put(st.fpu, to: &w)
 
         w.put(interruptRequested)
         w.put(deliveringVector)
@@ -146,6 +147,7 @@ extension CPU {
         st.apicBase = try r.get()
         st.miscEnable = try r.get()
         st.pat = try r.get()
+        st.fpu = try Self.fpu(from: &r)
 
         let requested = try r.getBool()
         let delivering: UInt8 = try r.get()
@@ -247,6 +249,32 @@ extension CPU {
                 tlb.overflowed = true
             }
         }
+    }
+
+    /// The x87/SSE state: R0–R7 (significand, sign and exponent), FCW, FSW, the full tag word,
+    /// FOP, FIP, FCS, FDP, FDS, XMM0–XMM7 (low, high), MXCSR.
+    private static func put(_ f: FPUState, to w: inout StateWriter) {
+        for i in 0..<8 { w.put(f.registers[i].significand); w.put(f.registers[i].signExponent) }
+        w.put(f.control); w.put(f.status); w.put(f.tags); w.put(f.lastOpcode)
+        w.put(f.instructionPointer); w.put(f.instructionSelector)
+        w.put(f.operandPointer); w.put(f.operandSelector)
+        for i in 0..<8 { w.put(f.xmm[i].low); w.put(f.xmm[i].high) }
+        w.put(f.mxcsr)
+    }
+
+    private static func fpu(from r: inout StateReader) throws(StateError) -> FPUState {
+        var f = FPUState()
+        for i in 0..<8 { f.registers[i] = X87Register(significand: try r.get(), signExponent: try r.get()) }
+        f.control = try r.get(); f.status = try r.get(); f.tags = try r.get(); f.lastOpcode = try r.get()
+        guard f.lastOpcode < 0x800 else { throw StateError("snapshot corrupt: x87 last opcode \(f.lastOpcode)") }
+        f.instructionPointer = try r.get(); f.instructionSelector = try r.get()
+        f.operandPointer = try r.get(); f.operandSelector = try r.get()
+        for i in 0..<8 { f.xmm[i] = XMMRegister(low: try r.get(), high: try r.get()) }
+        let at = r.offset
+        f.mxcsr = try r.get()
+        // Bits 31:16 of MXCSR are reserved: LDMXCSR and FXRSTOR fault on them (SDM Vol. 1 §10.2.3).
+        guard f.mxcsr & 0xFFFF_0000 == 0 else { throw StateError("snapshot corrupt: MXCSR at byte \(at)") }
+        return f
     }
 
     private static func put(_ c: SegmentCache, to w: inout StateWriter) {
