@@ -52,6 +52,9 @@ let package = Package(
         // more than the work (a third of the time on PTE churn), and nothing here is reentrant.
         .target(name: "ShadowMMU", dependencies: ["X86Core"],
                 swiftSettings: hotPathSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        // The host's x87 FPU as the guest FPU's arithmetic core (issue 16, docs/x87.md): inline
+        // asm under the guest's control word, host exceptions masked, host state left as it was.
+        .target(name: "CX87Host"),
         // Robustness fuzzer: random bytes in random CPU states, every run with a budget.
         .executableTarget(name: "cpu-fuzz", dependencies: ["X86Core"], path: "Tools/cpu-fuzz"),
         // Differential checker: seeded random user-mode sequences run natively (Tools/native-harness)
@@ -96,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "X86CoreTests",
-            dependencies: ["X86Core", "X86Decode", "Machine", "ELF", "CMallocCounter"],
+            dependencies: ["X86Core", "X86Decode", "Machine", "ELF", "CMallocCounter", "CX87Host"],
             // Read by path at run time (see UnicornSystemTests), not bundled.
             exclude: ["UnicornKnownDifferences.md", "Fixtures"]
         ),
