@@ -44,13 +44,7 @@ extension CPU {
                     try interpretOne()
                     return n &- 1
                 }
-                let phys = slot.physPage | (lin & 0xFFF)
-                let key = UInt64(phys) | (cs.big ? 1 << 32 : 0)
-                block = BlockCache.index(phys)
-                let h = blocks.headers + block
-                if h.pointee.key != key || h.pointee.stamp != codeStamps[Int(phys >> 12)] {
-                    buildBlock(phys: phys, key: key, at: block, big: cs.big)
-                }
+                block = blockAt(phys: slot.physPage | (lin & 0xFFF), big: cs.big)
                 let previous = chain.pointee.previous
                 if previous >= 0 && lin & 0xFFFF_F000 == chain.pointee.linearPage {
                     blocks.headers[previous].linkEIP = eip
@@ -296,24 +290,12 @@ extension CPU {
     /// 8-bit ALU between registers or with an immediate (see `BlockHandler.alu8`): the
     /// operations of `aluCompute` and `test` at size 1, without an operand decode.
     @inline(never) func blockAlu8(_ op: UnsafeMutablePointer<BlockOp>) {
-        let d = op.pointee.instruction
-        let opc = d.opcode
-        let e = Int(d.modrm & 7), g = Int(d.reg)
-        switch opc {
-        case 0x84:
-            test(reg(e, size: 1), reg(g, size: 1), size: 1)
-        case 0x80, 0x82:
-            aluRegisterImmediate(g, e, d.immediate, sz: 1)
-        default:
-            let operation = Int(opc >> 3)
-            let (dst, src): (Int, UInt32) = switch opc & 7 {
-            case 0: (e, reg(g, size: 1))
-            case 2: (g, reg(e, size: 1))
-            default: (0, d.immediate)  // form 4: AL, imm8
-            }
-            let (res, l) = aluCompute(operation, reg(dst, size: 1), src, sz: 1)
-            if operation != 7 { setReg(dst, size: 1, res) }
-            s.pointee.lazy = l
+        let d = InstructionRef(UnsafeRawPointer(op).assumingMemoryBound(to: DecodedInstruction.self))
+        // Register and immediate forms only (chosen at decode time), so nothing here can fault.
+        switch d.opcode {
+        case 0x84: test(reg(Int(d.modrm & 7), size: 1), reg(Int(d.reg), size: 1), size: 1)
+        case 0x80, 0x82: aluRegisterImmediate(Int(d.reg), Int(d.modrm & 7), d.immediate, sz: 1)
+        default: try? aluForm(d, op: Int(d.opcode >> 3), form: d.opcode & 7, sz: 1)
         }
     }
 
@@ -355,15 +337,20 @@ extension CPU {
         let lin = st.pointee.segments[1].base &+ st.pointee.eip
         let slot = tlbSlots[SoftTLB.index(lin, bank: st.pointee.cpl == 3 ? Int(st.pointee.userBank) : 0)]
         guard engine == .blocks, slot.readTag == lin & 0xFFFF_F000 else { return 0 }
-        let phys = slot.physPage | (lin & 0xFFF)
-        let big = st.pointee.segments[1].big
+        return Int(blocks.headers[blockAt(phys: slot.physPage | (lin & 0xFFF), big: st.pointee.segments[1].big)].count)
+    }
+
+    /// The directory slot of the block at `phys` in this code mode, built there first unless the
+    /// slot holds it, still valid (its page's stamp unchanged).
+    @inline(__always)
+    func blockAt(phys: UInt32, big: Bool) -> Int {
         let key = UInt64(phys) | (big ? 1 << 32 : 0)
         let i = BlockCache.index(phys)
         let h = blocks.headers + i
         if h.pointee.key != key || h.pointee.stamp != codeStamps[Int(phys >> 12)] {
             buildBlock(phys: phys, key: key, at: i, big: big)
         }
-        return Int(h.pointee.count)
+        return i
     }
 
     /// The block engine's counters so far.
