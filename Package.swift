@@ -34,7 +34,7 @@ let package = Package(
         // Its loop reaches state through pointers; the class properties it has are the owner's
         // hooks, read on the slow path (every instruction while a debugger, tracer or binary
         // translator is on), where dynamic exclusivity checks were a fifth of the time.
-        .target(name: "X86Core", dependencies: ["X86Decode"],
+        .target(name: "X86Core", dependencies: ["X86Decode", "CX87Host"],
                 swiftSettings: hotPathSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // The machine around the CPU: loader, devices, run loop (grows with the VMM issue).
         // Its run gate and timers run on every VM exit (budget, due timers, device registers):

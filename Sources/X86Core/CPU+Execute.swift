@@ -69,6 +69,7 @@ extension CPU {
             case 0x9A: try farCall(selector: UInt16(truncatingIfNeeded: d.immediate2), offset: d.immediate, sz: sz)
             case 0x9B:
                 if s.pointee.cr0 & (CR0.mp | CR0.ts) == (CR0.mp | CR0.ts) { throw Fault.nm }
+                try x87PendingCheck()
             case 0x9C: try pushf(sz: sz)
             case 0x9D: try popf(sz: sz)
             case 0x9E:
@@ -104,7 +105,7 @@ extension CPU {
             case 0xD7:
                 let off = d.addressSize32 ? gpr[3] &+ (gpr[0] & 0xFF) : (gpr[3] &+ (gpr[0] & 0xFF)) & 0xFFFF
                 setReg(0, size: 1, try read8(dataSegment(d), off))
-            case 0xD8...0xDF: try x87Unavailable(d)
+            case 0xD8...0xDF: try x87(d)
             case 0xE0...0xE3: try loopFamily(d, sz: sz)
             case 0xE4...0xE7, 0xEC...0xEF: try portIO(d, sz: sz)
             case 0xE8: try callRelative(d.immediate, sz: sz)

@@ -143,13 +143,6 @@ extension CPU {
 
     // MARK: Not yet executed: x87, MMX, SSE
 
-    /// x87 escape: #NM when CR0.EM or CR0.TS is set (SDM Vol. 3A §2.5, Table 2-2); otherwise
-    /// the run stops with "not implemented".
-    func x87Unavailable(_ d: InstructionRef) throws(Fault) {
-        if s.pointee.cr0 & (CR0.em | CR0.ts) != 0 { throw Fault.nm }
-        try notImplemented(d)
-    }
-
     /// MMX/SSE rows (and 0F hints). MMX: #UD if EM, #NM if TS. SSE: #UD if EM or !OSFXSR,
     /// #NM if TS (SDM Vol. 3A §13.1, Table 13-?). Prefetch hints and NOP forms execute as NOPs.
     func simdOrPrefetch(_ d: InstructionRef) throws(Fault) {
@@ -157,6 +150,8 @@ extension CPU {
         // RSM outside system-management mode (SDM Vol. 2B RSM). Here, off the execute switch:
         // a case there changed the hot loop's code (+0.35% host instructions on alu).
         if d.opcode == 0xAA { throw Fault.ud }
+        // FXSAVE/FXRSTOR (CPU+X87Environment.swift) have their own #NM/#UD rules.
+        if d.opcode == 0xAE && d.reg <= 1 && d.modrm < 0xC0 { return try fxsaveOrRestore(d) }
         let attributes = decoder.attributes(of: d.pointee)
         let cr0 = s.pointee.cr0
         if attributes.contains(.sse) {

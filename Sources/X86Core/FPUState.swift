@@ -44,6 +44,9 @@ public struct FPUState: Sendable, Equatable {
     public var xmm: InlineArray<8, XMMRegister> = .init(repeating: XMMRegister())
     /// MXCSR: SSE flags, masks, rounding, DAZ/FTZ. Bits 31:16 are reserved (#GP if set).
     public var mxcsr: UInt32 = 0x1F80
+    /// IGNNE#: the PC's port 0xF0 write lets waiting instructions run past a pending x87 error
+    /// while CR0.NE = 0 (cleared when the error is: FNCLEX, FNINIT, FLDENV…).
+    public var ignoreNumericError: Bool = false
 
     public init() {}
 
@@ -52,5 +55,6 @@ public struct FPUState: Sendable, Equatable {
         return a.control == b.control && a.status == b.status && a.tags == b.tags && a.lastOpcode == b.lastOpcode
             && a.instructionPointer == b.instructionPointer && a.instructionSelector == b.instructionSelector
             && a.operandPointer == b.operandPointer && a.operandSelector == b.operandSelector && a.mxcsr == b.mxcsr
+            && a.ignoreNumericError == b.ignoreNumericError
     }
 }

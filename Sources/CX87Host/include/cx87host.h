@@ -20,6 +20,26 @@ enum { CX87_ADD = 0, CX87_SUB = 1, CX87_MUL = 2, CX87_DIV = 3 };
 /// 1 if this host can run it (x86-64), else 0 and nothing is computed.
 int cx87_arith(int op, cx87_real a, cx87_real b, uint16_t control, cx87_real *result, uint16_t *status);
 
+/// The state one guest x87 instruction runs on (cx87_exec).
+typedef struct {
+    /// The FPU state as FNSAVE/FRSTOR lay it out in 32-bit protected mode (SDM Vol. 1 §8.1.10,
+    /// Figure 8-9): FCW, FSW, full tag word, FIP, FCS, FOP, FDP, FDS, then ST(0)-ST(7), 10 bytes each.
+    /// In: the guest's state with FSW's exception flags, ES and B clear. Out: the state after.
+    unsigned char image[108];
+    /// The memory operand: read by loads and arithmetic, written by stores (up to 10 bytes).
+    unsigned char memory[16];
+    /// EFLAGS bits 7:0 (SF ZF AF PF CF): in for FCMOVcc, out from FCOMI/FUCOMI.
+    uint8_t flags;
+} cx87_frame;
+
+/// Runs one x87 instruction on the host FPU over `f`. `instruction` is the escape byte (D8-DF)
+/// << 8 | the ModRM byte for register forms (C0-FF), or | reg << 3 for memory forms (the operand
+/// is `f->memory`). Only instructions the caller has validated may be passed: the host executes
+/// them as they are. Environment and control instructions (FLDENV, FSTENV, FSAVE, FRSTOR,
+/// FLDCW, FSTCW, FSTSW, FCLEX, FINIT) are the caller's. The host's x87 state is left
+/// initialized with its control word restored. 1 if run, 0 if this host cannot (not x86-64).
+int cx87_exec(uint16_t instruction, cx87_frame *f);
+
 /// The host's current x87 control word (tests check that operations leave it alone).
 uint16_t cx87_host_control(void);
 

@@ -1,0 +1,270 @@
+import CX87Host
+import X86Decode
+
+/// The x87 FPU (SDM Vol. 1 ch. 8, Vol. 2 D8–DF; issue 16, docs/x87.md).
+///
+/// Data instructions run on the host's own x87 (`cx87_exec`): the guest's state is loaded into
+/// the host FPU, the instruction runs as its own bytes, and the state comes back. That makes
+/// every result, flag, tag, C0–C3, stack fault and unmasked-exception response the host
+/// CPU's, bit for bit, for every rounding and precision control. What the host cannot do for us
+/// stays here: the memory operand (read through the guest's segments and paging, a store probed
+/// before anything changes), FIP/FCS/FOP/FDP/FDS, pending exceptions (#MF, FERR#), #NM, and the
+/// control instructions whose memory images depend on the guest's mode (FLDENV, FSTENV, FSAVE,
+/// FRSTOR in their 16/32-bit, real/protected forms; FXSAVE, FXRSTOR).
+extension CPU {
+    /// FSW bits.
+    enum FSW {
+        static let exceptionFlags: UInt16 = 0x3F
+        static let stackFault: UInt16 = 0x40
+        static let errorSummary: UInt16 = 0x80
+        static let busy: UInt16 = 0x8000
+        /// C0–C3 and TOP: what an instruction's result is, not its sticky flags.
+        static let codesAndTop: UInt16 = 0x7F00
+    }
+
+    /// One D8–DF instruction (`execute`'s escape cases).
+    func x87(_ d: InstructionRef) throws(Fault) {
+        if s.pointee.cr0 & (CR0.em | CR0.ts) != 0 { throw Fault.nm }
+        let opcode = d.opcode
+        let modrm = d.modrm
+        if modrm >= 0xC0 {
+            switch UInt16(opcode) << 8 | UInt16(modrm) {
+            case 0xDBE2: x87ClearExceptions(); return
+            case 0xDBE3: x87Initialize(); return
+            case 0xDFE0: setReg(0, size: 2, UInt32(x87StatusWord())); return
+            // FENI, FDISI, FSETPM: 8087/287 control, no-ops since the 387 (no wait, no FIP).
+            case 0xDBE0, 0xDBE1, 0xDBE4: return
+            default: break
+            }
+        } else {
+            switch (opcode, d.reg) {
+            case (0xD9, 4): try x87PendingCheck(); try x87LoadEnvironment(d, withRegisters: false); return
+            case (0xD9, 5): try x87PendingCheck(); try x87LoadControl(d); return
+            case (0xD9, 6): try x87StoreEnvironment(d, withRegisters: false); return
+            case (0xD9, 7): try x87Store16(d, s.pointee.fpu.control); return
+            case (0xDD, 4): try x87PendingCheck(); try x87LoadEnvironment(d, withRegisters: true); return
+            case (0xDD, 6): try x87StoreEnvironment(d, withRegisters: true); return
+            case (0xDD, 7): try x87Store16(d, x87StatusWord()); return
+            default: break
+            }
+        }
+        try x87PendingCheck()
+        try x87OnHost(d)
+    }
+
+    /// A waiting instruction's check (FWAIT, every x87 instruction but the FN- control forms,
+    /// MMX): an unmasked exception pending from an earlier instruction is taken now, before
+    /// this one does anything (SDM Vol. 1 §8.6). CR0.NE = 1: #MF. NE = 0: the PC's FERR# path.
+    @inline(__always)
+    func x87PendingCheck() throws(Fault) {
+        if s.pointee.fpu.status & FSW.errorSummary == 0 { return }
+        try x87PendingError()
+    }
+
+    @inline(never)
+    func x87PendingError() throws(Fault) {
+        if s.pointee.cr0 & CR0.ne != 0 { throw Fault.exception(Vector.x87Error) }
+        try x87ExternalError()
+    }
+
+    /// The status word as FNSTSW stores it: B mirrors ES (SDM Vol. 1 §8.1.3.6).
+    func x87StatusWord() -> UInt16 {
+        let status = s.pointee.fpu.status
+        return status & FSW.errorSummary != 0 ? status | FSW.busy : status & ~FSW.busy
+    }
+
+    /// ES and B from the flags and the masks: set while any flag is unmasked.
+    static func x87Summarized(status: UInt16, control: UInt16) -> UInt16 {
+        let pending = status & ~control & FSW.exceptionFlags != 0
+        let cleared = status & ~(FSW.errorSummary | FSW.busy)
+        return pending ? cleared | FSW.errorSummary | FSW.busy : cleared
+    }
+
+    // MARK: Control instructions (no host)
+
+    /// FNINIT (SDM Vol. 2A FINIT): FCW 0x037F, FSW 0, every register empty, pointers cleared.
+    func x87Initialize() {
+        let st = s
+        st.pointee.fpu.control = 0x037F
+        st.pointee.fpu.status = 0
+        st.pointee.fpu.tags = 0xFFFF
+        st.pointee.fpu.lastOpcode = 0
+        st.pointee.fpu.instructionPointer = 0
+        st.pointee.fpu.instructionSelector = 0
+        st.pointee.fpu.operandPointer = 0
+        st.pointee.fpu.operandSelector = 0
+    }
+
+    /// FNCLEX: the exception flags, SF, ES and B clear.
+    func x87ClearExceptions() {
+        s.pointee.fpu.status &= ~(FSW.exceptionFlags | FSW.stackFault | FSW.errorSummary | FSW.busy)
+    }
+
+    /// The control word as the FPU keeps it: bit 6 reads as 1, bits 15:13 as 0 (the host's
+    /// FNSTCW after FLDCW, checked by X87Tests).
+    static func x87ControlWord(_ value: UInt16) -> UInt16 { (value & 0x1F3F) | 0x0040 }
+
+    func x87LoadControl(_ d: InstructionRef) throws(Fault) {
+        let (seg, offset) = effectiveAddress(d)
+        let value = UInt16(truncatingIfNeeded: try read16(seg, offset))
+        let st = s
+        st.pointee.fpu.control = CPU.x87ControlWord(value)
+        // Unmasking a flag already set makes it pending (SDM Vol. 1 §8.1.5).
+        st.pointee.fpu.status = CPU.x87Summarized(status: st.pointee.fpu.status, control: st.pointee.fpu.control)
+    }
+
+    func x87Store16(_ d: InstructionRef, _ value: UInt16) throws(Fault) {
+        let (seg, offset) = effectiveAddress(d)
+        try write(seg, offset, size: 2, UInt32(value))
+    }
+
+    // MARK: Data instructions (the host FPU)
+
+    /// Size in bytes and direction of the memory forms the host runs (0: not a host form).
+    static func x87MemoryOperand(_ opcode: UInt8, _ reg: UInt8) -> (size: Int, store: Bool) {
+        switch opcode {
+        case 0xD8, 0xDA: return (4, false)
+        case 0xDC: return (8, false)
+        case 0xDE: return (2, false)
+        case 0xD9: return reg == 0 ? (4, false) : reg == 2 || reg == 3 ? (4, true) : (0, false)
+        case 0xDB:
+            switch reg {
+            case 0: return (4, false)
+            case 2, 3: return (4, true)
+            case 5: return (10, false)
+            case 7: return (10, true)
+            default: return (0, false)
+            }
+        case 0xDD: return reg == 0 ? (8, false) : reg == 2 || reg == 3 ? (8, true) : (0, false)
+        default:  // DF
+            switch reg {
+            case 0: return (2, false)
+            case 2, 3: return (2, true)
+            case 4: return (10, false)
+            case 5: return (8, false)
+            case 6: return (10, true)
+            case 7: return (8, true)
+            default: return (0, false)
+            }
+        }
+    }
+
+    /// Offsets in `cx87_frame`.
+    enum X87Frame {
+        static let image = 0
+        static let memory = 108
+        static let flags = 124
+        /// In the FNSAVE image (32-bit protected mode).
+        static let control = 0, status = 4, tags = 8, registers = 28
+    }
+
+    func x87OnHost(_ d: InstructionRef) throws(Fault) {
+        let st = s
+        let opcode = d.opcode
+        let modrm = d.modrm
+        var frame = cx87_frame()
+        var key = UInt16(opcode) << 8
+        var size = 0
+        var store = false
+        var linear: UInt32 = 0
+        var segment = 0
+        var offset: UInt32 = 0
+        var words: (UInt32, UInt32, UInt32) = (0, 0, 0)
+        let user = userMode
+        if modrm >= 0xC0 {
+            key |= UInt16(modrm)
+        } else {
+            key |= UInt16(d.reg) << 3
+            (size, store) = CPU.x87MemoryOperand(opcode, d.reg)
+            if size == 0 { throw Fault.ud }
+            (segment, offset) = effectiveAddress(d)
+            if store {
+                linear = try writeAddress(segment, offset, size: size)
+                try probeWrite(linear, size: size, user: user)
+            } else {
+                linear = try readAddress(segment, offset, size: size)
+                words.0 = try readLinear(linear, size: min(size, 4), user: user)
+                if size > 4 { words.1 = try readLinear(linear &+ 4, size: 4, user: user) }
+                if size > 8 { words.2 = try readLinear(linear &+ 8, size: 2, user: user) }
+            }
+        }
+        let control = st.pointee.fpu.control
+        let oldStatus = st.pointee.fpu.status
+        let flagsIn = UInt8(truncatingIfNeeded: materializedFlags())
+        withUnsafeMutableBytes(of: &frame) { raw in
+            raw.storeBytes(of: control, toByteOffset: X87Frame.control, as: UInt16.self)
+            // No flag in: nothing is pending on the host, and what the instruction raises is
+            // what comes back.
+            raw.storeBytes(of: oldStatus & FSW.codesAndTop, toByteOffset: X87Frame.status, as: UInt16.self)
+            raw.storeBytes(of: st.pointee.fpu.tags, toByteOffset: X87Frame.tags, as: UInt16.self)
+            let top = Int(oldStatus >> 11) & 7
+            for i in 0..<8 {
+                let r = st.pointee.fpu.registers[(top + i) & 7]
+                raw.storeBytes(of: r.significand, toByteOffset: X87Frame.registers + 10 * i, as: UInt64.self)
+                raw.storeBytes(of: r.signExponent, toByteOffset: X87Frame.registers + 10 * i + 8, as: UInt16.self)
+            }
+            raw.storeBytes(of: words.0, toByteOffset: X87Frame.memory, as: UInt32.self)
+            raw.storeBytes(of: words.1, toByteOffset: X87Frame.memory + 4, as: UInt32.self)
+            raw.storeBytes(of: words.2, toByteOffset: X87Frame.memory + 8, as: UInt32.self)
+            raw.storeBytes(of: flagsIn, toByteOffset: X87Frame.flags, as: UInt8.self)
+        }
+        guard cx87_exec(key, &frame) != 0 else {
+            try notImplemented(d)
+            return
+        }
+        var hostStatus: UInt16 = 0
+        var flagsOut: UInt8 = 0
+        withUnsafeBytes(of: &frame) { raw in
+            hostStatus = raw.load(fromByteOffset: X87Frame.status, as: UInt16.self)
+            st.pointee.fpu.tags = raw.load(fromByteOffset: X87Frame.tags, as: UInt16.self)
+            let top = Int(hostStatus >> 11) & 7
+            for i in 0..<8 {
+                let base = X87Frame.registers + 10 * i
+                st.pointee.fpu.registers[(top + i) & 7] = X87Register(
+                    significand: raw.loadUnaligned(fromByteOffset: base, as: UInt64.self),
+                    signExponent: raw.loadUnaligned(fromByteOffset: base + 8, as: UInt16.self))
+            }
+            words.0 = raw.load(fromByteOffset: X87Frame.memory, as: UInt32.self)
+            words.1 = raw.load(fromByteOffset: X87Frame.memory + 4, as: UInt32.self)
+            words.2 = raw.load(fromByteOffset: X87Frame.memory + 8, as: UInt32.self)
+            flagsOut = raw.load(fromByteOffset: X87Frame.flags, as: UInt8.self)
+        }
+        let raised = hostStatus & FSW.exceptionFlags
+        let unmasked = raised & ~control
+        st.pointee.fpu.status = CPU.x87Summarized(
+            status: (hostStatus & FSW.codesAndTop) | ((oldStatus | hostStatus) & (FSW.exceptionFlags | FSW.stackFault)),
+            control: control)
+        // FCOMI, FUCOMI and their popping forms report in ZF, PF, CF and clear OF, SF, AF; an
+        // unmasked invalid operand leaves EFLAGS as they were (the host's AH says which).
+        if (opcode == 0xDB || opcode == 0xDF) && modrm >= 0xE8 && modrm < 0xF8 {
+            let invalid = unmasked & 1 != 0
+            setFlags(UInt32(flagsOut), mask: EFLAGS.zf | EFLAGS.pf | EFLAGS.cf | EFLAGS.sf | EFLAGS.af
+                     | (invalid ? 0 : EFLAGS.of))
+        }
+        // A store with an unmasked exception other than precision leaves memory alone (SDM Vol. 1
+        // §8.5: the result is not stored and the stack is not popped).
+        if store && unmasked & ~0x20 == 0 {
+            try writeLinear(linear, size: min(size, 4), value: words.0, user: user)
+            if size > 4 { try writeLinear(linear &+ 4, size: 4, value: words.1, user: user) }
+            if size > 8 { try writeLinear(linear &+ 8, size: 2, value: words.2, user: user) }
+        }
+        // The last non-control instruction and its operand (SDM Vol. 1 §8.1.8, §8.1.9).
+        st.pointee.fpu.lastOpcode = UInt16(opcode & 7) << 8 | UInt16(modrm)
+        st.pointee.fpu.instructionPointer = st.pointee.currentEIP
+        st.pointee.fpu.instructionSelector = st.pointee.segments[SegmentRegister.cs.rawValue].selector
+        if modrm < 0xC0 {
+            st.pointee.fpu.operandPointer = offset
+            st.pointee.fpu.operandSelector = st.pointee.segments[segment].selector
+        }
+    }
+
+    // MARK: FERR# (CR0.NE = 0)
+
+    /// The PC's DOS-compatible error path: the waiting instruction freezes with FERR# asserted
+    /// until the owner's IGNNE# lets it through. Not modelled yet: stop the run.
+    func x87ExternalError() throws(Fault) {
+        if s.pointee.fpu.ignoreNumericError { return }
+        pendingExit = .notImplemented(eip: s.pointee.currentEIP, what: "x87 error with CR0.NE = 0 (FERR#)")
+        throw Fault.exit
+    }
+}
