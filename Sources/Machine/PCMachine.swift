@@ -39,6 +39,7 @@ public final class PCMachine {
     public let lines: InterruptLines
     public let interrupts: InterruptController
     public let debugPorts: DebugPorts
+    public let coprocessor = CoprocessorPorts()
     /// `--strict-io`: an access to a port nobody owns stops the run.
     public var strictIO = false
     /// Set by a device or a strict-I/O violation; the runner stops at the next boundary.
@@ -92,6 +93,16 @@ public final class PCMachine {
         memory.add(ObservedRegion(lapic, name: "lapic", machine: self))
         memory.add(ObservedRegion(ioapic, name: "ioapic", machine: self))
         systemControl.onReset = { [unowned self] in self.stopRequest = .resetRequested }
+        bus.attach(coprocessor, ports: CoprocessorPorts.ports)
+        // FERR# → IRQ13 → the CPU at the next instruction boundary; 0xF0 → IGNNE#.
+        cpu.numericErrorSignal = { [unowned self] high in
+            self.lines.set(CoprocessorPorts.irq, high: high)
+            self.cpu.interruptRequested = self.interrupts.pending
+        }
+        coprocessor.onClear = { [unowned self] in
+            self.lines.set(CoprocessorPorts.irq, high: false)
+            self.cpu.ignoreNumericError()
+        }
     }
 
     /// Where serial (COM1) output goes.

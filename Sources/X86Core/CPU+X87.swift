@@ -85,6 +85,8 @@ extension CPU {
     /// FNINIT (SDM Vol. 2A FINIT): FCW 0x037F, FSW 0, every register empty, pointers cleared.
     func x87Initialize() {
         let st = s
+        let wasPending = st.pointee.fpu.status & FSW.errorSummary != 0
+        defer { x87ErrorChanged(wasPending: wasPending) }
         st.pointee.fpu.control = 0x037F
         st.pointee.fpu.status = 0
         st.pointee.fpu.tags = 0xFFFF
@@ -97,7 +99,9 @@ extension CPU {
 
     /// FNCLEX: the exception flags, SF, ES and B clear.
     func x87ClearExceptions() {
+        let wasPending = s.pointee.fpu.status & FSW.errorSummary != 0
         s.pointee.fpu.status &= ~(FSW.exceptionFlags | FSW.stackFault | FSW.errorSummary | FSW.busy)
+        x87ErrorChanged(wasPending: wasPending)
     }
 
     /// The control word as the FPU keeps it: bit 6 reads as 1, bits 15:13 as 0 (the host's
@@ -108,9 +112,11 @@ extension CPU {
         let (seg, offset) = effectiveAddress(d)
         let value = UInt16(truncatingIfNeeded: try read16(seg, offset))
         let st = s
+        let wasPending = st.pointee.fpu.status & FSW.errorSummary != 0
         st.pointee.fpu.control = CPU.x87ControlWord(value)
         // Unmasking a flag already set makes it pending (SDM Vol. 1 §8.1.5).
         st.pointee.fpu.status = CPU.x87Summarized(status: st.pointee.fpu.status, control: st.pointee.fpu.control)
+        x87ErrorChanged(wasPending: wasPending)
     }
 
     func x87Store16(_ d: InstructionRef, _ value: UInt16) throws(Fault) {
@@ -234,6 +240,7 @@ extension CPU {
         st.pointee.fpu.status = CPU.x87Summarized(
             status: (hostStatus & FSW.codesAndTop) | ((oldStatus | hostStatus) & (FSW.exceptionFlags | FSW.stackFault)),
             control: control)
+        x87ErrorChanged(wasPending: oldStatus & FSW.errorSummary != 0)
         // FCOMI, FUCOMI and their popping forms report in ZF, PF, CF and clear OF, SF, AF; an
         // unmasked invalid operand leaves EFLAGS as they were (the host's AH says which).
         if (opcode == 0xDB || opcode == 0xDF) && modrm >= 0xE8 && modrm < 0xF8 {
@@ -258,13 +265,33 @@ extension CPU {
         }
     }
 
-    // MARK: FERR# (CR0.NE = 0)
+    // MARK: FERR# and IGNNE# (CR0.NE = 0)
 
-    /// The PC's DOS-compatible error path: the waiting instruction freezes with FERR# asserted
-    /// until the owner's IGNNE# lets it through. Not modelled yet: stop the run.
+    /// Call after anything that may change FSW.ES (`wasPending`: ES before). With CR0.NE = 0,
+    /// FERR# follows ES: asserted as the exception is raised (the SDM allows that or the next
+    /// waiting instruction, Vol. 1 §8.7; QEMU asserts it at once too), so the PC's IRQ13 arrives
+    /// right after the instruction when IF = 1. Clearing ES also ends IGNNE#.
+    func x87ErrorChanged(wasPending: Bool) {
+        let pending = s.pointee.fpu.status & FSW.errorSummary != 0
+        if pending == wasPending { return }
+        if !pending { s.pointee.fpu.ignoreNumericError = false }
+        if s.pointee.cr0 & CR0.ne == 0 || !pending { numericErrorSignal?(pending) }
+    }
+
+    /// The PC's DOS-compatible path at a waiting instruction: with IGNNE# asserted (the owner's
+    /// `ignoreNumericError()`, a write to port 0xF0) the instruction runs; otherwise the CPU
+    /// freezes before it (a halt with EIP at the instruction) until an interrupt, normally the
+    /// IRQ13 FERR# raised, whose handler clears the error and returns to the instruction.
     func x87ExternalError() throws(Fault) {
         if s.pointee.fpu.ignoreNumericError { return }
-        pendingExit = .notImplemented(eip: s.pointee.currentEIP, what: "x87 error with CR0.NE = 0 (FERR#)")
+        frozenOnNumericError = true
+        pendingExit = .halted
         throw Fault.exit
+    }
+
+    /// IGNNE#: the owner's answer to FERR# (the PC asserts it on a write to port 0xF0 while
+    /// FERR# is asserted). Waiting instructions run past the pending error until ES clears.
+    public func ignoreNumericError() {
+        if s.pointee.fpu.status & FSW.errorSummary != 0 { s.pointee.fpu.ignoreNumericError = true }
     }
 }

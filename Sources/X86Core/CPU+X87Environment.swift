@@ -143,6 +143,8 @@ extension CPU {
             ds = UInt16(truncatingIfNeeded: f6)
         }
         let newControl = CPU.x87ControlWord(control)
+        let wasPending = st.pointee.fpu.status & FSW.errorSummary != 0
+        defer { x87ErrorChanged(wasPending: wasPending) }
         st.pointee.fpu.control = newControl
         st.pointee.fpu.status = CPU.x87Summarized(status: status, control: newControl)
         st.pointee.fpu.instructionPointer = ip
@@ -235,6 +237,8 @@ extension CPU {
         }
         let control = CPU.x87ControlWord(UInt16(truncatingIfNeeded: d0))
         let status = UInt16(truncatingIfNeeded: d0 >> 16)
+        let wasPending = st.pointee.fpu.status & FSW.errorSummary != 0
+        defer { x87ErrorChanged(wasPending: wasPending) }
         st.pointee.fpu.control = control
         st.pointee.fpu.status = CPU.x87Summarized(status: status, control: control)
         st.pointee.fpu.lastOpcode = UInt16(truncatingIfNeeded: d1 >> 16) & 0x7FF

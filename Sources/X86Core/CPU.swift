@@ -49,6 +49,12 @@ public final class CPU {
     /// An external interrupt is pending (the owner's interrupt controller says so). When IF = 1
     /// and no interrupt shadow is active, `run` returns `.interruptWindow`. While IF = 0 it costs
     /// nothing: every instruction that can set IF (STI, POPF, IRET) re-evaluates `attention`.
+    /// FERR#: called with true when an unmasked x87 exception is raised while CR0.NE = 0, and
+    /// with false when the error clears (the PC routes it to IRQ13). Off the hot loop.
+    public var numericErrorSignal: ((Bool) -> Void)? = nil
+    /// A waiting x87 instruction froze on a pending error (CR0.NE = 0): the halt exit leaves EIP
+    /// at it and does not count it as retired.
+    var frozenOnNumericError = false
     public var interruptRequested = false {
         didSet { if interruptRequested != oldValue { updateAttention() } }
     }
@@ -516,7 +522,12 @@ public final class CPU {
             } else {
                 captureExitInstruction()
             }
-            if case .halted = exit {
+            if case .halted = exit, frozenOnNumericError {
+                frozenOnNumericError = false
+                st.pointee.eip = st.pointee.currentEIP
+                st.pointee.halted = true
+                updateAttention()
+            } else if case .halted = exit {
                 // HLT completed: EIP is past it and it retired, ending any STI/MOV SS shadow
                 // (so `sti; hlt` wakes on the next interrupt).
                 st.pointee.halted = true

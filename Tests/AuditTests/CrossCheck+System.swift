@@ -97,9 +97,9 @@ let systemChecks: [String: CrossCheck] = [
         }
     },
 
-    "FNSTENV": fpuStateCheck(Encoding("fnstenv [0x2000]", [0xD9, 0x35, 0x00, 0x20, 0x00, 0x00])),
-    "FNSAVE": fpuStateCheck(Encoding("fnsave [0x2000]", [0xDD, 0x35, 0x00, 0x20, 0x00, 0x00])),
-    "FXSAVE": fpuStateCheck(Encoding("fxsave [0x2000]", [0x0F, 0xAE, 0x05, 0x00, 0x20, 0x00, 0x00])),
+    "FNSTENV": fpuStateCheck(Encoding("fnstenv [0x2000]", [0xD9, 0x35, 0x00, 0x20, 0x00, 0x00]), csOffset: 16),
+    "FNSAVE": fpuStateCheck(Encoding("fnsave [0x2000]", [0xDD, 0x35, 0x00, 0x20, 0x00, 0x00]), csOffset: 16),
+    "FXSAVE": fpuStateCheck(Encoding("fxsave [0x2000]", [0x0F, 0xAE, 0x05, 0x00, 0x20, 0x00, 0x00]), csOffset: 12),
 ]
 
 /// `[0x2000]` = the current GDTR (LGDT/LIDT load something valid at CPL 0).
@@ -141,15 +141,15 @@ func queryCheck(_ encodings: [Encoding], result: UInt32?) -> CrossCheck {
                 })
 }
 
-/// FNSTENV/FNSAVE/FXSAVE: no privilege check (the interpreter reaches the instruction at every
-/// CPL and stops: x87 state saves are not executed yet, so the stored FPU CS is not compared).
-func fpuStateCheck(_ e: Encoding) -> CrossCheck {
-    var check = CrossCheck(encodings: [e], claim: "no fault at CPL 0, 1 or 3") { e in
+/// FNSTENV/FNSAVE/FXSAVE: no privilege check, and the FPU CS they store (that of the last x87
+/// instruction, an FLDZ run just before) has RPL = CPL: a deprivileged kernel sees its ring.
+func fpuStateCheck(_ e: Encoding, csOffset: UInt32) -> CrossCheck {
+    CrossCheck(encodings: [e], claim: "no fault at CPL 0, 1 or 3; the stored FPU CS has RPL = CPL") { e in
         for cpl: UInt8 in [0, 1, 3] {
-            let o = execute(e.bytes, cpl: cpl)
-            if case .notImplemented = o.exit {} else { Issue.record("\(e) at CPL \(cpl): \(o.exit)") }
+            let o = execute([0xD9, 0xEE] + e.bytes, cpl: cpl, Setup(instructions: 2))
+            #expect(o.exit == .instructionLimit, "\(e) at CPL \(cpl): \(o.exit)")
+            let stored = o.word(Rings.data + csOffset)
+            #expect(stored == Rings.codeSelector(cpl), "\(e) at CPL \(cpl): stored FPU CS 0x\(String(stored, radix: 16))")
         }
     }
-    check.unverified = "the saved FPU CS has RPL = CPL: the interpreter does not execute x87 state saves (they stop as not implemented)"
-    return check
 }

@@ -102,6 +102,8 @@ struct Setup: Sendable {
     var umip = false
     /// Use the TSS whose I/O bitmap allows every port.
     var openIOBitmap = false
+    /// Instructions to run (1: just the one under test).
+    var instructions: UInt64 = 1
     /// Exceptions delivered through the IDT instead of ending the run.
     var deliver: [UInt8] = []
     var configure: (@Sendable (CPU) -> Void)? = nil
@@ -178,7 +180,7 @@ func execute(_ bytes: [UInt8], cpl: UInt8, _ setup: Setup = Setup()) -> Outcome 
     setup.configure?(cpu)
     let before = cpu.state
     let beforeFlags = cpu.eflags
-    let exit = cpu.run(maxInstructions: 1)
+    let exit = cpu.run(maxInstructions: setup.instructions)
     return Outcome(before: before, beforeFlags: beforeFlags, cpu: cpu, exit: exit)
 }
 

@@ -252,7 +252,7 @@ extension CPU {
     }
 
     /// The x87/SSE state: R0–R7 (significand, sign and exponent), FCW, FSW, the full tag word,
-    /// FOP, FIP, FCS, FDP, FDS, XMM0–XMM7 (low, high), MXCSR.
+    /// FOP, FIP, FCS, FDP, FDS, XMM0–XMM7 (low, high), MXCSR, IGNNE#.
     private static func put(_ f: FPUState, to w: inout StateWriter) {
         for i in 0..<8 { w.put(f.registers[i].significand); w.put(f.registers[i].signExponent) }
         w.put(f.control); w.put(f.status); w.put(f.tags); w.put(f.lastOpcode)
@@ -260,6 +260,7 @@ extension CPU {
         w.put(f.operandPointer); w.put(f.operandSelector)
         for i in 0..<8 { w.put(f.xmm[i].low); w.put(f.xmm[i].high) }
         w.put(f.mxcsr)
+        w.put(UInt8(f.ignoreNumericError ? 1 : 0))
     }
 
     private static func fpu(from r: inout StateReader) throws(StateError) -> FPUState {
@@ -274,6 +275,9 @@ extension CPU {
         f.mxcsr = try r.get()
         // Bits 31:16 of MXCSR are reserved: LDMXCSR and FXRSTOR fault on them (SDM Vol. 1 §10.2.3).
         guard f.mxcsr & 0xFFFF_0000 == 0 else { throw StateError("snapshot corrupt: MXCSR at byte \(at)") }
+        let ignne: UInt8 = try r.get()
+        guard ignne <= 1 else { throw StateError("snapshot corrupt: IGNNE# byte \(ignne)") }
+        f.ignoreNumericError = ignne == 1
         return f
     }
 
