@@ -197,6 +197,12 @@ extension CPU {
         let control = st.pointee.fpu.control
         let oldStatus = st.pointee.fpu.status
         let flagsIn = UInt8(truncatingIfNeeded: materializedFlags())
+        if control & FSW.exceptionFlags == FSW.exceptionFlags, let shape = CPU.x87FastShape(opcode, modrm),
+           x87FastReady(shape, status: oldStatus) {
+            try x87Fast(d, key: key, shape: shape, words: words, flagsIn: flagsIn,
+                        store: store, size: size, linear: linear, segment: segment, offset: offset)
+            return
+        }
         withUnsafeMutableBytes(of: &frame) { raw in
             raw.storeBytes(of: control, toByteOffset: X87Frame.control, as: UInt16.self)
             // No flag in: nothing is pending on the host, and what the instruction raises is
@@ -255,7 +261,13 @@ extension CPU {
             if size > 4 { try writeLinear(linear &+ 4, size: 4, value: words.1, user: user) }
             if size > 8 { try writeLinear(linear &+ 8, size: 2, value: words.2, user: user) }
         }
-        // The last non-control instruction and its operand (SDM Vol. 1 §8.1.8, §8.1.9).
+        x87NoteInstruction(opcode, modrm, segment: segment, offset: offset)
+    }
+
+    /// The last non-control instruction and its operand (SDM Vol. 1 §8.1.8, §8.1.9).
+    @inline(__always)
+    func x87NoteInstruction(_ opcode: UInt8, _ modrm: UInt8, segment: Int, offset: UInt32) {
+        let st = s
         st.pointee.fpu.lastOpcode = UInt16(opcode & 7) << 8 | UInt16(modrm)
         st.pointee.fpu.instructionPointer = st.pointee.currentEIP
         st.pointee.fpu.instructionSelector = st.pointee.segments[SegmentRegister.cs.rawValue].selector
@@ -267,23 +279,22 @@ extension CPU {
 
     // MARK: FERR# and IGNNE# (CR0.NE = 0)
 
-    /// Call after anything that may change FSW.ES (`wasPending`: ES before). With CR0.NE = 0,
-    /// FERR# follows ES: asserted as the exception is raised (the SDM allows that or the next
-    /// waiting instruction, Vol. 1 §8.7; QEMU asserts it at once too), so the PC's IRQ13 arrives
-    /// right after the instruction when IF = 1. Clearing ES also ends IGNNE#.
+    /// Call after anything that may change FSW.ES (`wasPending`: ES before). Clearing ES
+    /// deasserts FERR# and ends IGNNE#.
     func x87ErrorChanged(wasPending: Bool) {
-        let pending = s.pointee.fpu.status & FSW.errorSummary != 0
-        if pending == wasPending { return }
-        if !pending { s.pointee.fpu.ignoreNumericError = false }
-        if s.pointee.cr0 & CR0.ne == 0 || !pending { numericErrorSignal?(pending) }
+        if !wasPending || s.pointee.fpu.status & FSW.errorSummary != 0 { return }
+        s.pointee.fpu.ignoreNumericError = false
+        numericErrorSignal?(false)
     }
 
-    /// The PC's DOS-compatible path at a waiting instruction: with IGNNE# asserted (the owner's
-    /// `ignoreNumericError()`, a write to port 0xF0) the instruction runs; otherwise the CPU
-    /// freezes before it (a halt with EIP at the instruction) until an interrupt, normally the
-    /// IRQ13 FERR# raised, whose handler clears the error and returns to the instruction.
+    /// The PC's DOS-compatible path (CR0.NE = 0) at a waiting instruction with an error
+    /// pending: FERR# is asserted now (the SDM allows this, deferred, or at once, Vol. 1
+    /// §8.7; QEMU defers too) and, unless IGNNE# is asserted (the owner's `ignoreNumericError()`,
+    /// a write to port 0xF0), the CPU freezes before the instruction: a halt with EIP at it, so
+    /// the IRQ13 FERR# raises returns to it once its handler has cleared the error.
     func x87ExternalError() throws(Fault) {
         if s.pointee.fpu.ignoreNumericError { return }
+        numericErrorSignal?(true)
         frozenOnNumericError = true
         pendingExit = .halted
         throw Fault.exit
@@ -293,5 +304,138 @@ extension CPU {
     /// FERR# is asserted). Waiting instructions run past the pending error until ES clears.
     public func ignoreNumericError() {
         if s.pointee.fpu.status & FSW.errorSummary != 0 { s.pointee.fpu.ignoreNumericError = true }
+    }
+
+    // MARK: The fast path (every exception masked)
+
+    /// What the fast path needs to know of an instruction: how many stack registers it reads
+    /// (ST(0)…ST(depth − 1), all of which must be non-empty), whether it pushes (ST(7) must be
+    /// empty), and whether it sets C0, C2 and C3 (compares; the others leave them to the
+    /// full path's rules, so the fast path keeps the guest's). Nil: the full path only
+    /// (transcendentals, FPREM, FXTRACT, FSCALE, BCD, FFREE, FDECSTP/FINCSTP, FNOP).
+    struct X87Shape {
+        var depth: Int
+        var push: Bool
+        var compare: Bool
+    }
+
+    static func x87FastShape(_ opcode: UInt8, _ modrm: UInt8) -> X87Shape? {
+        let i = Int(modrm & 7)
+        if modrm < 0xC0 {
+            let reg = (modrm >> 3) & 7
+            switch opcode {
+            case 0xD8, 0xDA, 0xDC, 0xDE: return X87Shape(depth: 1, push: false, compare: reg == 2 || reg == 3)
+            case 0xD9, 0xDD: return reg == 0 ? X87Shape(depth: 0, push: true, compare: false) : X87Shape(depth: 1, push: false, compare: false)
+            case 0xDB: return reg == 0 || reg == 5 ? X87Shape(depth: 0, push: true, compare: false) : X87Shape(depth: 1, push: false, compare: false)
+            default:  // DF
+                if reg == 4 || reg == 6 { return nil }
+                return reg == 0 || reg == 5 ? X87Shape(depth: 0, push: true, compare: false) : X87Shape(depth: 1, push: false, compare: false)
+            }
+        }
+        let row = modrm & 0xF8
+        switch opcode {
+        case 0xD8, 0xDC: return X87Shape(depth: i + 1, push: false, compare: row == 0xD0 || row == 0xD8)
+        case 0xD9:
+            switch modrm {
+            case 0xC0...0xC7: return X87Shape(depth: i + 1, push: true, compare: false)
+            case 0xC8...0xCF: return X87Shape(depth: i + 1, push: false, compare: false)
+            case 0xE0, 0xE1, 0xFA, 0xFC: return X87Shape(depth: 1, push: false, compare: false)
+            case 0xE4: return X87Shape(depth: 1, push: false, compare: true)
+            case 0xE8...0xEE: return X87Shape(depth: 0, push: true, compare: false)
+            default: return nil
+            }
+        case 0xDA:
+            if modrm == 0xE9 { return X87Shape(depth: 2, push: false, compare: true) }
+            return modrm < 0xE0 ? X87Shape(depth: i + 1, push: false, compare: false) : nil
+        case 0xDB:
+            return modrm < 0xE0 || (modrm >= 0xE8 && modrm < 0xF8) ? X87Shape(depth: i + 1, push: false, compare: false) : nil
+        case 0xDD:
+            if row == 0xC0 { return nil }
+            return X87Shape(depth: i + 1, push: false, compare: row == 0xE0 || row == 0xE8)
+        case 0xDE:
+            if modrm == 0xD9 { return X87Shape(depth: 2, push: false, compare: true) }
+            return X87Shape(depth: i + 1, push: false, compare: row == 0xD0)
+        default:  // DF
+            if row == 0xC0 || modrm == 0xE0 || modrm >= 0xF8 || (modrm > 0xE0 && modrm < 0xE8) { return nil }
+            return X87Shape(depth: i + 1, push: false, compare: false)
+        }
+    }
+
+    /// The stack holds what the instruction reads and has room for what it pushes: nothing
+    /// can underflow or overflow, which is all the fast path leaves out.
+    @inline(__always)
+    func x87FastReady(_ shape: X87Shape, status: UInt16) -> Bool {
+        let tags = s.pointee.fpu.tags
+        let top = Int(status >> 11) & 7
+        for i in 0..<shape.depth where (tags >> UInt16(2 * ((top + i) & 7))) & 3 == 3 { return false }
+        if shape.push && (tags >> UInt16(2 * ((top + 7) & 7))) & 3 != 3 { return false }
+        return true
+    }
+
+    func x87Fast(_ d: InstructionRef, key: UInt16, shape: X87Shape, words: (UInt32, UInt32, UInt32), flagsIn: UInt8,
+                 store: Bool, size: Int, linear: UInt32, segment: Int, offset: UInt32) throws(Fault) {
+        let st = s
+        let opcode = d.opcode
+        let modrm = d.modrm
+        let oldStatus = st.pointee.fpu.status
+        let top = Int(oldStatus >> 11) & 7
+        var frame = cx87_frame()
+        var out = words
+        withUnsafeMutableBytes(of: &frame) { raw in
+            for i in 0..<shape.depth {
+                let r = st.pointee.fpu.registers[(top + i) & 7]
+                raw.storeBytes(of: r.significand, toByteOffset: 10 * i, as: UInt64.self)
+                raw.storeBytes(of: r.signExponent, toByteOffset: 10 * i + 8, as: UInt16.self)
+            }
+            raw.storeBytes(of: words.0, toByteOffset: X87Frame.memory, as: UInt32.self)
+            raw.storeBytes(of: words.1, toByteOffset: X87Frame.memory + 4, as: UInt32.self)
+            raw.storeBytes(of: words.2, toByteOffset: X87Frame.memory + 8, as: UInt32.self)
+            raw.storeBytes(of: flagsIn, toByteOffset: X87Frame.flags, as: UInt8.self)
+        }
+        guard cx87_fast(key, st.pointee.fpu.control, oldStatus & FSW.exceptionFlags, Int32(shape.depth), &frame) != 0 else {
+            try notImplemented(d)
+            return
+        }
+        var hostStatus: UInt16 = 0
+        var count = 0
+        var flagsOut: UInt8 = 0
+        withUnsafeBytes(of: &frame) { raw in
+            hostStatus = raw.load(fromByteOffset: 100, as: UInt16.self)
+            count = Int(raw.load(fromByteOffset: 102, as: UInt8.self))
+            let newTop = (top - (count - shape.depth)) & 7
+            var tags = st.pointee.fpu.tags
+            // Registers popped off: empty (their contents stay, as on the FPU).
+            if count < shape.depth {
+                for i in 0..<(shape.depth - count) { tags |= 3 << UInt16(2 * ((top + i) & 7)) }
+            }
+            for i in 0..<count {
+                let base = 10 * i
+                let r = X87Register(significand: raw.loadUnaligned(fromByteOffset: base, as: UInt64.self),
+                                    signExponent: raw.loadUnaligned(fromByteOffset: base + 8, as: UInt16.self))
+                let physical = (newTop + i) & 7
+                st.pointee.fpu.registers[physical] = r
+                tags = (tags & ~(3 << UInt16(2 * physical))) | CPU.x87Tag(r) << UInt16(2 * physical)
+            }
+            st.pointee.fpu.tags = tags
+            out.0 = raw.load(fromByteOffset: X87Frame.memory, as: UInt32.self)
+            out.1 = raw.load(fromByteOffset: X87Frame.memory + 4, as: UInt32.self)
+            out.2 = raw.load(fromByteOffset: X87Frame.memory + 8, as: UInt32.self)
+            flagsOut = raw.load(fromByteOffset: X87Frame.flags, as: UInt8.self)
+        }
+        let newTop = UInt16((top - (count - shape.depth)) & 7)
+        // C1 is the instruction's; C0, C2, C3 only for compares (elsewhere the host's are
+        // whatever it last left: keep the guest's).
+        let codes: UInt16 = shape.compare ? 0x4700 : 0x0200
+        st.pointee.fpu.status = (oldStatus & ~(codes | 0x3800)) | (hostStatus & codes) | newTop << 11
+            | (hostStatus & FSW.exceptionFlags)
+        if (opcode == 0xDB || opcode == 0xDF) && modrm >= 0xE8 && modrm < 0xF8 {
+            setFlags(UInt32(flagsOut), mask: EFLAGS.zf | EFLAGS.pf | EFLAGS.cf | EFLAGS.sf | EFLAGS.af | EFLAGS.of)
+        }
+        if store {
+            try writeLinear(linear, size: min(size, 4), value: out.0, user: userMode)
+            if size > 4 { try writeLinear(linear &+ 4, size: 4, value: out.1, user: userMode) }
+            if size > 8 { try writeLinear(linear &+ 8, size: 2, value: out.2, user: userMode) }
+        }
+        x87NoteInstruction(opcode, modrm, segment: segment, offset: offset)
     }
 }

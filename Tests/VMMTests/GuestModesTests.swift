@@ -3,9 +3,9 @@ import Machine
 import Testing
 import VMM
 
-/// Guests that need x87/SSE execution, which the interpreter does not have yet: they must stop
-/// cleanly with "not implemented" in both modes.
-let needFloatingPoint: Set<String> = ["corpus"]
+/// Guests that need MMX/SSE execution, which the interpreter does not have yet (issue 16 in
+/// progress; x87 runs): they must stop cleanly with "not implemented" in every mode.
+let needFloatingPoint: Set<String> = ["corpus", "fpu-mf", "fpu-nm", "fpu-fxsave", "sse-xm"]
 
 /// Every test guest, in every configuration, against its expected output (QEMU's, or the SDM's
 /// where the file says so): same serial output, same exit status.

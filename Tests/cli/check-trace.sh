@@ -34,6 +34,9 @@ g="$guestdir/build"
 
 # Guests the QEMU lockstep does not pass yet (rule handling in progress): reported as pending.
 qemu_pending=""
+# Guests on which QEMU departs from the SDM or the host CPU in what they test (x87/SSE flags,
+# #MF/#XM, FERR#; their expected files' first lines say how): no lockstep against QEMU, a note.
+qemu_departs="fpu-mf fpu-irq13 fpu-nm fpu-fxsave sse-xm"
 long_guests="alu alu-paging bench-churn bench-fault bench-demand bench-spaces hole-rdtsc"
 long_max=3000000
 qemu_long_guests="$long_guests"
@@ -207,7 +210,7 @@ jobs_file="$tmp/jobs"
     for name in pf-demand pit hello; do echo "job_determinism $name"; done
     for elf in "$g"/*.elf; do
         name=$(basename "$elf" .elf)
-        [ $have_qemu -eq 1 ] && echo "job_lockstep_qemu $name"
+        [ $have_qemu -eq 1 ] && [[ " $qemu_departs " != *" $name "* ]] && echo "job_lockstep_qemu $name"
         echo "job_lockstep_x86v $name"
     done
     if [ $have_qemu -eq 1 ]; then echo "job_flip_qemu hello 50 zf"; echo "job_flip_qemu cwork 60 cf"; fi
@@ -470,6 +473,7 @@ grep -v '^ok' <<< "$results" | grep -v '^$'
 if [ -n "${VERBOSE:-}" ]; then grep '^ok' <<< "$results"; echo "# slowest jobs:"; sort -rn "$tmp/timings" | sed 's/^/#   /'; fi
 pending=$(grep -c '^pending' <<< "$results")
 [ $have_qemu -eq 0 ] && echo "# QEMU checks skipped: qemu-system-i386 is not installed (make deps installs qemu-system-x86)"
+[ $have_qemu -eq 1 ] && echo "# no QEMU lockstep for $qemu_departs: QEMU departs from the SDM or the host CPU there"
 [ "$pending" -gt 0 ] && echo "# $pending QEMU lockstep guests pending (qemu_pending: $qemu_pending), not counted"
 echo "# $(($(date +%s) - began)) s (lockstep and determinism jobs: $pool_seconds s, two at a time; meanwhile the other checks: $serial_seconds s)"
 if [ $failures -eq 0 ]; then echo "check-trace: $checks checks passed"

@@ -40,6 +40,15 @@ typedef struct {
 /// initialized with its control word restored. 1 if run, 0 if this host cannot (not x86-64).
 int cx87_exec(uint16_t instruction, cx87_frame *f);
 
+/// The fast form of cx87_exec for a guest whose control word masks every exception (so nothing
+/// can become pending on the host and no FNCLEX is needed after the instruction): ST(0) …
+/// ST(depth - 1) go in as 80-bit values at f->image + 10 i (not an FNSAVE image), the
+/// instruction runs, and what is on the host stack afterwards comes back the same way; f->image
+/// bytes 100-101 get the status word right after the instruction (C0-C3, TOP, C1, the flags
+/// together with the host's earlier ones) and byte 102 the number of values returned. The
+/// host's exception flags are kept a subset of `guest_flags` (FNCLEX only when they are not).
+int cx87_fast(uint16_t instruction, uint16_t control, uint16_t guest_flags, int depth, cx87_frame *f);
+
 /// The host's current x87 control word (tests check that operations leave it alone).
 uint16_t cx87_host_control(void);
 

@@ -462,6 +462,10 @@ extension VMM {
             for r in [SegmentRegister.cs, .ss] where st.pointee[r].selector & 3 == 1 {
                 st.pointee[r].selector &= ~3
             }
+            // The x87's last-instruction CS and operand selector were recorded in ring 1 too:
+            // FNSTENV, FNSAVE and FXSAVE store them (the catalog's FPU CS hole).
+            if st.pointee.fpu.instructionSelector & 3 == 1 { st.pointee.fpu.instructionSelector &= ~3 }
+            if st.pointee.fpu.operandSelector & 3 == 1 { st.pointee.fpu.operandSelector &= ~3 }
         }
         cpu.intercepts = Self.classicEmulationIntercepts
         cpu.cr0GuestHostMask = 0xFFFF_FFFF
