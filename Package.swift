@@ -56,7 +56,7 @@ let package = Package(
         // asm under the guest's control word, host exceptions masked, host state left as it was.
         .target(name: "CX87Host"),
         // Robustness fuzzer: random bytes in random CPU states, every run with a budget.
-        .executableTarget(name: "cpu-fuzz", dependencies: ["X86Core"], path: "Tools/cpu-fuzz"),
+        .executableTarget(name: "cpu-fuzz", dependencies: ["X86Core", "CX87Host"], path: "Tools/cpu-fuzz"),
         // Differential checker: seeded random user-mode sequences run natively (Tools/native-harness)
         // and on X86Core; also the random-code robustness fuzzer (`make fuzz-cpu`).
         .executableTarget(

@@ -58,6 +58,10 @@ uint16_t cx87_host_control(void) {
     return cw;
 }
 
+void cx87_host_environment(uint16_t *control, uint16_t *status, uint32_t *mxcsr) {
+    __asm__ volatile("fnstcw %0\n\tfnstsw %1\n\tstmxcsr %2" : "=m"(*control), "=m"(*status), "=m"(*mxcsr));
+}
+
 #else
 
 int cx87_arith(int op, cx87_real a, cx87_real b, uint16_t control, cx87_real *result, uint16_t *status) {
@@ -66,5 +70,9 @@ int cx87_arith(int op, cx87_real a, cx87_real b, uint16_t control, cx87_real *re
 }
 
 uint16_t cx87_host_control(void) { return 0; }
+
+void cx87_host_environment(uint16_t *control, uint16_t *status, uint32_t *mxcsr) {
+    *control = 0; *status = 0; *mxcsr = 0;
+}
 
 #endif

@@ -5,6 +5,7 @@
 // line with the number of instructions executed and how the runs ended.
 //
 //   cpu-fuzz [--instructions N] [--seed S] [--engine blocks|interp]
+import CX87Host
 import X86Core
 #if canImport(Glibc)
 import Glibc
@@ -53,6 +54,41 @@ var digest: UInt64 = 0xCBF2_9CE4_8422_2325
 @MainActor func mix(_ v: UInt64) { digest = (digest ^ v) &* 0x100_0000_01B3 }
 let interesting: [UInt32] = [0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x8000_0000, 0xFFFF_FFFF, 0x1000, 0x3FF000]
 
+/// A random x87/SSE state (issue 16): any control word (unmasked exceptions included), flags
+/// and ES that may disagree with the masks, any tags, TOP, registers from the edge classes or
+/// random bits (unsupported encodings included), any valid MXCSR, random XMM registers.
+func randomFPU(_ f: inout FPUState, _ rng: inout SplitMix64) {
+    let edges: [(UInt64, UInt16)] = [
+        (0, 0), (0, 0x8000), (1, 0), (0x8000_0000_0000_0000, 0x3FFF), (0x8000_0000_0000_0000, 0x7FFF),
+        (0xC000_0000_0000_0000, 0x7FFF), (0x8000_0000_0000_0001, 0x7FFF), (0xFFFF_FFFF_FFFF_FFFF, 0x7FFE),
+        (0x8000_0000_0000_0000, 0x0001), (0x4000_0000_0000_0000, 0x3FFF), (0x8000_0000_0000_0000, 0),
+        (0xFFFF_FFFF_FFFF_FFFF, 0x403E), (0x8000_0000_0000_0000, 0x401E),
+    ]
+    for i in 0..<8 {
+        if rng.below(2) == 0 {
+            let e = edges[Int(rng.below(UInt32(edges.count)))]
+            f.registers[i] = X87Register(significand: e.0, signExponent: e.1 | (rng.below(2) == 0 ? 0x8000 : 0))
+        } else {
+            f.registers[i] = X87Register(significand: rng.next(), signExponent: UInt16(truncatingIfNeeded: rng.u32()))
+        }
+        f.xmm[i] = XMMRegister(low: rng.next(), high: rng.next())
+    }
+    f.control = UInt16(truncatingIfNeeded: rng.u32()) & 0x1F7F | 0x40
+    if rng.below(2) == 0 { f.control |= 0x3F }
+    f.status = UInt16(truncatingIfNeeded: rng.u32()) & (rng.below(2) == 0 ? 0x3800 : 0xFFFF)
+    f.tags = UInt16(truncatingIfNeeded: rng.u32())
+    f.mxcsr = rng.u32() & 0xFFFF
+    if rng.below(2) == 0 { f.mxcsr |= 0x1F80 }
+}
+
+/// The host's FPU environment before any guest runs: every run must leave it so (issue 16).
+func hostEnvironment() -> (UInt16, UInt16, UInt32) {
+    var cw: UInt16 = 0, sw: UInt16 = 0, mxcsr: UInt32 = 0
+    cx87_host_environment(&cw, &sw, &mxcsr)
+    return (cw, sw & 0x80, mxcsr & ~0x3F)
+}
+let hostBefore = hostEnvironment()
+
 while executed < total {
     runs += 1
     cpu.resetFlat(cpl: rng.below(4) == 0 ? 3 : 0)
@@ -87,6 +123,9 @@ while executed < total {
         st.cr4 = rng.below(2) == 0 ? CR4.pse | CR4.pge : 0
     }
     if rng.below(4) == 0 { st.cr0 |= CR0.ts | CR0.em }
+    if rng.below(2) == 0 { st.cr0 |= CR0.ne; st.cr0 &= ~(rng.below(2) == 0 ? CR0.ts | CR0.em : 0) }
+    if rng.below(2) == 0 { st.cr4 |= CR4.osfxsr | (rng.below(2) == 0 ? CR4.osxmmexcpt : 0) }
+    if rng.below(2) == 0 { randomFPU(&st.fpu, &rng) }
     if rng.below(8) == 0 { st.dr[7] = rng.u32() & 0xFFFF_03FF; st.dr[0] = st.eip &+ rng.below(16) }
     cpu.state = st
     cpu.exitOnExceptions = rng.below(2) == 0 ? 0 : rng.u32()
@@ -118,10 +157,19 @@ while executed < total {
         outcomes[key, default: 0] += 1
         break
     }
+    let host = hostEnvironment()
+    if host != hostBefore {
+        print("cpu-fuzz: run \(runs) (seed \(seed)) changed the host's FPU environment: control/ES/MXCSR \(host), was \(hostBefore)")
+        exit(1)
+    }
     let end = cpu.statePointer.pointee
     for r in 0..<8 { mix(UInt64(end.regs[r])) }
     mix(UInt64(end.eip)); mix(UInt64(cpu.eflags)); mix(end.instructions); mix(UInt64(end.cr2))
     mix(UInt64(end.fpu.control) | UInt64(end.fpu.status) << 16 | UInt64(end.fpu.tags) << 32); mix(UInt64(end.fpu.mxcsr))
+    for i in 0..<8 {
+        mix(end.fpu.registers[i].significand ^ UInt64(end.fpu.registers[i].signExponent) << 48)
+        mix(end.fpu.xmm[i].low ^ end.fpu.xmm[i].high.byteSwapped)
+    }
 }
 
 let summary = outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")

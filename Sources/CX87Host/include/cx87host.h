@@ -52,4 +52,8 @@ int cx87_fast(uint16_t instruction, uint16_t control, uint16_t guest_flags, int 
 /// The host's current x87 control word (tests check that operations leave it alone).
 uint16_t cx87_host_control(void);
 
+/// The host's x87 control and status words and MXCSR (cpu-fuzz checks that no guest changes
+/// them: the host's own floating point depends on them, and a set ES would trap it).
+void cx87_host_environment(uint16_t *control, uint16_t *status, uint32_t *mxcsr);
+
 #endif
