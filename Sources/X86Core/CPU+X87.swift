@@ -25,6 +25,7 @@ extension CPU {
     /// One D8–DF instruction (`execute`'s escape cases).
     func x87(_ d: InstructionRef) throws(Fault) {
         if s.pointee.cr0 & (CR0.em | CR0.ts) != 0 { throw Fault.nm }
+        fpuCounters.x87 &+= 1
         let opcode = d.opcode
         let modrm = d.modrm
         if modrm >= 0xC0 {

@@ -49,9 +49,12 @@ public final class CPU {
     /// An external interrupt is pending (the owner's interrupt controller says so). When IF = 1
     /// and no interrupt shadow is active, `run` returns `.interruptWindow`. While IF = 0 it costs
     /// nothing: every instruction that can set IF (STI, POPF, IRET) re-evaluates `attention`.
-    /// FERR#: called with true when an unmasked x87 exception is raised while CR0.NE = 0, and
-    /// with false when the error clears (the PC routes it to IRQ13). Off the hot loop.
+    /// FERR#: called with true when a waiting x87 instruction meets a pending unmasked
+    /// exception while CR0.NE = 0, and with false when the error clears (the PC routes it to
+    /// IRQ13). Off the hot loop.
     public var numericErrorSignal: ((Bool) -> Void)? = nil
+    /// x87/MMX/SSE instructions run (`--stats`).
+    public internal(set) var fpuCounters = FPUCounters()
     /// A waiting x87 instruction froze on a pending error (CR0.NE = 0): the halt exit leaves EIP
     /// at it and does not count it as retired.
     var frozenOnNumericError = false

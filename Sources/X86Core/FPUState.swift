@@ -58,3 +58,12 @@ public struct FPUState: Sendable, Equatable {
             && a.ignoreNumericError == b.ignoreNumericError
     }
 }
+
+/// How many x87, MMX and SSE/SSE2 instructions ran (`--stats`): counted where they execute,
+/// off the hot loop, the same in both engines; not architectural state (not in snapshots).
+public struct FPUCounters: Sendable, Equatable {
+    public var x87: UInt64 = 0
+    public var mmx: UInt64 = 0
+    public var sse: UInt64 = 0
+    public init() {}
+}

@@ -95,7 +95,7 @@ struct RunReport {
     /// for both engines).
     func engineLines() -> String {
         let cpu = machine.cpu
-        guard cpu.engine == .blocks else { return "  engine           interp (one instruction at a time)\n" }
+        guard cpu.engine == .blocks else { return "  engine           interp (one instruction at a time)\n" + fpuLine() }
         let b = cpu.blockStats
         let inv = cpu.memory.codeInvalidations
         let average = b.executions > 0 ? Double(b.instructions) / Double(b.executions) : 0
@@ -105,7 +105,13 @@ struct RunReport {
         s += "    chained        \(String(b.chained).leftPad(12))\n"
         s += "    interpreted    \(String(b.interpreted).leftPad(12))  (instructions run one at a time by the fast path)\n"
         s += "    invalidated    \(String(inv.guestStores).leftPad(12))  by guest stores, \(inv.otherWrites) by other writes, \(inv.restores) by restores\n"
-        return s
+        return s + fpuLine()
+    }
+
+    /// x87, MMX and SSE instructions run (counted since this process started the guest).
+    func fpuLine() -> String {
+        let f = machine.cpu.fpuCounters
+        return "  floating point   \(f.x87) x87, \(f.mmx) MMX, \(f.sse) SSE/SSE2 instructions\n"
     }
 
     /// Deterministic: no wall-clock quantities.
