@@ -74,6 +74,46 @@ int cx87_fast(uint16_t instruction, uint16_t control, uint16_t guest_flags, int 
     return ran;
 }
 
+static inline uint16_t tag_of(const unsigned char *r) {
+    uint64_t significand;
+    uint16_t se;
+    __builtin_memcpy(&significand, r, 8);
+    __builtin_memcpy(&se, r + 8, 2);
+    uint16_t exponent = se & 0x7FFF;
+    if (exponent == 0x7FFF) return 2;
+    if (exponent == 0) return significand == 0 ? 1 : 2;
+    return (significand >> 63) ? 0 : 2;
+}
+
+int cx87_fast_state(uint16_t instruction, cx87_state *g, int depth, int compare, unsigned char *memory, uint8_t *flags) {
+    uint16_t saved, before, after;
+    unsigned top = (g->status >> 11) & 7;
+    __asm__ volatile("fnstcw %0\n\tfnstsw %%ax" : "=m"(saved), "=a"(before));
+    if (before & ~g->status & 0x3F) __asm__ volatile("fnclex");
+    __asm__ volatile("fldcw %0" : : "m"(g->control));
+    for (int i = depth - 1; i >= 0; i--)
+        __asm__ volatile("fldt %0" : : "m"(*(const unsigned char (*)[10])(g->registers + 16 * ((top + i) & 7))));
+    int ran = run_instruction(instruction, flags, memory);
+    __asm__ volatile("fnstsw %%ax" : "=a"(after));
+    int count = (8 - ((after >> 11) & 7)) & 7;
+    unsigned new_top = (top - (unsigned)(count - depth)) & 7;
+    uint16_t tags = g->tags;
+    for (int i = 0; i < depth - count; i++) tags |= (uint16_t)(3u << (2 * ((top + i) & 7)));
+    for (int i = 0; i < count; i++) {
+        unsigned char *r = g->registers + 16 * ((new_top + i) & 7);
+        __asm__ volatile("fstpt %0" : "=m"(*(unsigned char (*)[10])r) : : "memory");
+        unsigned shift = 2 * ((new_top + i) & 7);
+        tags = (uint16_t)((tags & ~(3u << shift)) | (tag_of(r) << shift));
+    }
+    __asm__ volatile("fldcw %0" : : "m"(saved));
+    g->tags = tags;
+    // C1 is the instruction's; C0, C2, C3 only for compares (elsewhere the host's are whatever
+    // it last left, so the guest's stay). Every exception is masked: ES and B stay clear.
+    uint16_t codes = compare ? 0x4700 : 0x0200;
+    g->status = (uint16_t)((g->status & ~(codes | 0x3800)) | (after & codes) | (new_top << 11) | (after & 0x3F));
+    return ran;
+}
+
 #else
 
 int cx87_exec(uint16_t instruction, cx87_frame *f) {
@@ -83,6 +123,11 @@ int cx87_exec(uint16_t instruction, cx87_frame *f) {
 
 int cx87_fast(uint16_t instruction, uint16_t control, uint16_t guest_flags, int depth, cx87_frame *f) {
     (void)instruction; (void)control; (void)guest_flags; (void)depth; (void)f;
+    return 0;
+}
+
+int cx87_fast_state(uint16_t instruction, cx87_state *g, int depth, int compare, unsigned char *memory, uint8_t *flags) {
+    (void)instruction; (void)g; (void)depth; (void)compare; (void)memory; (void)flags;
     return 0;
 }
 

@@ -169,7 +169,6 @@ extension CPU {
         let st = s
         let opcode = d.opcode
         let modrm = d.modrm
-        var frame = cx87_frame()
         var key = UInt16(opcode) << 8
         var size = 0
         var store = false
@@ -197,13 +196,14 @@ extension CPU {
         }
         let control = st.pointee.fpu.control
         let oldStatus = st.pointee.fpu.status
-        let flagsIn = UInt8(truncatingIfNeeded: materializedFlags())
         if control & FSW.exceptionFlags == FSW.exceptionFlags, let shape = CPU.x87FastShape(opcode, modrm),
            x87FastReady(shape, status: oldStatus) {
-            try x87Fast(d, key: key, shape: shape, words: words, flagsIn: flagsIn,
+            try x87Fast(d, key: key, shape: shape, words: words,
                         store: store, size: size, linear: linear, segment: segment, offset: offset)
             return
         }
+        let flagsIn = UInt8(truncatingIfNeeded: materializedFlags())
+        var frame = cx87_frame()
         withUnsafeMutableBytes(of: &frame) { raw in
             raw.storeBytes(of: control, toByteOffset: X87Frame.control, as: UInt16.self)
             // No flag in: nothing is pending on the host, and what the instruction raises is
@@ -248,12 +248,11 @@ extension CPU {
             status: (hostStatus & FSW.codesAndTop) | ((oldStatus | hostStatus) & (FSW.exceptionFlags | FSW.stackFault)),
             control: control)
         x87ErrorChanged(wasPending: oldStatus & FSW.errorSummary != 0)
-        // FCOMI, FUCOMI and their popping forms report in ZF, PF, CF and clear OF, SF, AF; an
-        // unmasked invalid operand leaves EFLAGS as they were (the host's AH says which).
+        // FCOMI, FUCOMI and their popping forms report in ZF, PF, CF (as the host left them, an
+        // unmasked invalid operand included) and clear OF, SF and AF regardless (SDM Vol. 2A).
         if (opcode == 0xDB || opcode == 0xDF) && modrm >= 0xE8 && modrm < 0xF8 {
-            let invalid = unmasked & 1 != 0
-            setFlags(UInt32(flagsOut), mask: EFLAGS.zf | EFLAGS.pf | EFLAGS.cf | EFLAGS.sf | EFLAGS.af
-                     | (invalid ? 0 : EFLAGS.of))
+            setFlags(UInt32(flagsOut) & (EFLAGS.zf | EFLAGS.pf | EFLAGS.cf),
+                     mask: EFLAGS.zf | EFLAGS.pf | EFLAGS.cf | EFLAGS.sf | EFLAGS.af | EFLAGS.of)
         }
         // A store with an unmasked exception other than precision leaves memory alone (SDM Vol. 1
         // §8.5: the result is not stored and the stack is not popped).
@@ -321,6 +320,16 @@ extension CPU {
     }
 
     static func x87FastShape(_ opcode: UInt8, _ modrm: UInt8) -> X87Shape? {
+        guard let shape = x87FastShapeOf(opcode, modrm) else { return nil }
+        // The host stack holds at most 8, and 8 values leave TOP at 0, which reads as none
+        // left: keep one slot free. A popping instruction whose destination is ST(0) (DE C0,
+        // C8, E0, E8, F0, F8) writes the register it then pops, which only an FNSAVE sees.
+        if shape.depth + (shape.push ? 1 : 0) > 7 { return nil }
+        if opcode == 0xDE && modrm >= 0xC0 && modrm & 7 == 0 && modrm != 0xD8 && modrm != 0xD0 { return nil }
+        return shape
+    }
+
+    static func x87FastShapeOf(_ opcode: UInt8, _ modrm: UInt8) -> X87Shape? {
         let i = Int(modrm & 7)
         if modrm < 0xC0 {
             let reg = (modrm >> 3) & 7
@@ -373,69 +382,42 @@ extension CPU {
         return true
     }
 
-    func x87Fast(_ d: InstructionRef, key: UInt16, shape: X87Shape, words: (UInt32, UInt32, UInt32), flagsIn: UInt8,
+    /// Where R0–R7 sit in `CPUState` (16-byte slots, each an 80-bit real in its first 10
+    /// bytes: `X87Register`'s layout), for `cx87_fast_state` to load and store in place.
+    static let x87RegistersOffset = MemoryLayout<CPUState>.offset(of: \CPUState.fpu)!
+        + MemoryLayout<FPUState>.offset(of: \FPUState.registers)!
+
+    func x87Fast(_ d: InstructionRef, key: UInt16, shape: X87Shape, words: (UInt32, UInt32, UInt32),
                  store: Bool, size: Int, linear: UInt32, segment: Int, offset: UInt32) throws(Fault) {
         let st = s
         let opcode = d.opcode
         let modrm = d.modrm
-        let oldStatus = st.pointee.fpu.status
-        let top = Int(oldStatus >> 11) & 7
-        var frame = cx87_frame()
-        var out = words
-        withUnsafeMutableBytes(of: &frame) { raw in
-            for i in 0..<shape.depth {
-                let r = st.pointee.fpu.registers[(top + i) & 7]
-                raw.storeBytes(of: r.significand, toByteOffset: 10 * i, as: UInt64.self)
-                raw.storeBytes(of: r.signExponent, toByteOffset: 10 * i + 8, as: UInt16.self)
-            }
-            raw.storeBytes(of: words.0, toByteOffset: X87Frame.memory, as: UInt32.self)
-            raw.storeBytes(of: words.1, toByteOffset: X87Frame.memory + 4, as: UInt32.self)
-            raw.storeBytes(of: words.2, toByteOffset: X87Frame.memory + 8, as: UInt32.self)
-            raw.storeBytes(of: flagsIn, toByteOffset: X87Frame.flags, as: UInt8.self)
+        // EFLAGS in only for FCMOVcc.
+        var flags: UInt8 = 0
+        if (opcode == 0xDA || opcode == 0xDB) && modrm >= 0xC0 && modrm < 0xE0 {
+            flags = UInt8(truncatingIfNeeded: materializedFlags())
         }
-        guard cx87_fast(key, st.pointee.fpu.control, oldStatus & FSW.exceptionFlags, Int32(shape.depth), &frame) != 0 else {
+        var memory: (UInt32, UInt32, UInt32, UInt32) = (words.0, words.1, words.2, 0)
+        var g = cx87_state(registers: (UnsafeMutableRawPointer(st) + CPU.x87RegistersOffset).assumingMemoryBound(to: UInt8.self),
+                           control: st.pointee.fpu.control, status: st.pointee.fpu.status, tags: st.pointee.fpu.tags)
+        let ran = withUnsafeMutableBytes(of: &memory) { raw in
+            cx87_fast_state(key, &g, Int32(shape.depth), shape.compare ? 1 : 0,
+                            raw.baseAddress!.assumingMemoryBound(to: UInt8.self), &flags)
+        }
+        guard ran != 0 else {
             try notImplemented(d)
             return
         }
-        var hostStatus: UInt16 = 0
-        var count = 0
-        var flagsOut: UInt8 = 0
-        withUnsafeBytes(of: &frame) { raw in
-            hostStatus = raw.load(fromByteOffset: 100, as: UInt16.self)
-            count = Int(raw.load(fromByteOffset: 102, as: UInt8.self))
-            let newTop = (top - (count - shape.depth)) & 7
-            var tags = st.pointee.fpu.tags
-            // Registers popped off: empty (their contents stay, as on the FPU).
-            if count < shape.depth {
-                for i in 0..<(shape.depth - count) { tags |= 3 << UInt16(2 * ((top + i) & 7)) }
-            }
-            for i in 0..<count {
-                let base = 10 * i
-                let r = X87Register(significand: raw.loadUnaligned(fromByteOffset: base, as: UInt64.self),
-                                    signExponent: raw.loadUnaligned(fromByteOffset: base + 8, as: UInt16.self))
-                let physical = (newTop + i) & 7
-                st.pointee.fpu.registers[physical] = r
-                tags = (tags & ~(3 << UInt16(2 * physical))) | CPU.x87Tag(r) << UInt16(2 * physical)
-            }
-            st.pointee.fpu.tags = tags
-            out.0 = raw.load(fromByteOffset: X87Frame.memory, as: UInt32.self)
-            out.1 = raw.load(fromByteOffset: X87Frame.memory + 4, as: UInt32.self)
-            out.2 = raw.load(fromByteOffset: X87Frame.memory + 8, as: UInt32.self)
-            flagsOut = raw.load(fromByteOffset: X87Frame.flags, as: UInt8.self)
-        }
-        let newTop = UInt16((top - (count - shape.depth)) & 7)
-        // C1 is the instruction's; C0, C2, C3 only for compares (elsewhere the host's are
-        // whatever it last left: keep the guest's).
-        let codes: UInt16 = shape.compare ? 0x4700 : 0x0200
-        st.pointee.fpu.status = (oldStatus & ~(codes | 0x3800)) | (hostStatus & codes) | newTop << 11
-            | (hostStatus & FSW.exceptionFlags)
+        st.pointee.fpu.status = g.status
+        st.pointee.fpu.tags = g.tags
         if (opcode == 0xDB || opcode == 0xDF) && modrm >= 0xE8 && modrm < 0xF8 {
-            setFlags(UInt32(flagsOut), mask: EFLAGS.zf | EFLAGS.pf | EFLAGS.cf | EFLAGS.sf | EFLAGS.af | EFLAGS.of)
+            setFlags(UInt32(flags) & (EFLAGS.zf | EFLAGS.pf | EFLAGS.cf),
+                     mask: EFLAGS.zf | EFLAGS.pf | EFLAGS.cf | EFLAGS.sf | EFLAGS.af | EFLAGS.of)
         }
         if store {
-            try writeLinear(linear, size: min(size, 4), value: out.0, user: userMode)
-            if size > 4 { try writeLinear(linear &+ 4, size: 4, value: out.1, user: userMode) }
-            if size > 8 { try writeLinear(linear &+ 8, size: 2, value: out.2, user: userMode) }
+            try writeLinear(linear, size: min(size, 4), value: memory.0, user: userMode)
+            if size > 4 { try writeLinear(linear &+ 4, size: 4, value: memory.1, user: userMode) }
+            if size > 8 { try writeLinear(linear &+ 8, size: 2, value: memory.2, user: userMode) }
         }
         x87NoteInstruction(opcode, modrm, segment: segment, offset: offset)
     }

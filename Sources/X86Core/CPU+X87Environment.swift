@@ -84,8 +84,12 @@ extension CPU {
             // FNSAVE ends with FNINIT.
             x87Initialize()
         } else {
-            // FNSTENV masks every exception after storing (SDM Vol. 2A FSTENV).
+            // FNSTENV masks every exception after storing (SDM Vol. 2A FSTENV): nothing is
+            // pending any more (the host recomputes ES and B too).
+            let wasPending = st.pointee.fpu.status & FSW.errorSummary != 0
             st.pointee.fpu.control |= 0x3F
+            st.pointee.fpu.status = CPU.x87Summarized(status: st.pointee.fpu.status, control: st.pointee.fpu.control)
+            x87ErrorChanged(wasPending: wasPending)
         }
     }
 

@@ -130,3 +130,29 @@ private func read16(_ cpu: CPU, _ a: UInt32) -> UInt16 { UInt16(cpu.memory.read3
     let (_, e) = runX87([0x9B], cr0Extra: CR0.ts | CR0.mp)
     #expect(e == .exception(vector: 7, errorCode: nil))
 }
+
+@Test func x87RegisterLayoutIsWhatTheHostCodeExpects() {
+    // cx87_fast_state loads and stores R0–R7 in place: 16-byte slots, the 80-bit real first.
+    #expect(MemoryLayout<X87Register>.stride == 16)
+    #expect(MemoryLayout<X87Register>.offset(of: \.significand) == 0)
+    #expect(MemoryLayout<X87Register>.offset(of: \.signExponent) == 8)
+    #expect(MemoryLayout<InlineArray<8, X87Register>>.stride == 128)
+}
+
+@Test func fastAndFullPathsAgree() {
+    // The same arithmetic with every exception masked (the fast path) and with ZM clear (the
+    // full path; nothing here divides by zero, so nothing is pending):
+    // fninit; fldcw; fld1; fld tbyte [0x2010]; fdiv st(1); fsqrt; fxch; fmul st(0), st(1); fnstsw ax
+    let code: [UInt8] = [0xDB, 0xE3, 0xD9, 0x2D, 0x00, 0x20, 0x00, 0x00, 0xD9, 0xE8, 0xDB, 0x2D, 0x10, 0x20, 0x00, 0x00,
+                         0xD8, 0xF1, 0xD9, 0xFA, 0xD9, 0xC9, 0xD8, 0xC9, 0xDF, 0xE0]
+    let three: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0xC0, 0x00, 0x40]
+    var data = [UInt8](repeating: 0, count: 16) + three
+    data[0] = 0x7F; data[1] = 0x03
+    let (fast, e1) = runX87(code, data: data)
+    data[0] = 0x7B  // 0x037B: ZM clear
+    let (full, e2) = runX87(code, data: data)
+    #expect(e1 == .halted && e2 == .halted)
+    for i in 0..<8 { #expect(fast.state.fpu.registers[i] == full.state.fpu.registers[i], "R\(i)") }
+    #expect(fast.state.fpu.tags == full.state.fpu.tags)
+    #expect(fast.state[.eax] & 0x3FFF == full.state[.eax] & 0x3FFF)  // flags, C1, TOP (not ES/B)
+}

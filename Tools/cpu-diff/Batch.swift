@@ -1,7 +1,7 @@
 import Foundation
 
 /// The fixed memory map shared with Tools/native-harness/harness.c (see its header comment for
-/// the batch format, which `Batch` writes and `NativeResults` reads).
+/// the batch format, which `Batch` writes, version 2, and reads).
 enum Layout {
     static let codeBase: UInt32 = 0x0040_0000
     static let codeMax = 4000
@@ -11,6 +11,10 @@ enum Layout {
     static let fsSelector: UInt16 = 0x0007
     /// CF PF AF ZF SF DF OF: the EFLAGS bits a case starts with.
     static let caseFlags: UInt32 = 0x0CD5
+    /// The selectors a 32-bit Linux process runs with (__USER32_CS, __USER_DS on x86-64):
+    /// FNSTENV/FNSAVE store them as FCS and FDS.
+    static let linuxCodeSelector: UInt16 = 0x23
+    static let linuxDataSelector: UInt16 = 0x2B
     static let inputMagic: UInt32 = 0x4436_3858
     static let outputMagic: UInt32 = 0x5236_3858
 }
@@ -29,6 +33,8 @@ struct TestCase {
     var instructionCount = 0
     /// The sequence as groups, for the reducer.
     var program = Program()
+    /// The FPU state the case starts from (FPU families), as an FXSAVE image.
+    var fpu: FXImage?
 
     /// The sandbox before the case runs: the xorshift32 fill, then the patches.
     func initialSandbox(into buffer: UnsafeMutableRawPointer) {
@@ -56,6 +62,10 @@ struct Outcome: Equatable {
     var eflags: UInt32 = 0
     /// Sandbox bytes that differ from the initial image: offset << 8 | value, in offset order.
     var sandboxDiff: [UInt32] = []
+    /// The FPU state after the case (FPU cases), as an FXSAVE image.
+    var fpu: FXImage?
+    /// Native only: FCS/FDS are not in the image (the fault path reads the signal frame).
+    var selectorsUnknown = false
 }
 
 /// Little-endian byte writer/reader for the batch files.
@@ -71,7 +81,7 @@ enum Batch {
     static func encode(_ cases: [TestCase]) -> [UInt8] {
         var w = ByteWriter()
         w.bytes.reserveCapacity(cases.count * 200)
-        w.u32(Layout.inputMagic); w.u32(1); w.u32(UInt32(cases.count))
+        w.u32(Layout.inputMagic); w.u32(2); w.u32(UInt32(cases.count))
         for c in cases {
             for r in c.regs { w.u32(r) }
             w.u32(c.eflags | (c.esSandbox ? 0x8000_0000 : 0))
@@ -80,6 +90,12 @@ enum Batch {
             w.bytes += c.code
             while w.bytes.count % 4 != 0 { w.bytes.append(0) }
             for (offset, value) in c.patches { w.u32(UInt32(offset) | UInt32(value) << 16) }
+            if let fpu = c.fpu {
+                w.u32(1)
+                w.bytes += fpu.bytes
+            } else {
+                w.u32(0)
+            }
         }
         return w.bytes
     }
@@ -92,7 +108,7 @@ enum Batch {
             p += 4
             return v
         }
-        guard try u32() == Layout.outputMagic, try u32() == 1, try u32() == UInt32(count) else {
+        guard try u32() == Layout.outputMagic, try u32() == 2, try u32() == UInt32(count) else {
             throw HarnessError.badOutput("bad output header")
         }
         var outcomes: [Outcome] = []
@@ -110,6 +126,13 @@ enum Batch {
             for _ in 0..<n {
                 let d = try u32()
                 o.sandboxDiff.append((d & 0xFFFF) << 8 | (d >> 16) & 0xFF)
+            }
+            let fpu = try u32()
+            if fpu & 1 != 0 {
+                guard p + 512 <= data.count else { throw HarnessError.badOutput("truncated output") }
+                o.fpu = FXImage(Array(data[p..<(p + 512)]))
+                o.selectorsUnknown = fpu & 2 != 0
+                p += 512
             }
             outcomes.append(o)
         }
@@ -149,6 +172,17 @@ final class NativeRun {
         process.executableURL = URL(fileURLWithPath: harness)
         process.arguments = [inputURL.path, outputURL.path]
         try process.run()
+    }
+
+    /// The host's MXCSR_MASK, from the FXSAVE image of an empty FPU case.
+    static func hostMXCSRMask(harness: String) throws -> UInt32 {
+        var c = TestCase()
+        c.regs[4] = Generator.sandboxMiddle
+        c.fpu = FXImage()
+        guard let image = try NativeRun(harness: harness, cases: [c], tag: 998).wait().first?.fpu else {
+            throw HarnessError.badOutput("no FXSAVE image")
+        }
+        return image.u32(28)
     }
 
     func wait() throws -> [Outcome] {

@@ -49,10 +49,32 @@ struct Generator {
     var esSandbox = false
     /// Mnemonics not to generate (`--exclude`, to look past a known X86Core bug).
     var excluded: Set<String> = []
+    /// What the sequence is made of (`--family`).
+    var family = Family.int
+    /// Percent of FPU states (control word, MXCSR) with unmasked exceptions (`--unmasked`).
+    var unmaskedPercent = 15
+    /// x87 condition codes C0–C3 that may be undefined at the current point (`FPUFlags`).
+    var maybeUndefinedC: UInt16 = 0
 
-    init(seed: UInt64, excluding: Set<String> = []) {
+    /// The instruction families a case draws from (`--family`).
+    enum Family: String, CaseIterable {
+        /// The integer families of Generator+Families.swift.
+        case int
+        /// x87 (Generator+X87.swift), MMX or SSE/SSE2 (Generator+SIMD.swift) alone.
+        case x87, mmx, sse
+        /// x87, MMX and SSE/SSE2 groups mixed in one sequence.
+        case fpu
+        /// Integer and FPU groups mixed.
+        case all
+
+        var usesFPU: Bool { self != .int }
+    }
+
+    init(seed: UInt64, excluding: Set<String> = [], family: Family = .int, unmaskedPercent: Int = 15) {
         rng = SplitMix64(seed: seed)
         excluded = excluding
+        self.family = family
+        self.unmaskedPercent = unmaskedPercent
     }
 
     // MARK: Values
@@ -81,11 +103,33 @@ struct Generator {
         esSandbox = rng.chance(25)
         c.esSandbox = esSandbox
         c.fillSeed = rng.u32() | 1
+        if family.usesFPU {
+            c.fpu = fpuImage(mmxValues: family == .mmx || (family == .fpu && rng.chance(30)))
+            // C0–C3 start defined (they are whatever the image says).
+        }
         let length = 1 + rng.below(maxLength)
         for _ in 0..<length {
             mergeJumps()
             groupStarts.append(items.count)
-            emitRandom()
+            switch family {
+            case .int: emitRandom()
+            case .x87: x87Group()
+            case .mmx: simdGroup(mmx: true)
+            case .sse: simdGroup(mmx: false)
+            case .fpu:
+                switch rng.below(10) {
+                case 0..<5: x87Group()
+                case 5..<7: simdGroup(mmx: true)
+                default: simdGroup(mmx: false)
+                }
+            case .all:
+                switch rng.below(10) {
+                case 0..<4: emitRandom()
+                case 4..<7: x87Group()
+                case 7: simdGroup(mmx: true)
+                default: simdGroup(mmx: false)
+                }
+            }
         }
         groupStarts.append(items.count)
         c.program = Program(items: items, groupStarts: groupStarts)
@@ -121,8 +165,17 @@ struct Generator {
         }
         precondition(status == .ok && Int(instruction.length) == bytes.count,
                      "generator produced a bad encoding: \(bytes.map { hex2($0) }.joined(separator: " "))")
-        if !excluded.isEmpty && excluded.contains(table.mnemonic(row: Int(instruction.row), wide: instruction.operandSize32)) {
-            return
+        let mnemonic = table.mnemonic(row: Int(instruction.row), wide: instruction.operandSize32)
+        if !excluded.isEmpty && excluded.contains(mnemonic) { return }
+        if family.usesFPU {
+            // An instruction that stores the status word sees no undefined C0–C3: FXAM first.
+            if maybeUndefinedC != 0 && FPUFlags.readers.contains(mnemonic) {
+                items.append(Item(bytes: [0xD9, 0xE5]))
+                maybeUndefinedC = 0
+            }
+            let c = FPUFlags.effect(mnemonic)
+            maybeUndefinedC = (maybeUndefinedC & ~c.written) | c.undefined | c.disputed
+            if FPUFlags.rangeReduced.contains(mnemonic) { maybeUndefinedC |= FSW.c1 }
         }
         var read: UInt32 = 0, written: UInt32 = ~0, undefined: UInt32 = 0
         let rule = table.flagColumns(row: Int(instruction.row)).undefined.rule

@@ -7,6 +7,12 @@
  * change), then ESP goes back to the harness stack before PUSHFD reads EFLAGS. A fault inside
  * the case is caught by on_signal (harness.c), which records the faulting state and resumes the
  * harness at case_fault_resume.
+ *
+ * FPU: run_case starts the case with FXRSTOR fpu_in when fpu_load is set, else after FNINIT
+ * and LDMXCSR 0x1F80. case_epilogue does FXSAVE into fpu_out (on_signal copies the image from
+ * the signal frame instead), then both exits do FNINIT and LDMXCSR 0x1F80: FXSAVE, FNINIT and
+ * LDMXCSR never wait for a pending x87 exception, so a case that leaves one unmasked and
+ * pending cannot trap the harness.
  */
 	.text
 	.globl _start
@@ -31,7 +37,13 @@ run_case:
 	push %esi
 	push %edi
 	mov %esp, harness_esp
-	mov in_es, %eax
+	cmpl $0, fpu_load
+	je 1f
+	fxrstor fpu_in
+	jmp 2f
+1:	fninit
+	ldmxcsr mxcsr_default
+2:	mov in_es, %eax
 	mov %eax, %es
 	pushl in_eflags
 	popfl
@@ -55,6 +67,9 @@ case_epilogue:
 	mov %ebp, out_regs+20
 	mov %esi, out_regs+24
 	mov %edi, out_regs+28
+	fxsave fpu_out
+	fninit
+	ldmxcsr mxcsr_default
 	mov harness_esp, %esp
 	pushfl
 	popl out_eflags
@@ -70,6 +85,8 @@ case_epilogue:
 
 	.globl case_fault_resume
 case_fault_resume:
+	fninit
+	ldmxcsr mxcsr_default
 	mov harness_esp, %esp
 	push %ds
 	pop %es

@@ -14,7 +14,7 @@
  *
  * Input batch (little-endian):
  *
- *     header  u32 magic 0x44363858 ("X86D"), u32 version = 1, u32 case count
+ *     header  u32 magic 0x44363858 ("X86D"), u32 version (1 or 2), u32 case count
  *     case    u32 regs[8]     EAX ECX EDX EBX ESP EBP ESI EDI
  *             u32 eflags      only CF PF AF ZF SF DF OF are taken; IF = 1, the rest 0.
  *                             Bit 31 set: ES is loaded with the sandbox segment (0x0007) too,
@@ -24,10 +24,16 @@
  *             u16 code length (≤ 4000), u16 patch count
  *             u8  code[length], zero-padded to a multiple of 4
  *             patch[count]    u16 sandbox offset, u8 value, u8 0 (applied after the fill)
+ *     version 2 only:
+ *             u32 fpu         bit 0: a 512-byte FXSAVE image (32-bit format, SDM Vol. 1
+ *                             §10.5.1) follows and is loaded with FXRSTOR just before the case;
+ *                             its MXCSR must be valid for this CPU (else exit 2). Bit 0 clear:
+ *                             the case starts after FNINIT with MXCSR 0x1F80. Other bits 0.
+ *             u8  image[512]  when bit 0 is set
  *
  * Output batch:
  *
- *     header  u32 magic 0x52363858 ("X86R"), u32 version = 1, u32 case count
+ *     header  u32 magic 0x52363858 ("X86R"), u32 version (the input's), u32 case count
  *     case    u32 vector      0xFFFFFFFF: ran to its end; else the exception vector (trapno)
  *             u32 error code  0 unless the exception pushes one
  *             u32 eip         offset from 0x00400000: the code length at the end, else the
@@ -36,6 +42,18 @@
  *             u32 diff count
  *             diff[count]     u16 offset, u8 value, u8 0: sandbox bytes that differ from the
  *                             initial image (fill + patches), in offset order
+ *     version 2 only:
+ *             u32 fpu         bit 0: an FXSAVE image follows (when the case had one);
+ *                             bit 1: FCS and FDS are unknown (fault path, see on_signal)
+ *             u8  image[512]  FXSAVE right after the case's last instruction, or in the fault
+ *                             path the FPU state at the fault as the kernel saved it in the
+ *                             signal frame (#MF and #XM included); bytes 288-511 mean nothing
+ *
+ * FPU safety: the case's end does FXSAVE (which never waits, so a pending unmasked x87
+ * exception does not trap); then, there and in the fault path, FNINIT and LDMXCSR 0x1F80, so
+ * nothing pending or unmasked ever reaches the harness's own code. #MF (vector 16) and #XM (19)
+ * arrive as SIGFPE and are reported like any other fault. An alarm (60 s per batch) ends the
+ * process should a case ever loop in the kernel.
  *
  * Exit status: 0 on success, 2 on bad input, 3 on an internal fault.
  */
@@ -54,7 +72,7 @@ typedef unsigned int u32;
 
 enum {
     SYS_exit = 1, SYS_read = 3, SYS_write = 4, SYS_open = 5, SYS_close = 6,
-    SYS_modify_ldt = 123, SYS_rt_sigaction = 174, SYS_sigaltstack = 186, SYS_mmap2 = 192,
+    SYS_alarm = 27, SYS_modify_ldt = 123, SYS_rt_sigaction = 174, SYS_sigaltstack = 186, SYS_mmap2 = 192,
 };
 
 long sys6(long nr, long a, long b, long c, long d, long e, long f);
@@ -67,6 +85,10 @@ void sig_restorer(void);
 u32 in_regs[8], in_eflags, in_es, out_regs[8], out_eflags, harness_esp;
 u32 code_entry = CODE_BASE;
 u32 epilogue_ptr = (u32)case_epilogue;
+/* The case's FXSAVE images (entry.S: FXRSTOR fpu_in when fpu_load, FXSAVE fpu_out after). */
+u8 fpu_in[512] __attribute__((aligned(16))), fpu_out[512] __attribute__((aligned(16)));
+u32 fpu_load;
+u32 mxcsr_default = 0x1F80;
 
 /* Filled by on_signal. */
 static volatile u32 fault_vector, fault_error, fault_eip, fault_regs[8], fault_eflags;
@@ -153,7 +175,16 @@ static u32 read_u32(void) {
 
 /* i386 ucontext: uc_flags, uc_link, uc_stack (12 bytes), then sigcontext as u32 words:
  * gs fs es ds edi esi ebp esp ebx edx ecx eax trapno err eip cs eflags esp_at_signal ss … */
-enum { GS = 0, EDI = 4, ESI, EBP, ESP, EBX, EDX, ECX, EAX, TRAPNO, ERR, EIP, CS, EFL };
+enum { GS = 0, EDI = 4, ESI, EBP, ESP, EBX, EDX, ECX, EAX, TRAPNO, ERR, EIP, CS, EFL, ESP_AT_SIGNAL, SS, FPSTATE };
+
+/* In the fault path the FPU state comes from the signal frame: struct _fpstate_32 is the
+ * FNSAVE-style header (112 bytes, `magic` at 110: 0 when the FXSAVE area follows), then the
+ * area the kernel saved at the fault. A 64-bit kernel saves it with XSAVE64, so FIP and FDP are
+ * 64-bit fields there and FCS/FDS are not saved (bytes 12-13 and 20-21 are the zero high bits
+ * of FIP/FDP): the outcome says so (fpu bit 1). After sigreturn the kernel would rebuild
+ * FOP/FCS/FDS from that header (FOP lost), so FXSAVE after the fact is no use. */
+#define FPSTATE_MAGIC 110
+#define FPSTATE_FXSAVE 112
 
 static void on_signal(int sig, void *info, void *context) {
     (void)sig;
@@ -166,6 +197,11 @@ static void on_signal(int sig, void *info, void *context) {
     static const int order[8] = {EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI};
     for (int i = 0; i < 8; i++) fault_regs[i] = g[order[i]];
     fault_eflags = g[EFL];
+    if (fpu_load) {
+        const u8 *fp = (const u8 *)g[FPSTATE];
+        if (!fp || *(const u16 *)(fp + FPSTATE_MAGIC) != 0) die("native-harness: no FXSAVE area in the signal frame\n", 3);
+        memcpy(fpu_out, fp + FPSTATE_FXSAVE, 512);
+    }
     g[EIP] = (u32)case_fault_resume;
     g[ESP] = harness_esp;
     g[EFL] = 0x202;
@@ -231,11 +267,20 @@ int harness_main(int argc, char **argv) {
     setup_fs();
     install_handlers();
 
-    if (read_u32() != 0x44363858u || read_u32() != 1) die("native-harness: bad input header\n", 2);
+    if (read_u32() != 0x44363858u) die("native-harness: bad input header\n", 2);
+    u32 version = read_u32();
+    if (version != 1 && version != 2) die("native-harness: unknown batch version\n", 2);
     u32 count = read_u32();
     write_u32(0x52363858u);
-    write_u32(1);
+    write_u32(version);
     write_u32(count);
+    sys6(SYS_alarm, 60, 0, 0, 0, 0, 0);
+
+    /* The MXCSR bits this CPU accepts (FXSAVE's MXCSR_MASK; 0 means 0xFFBF). */
+    __asm__ volatile("fninit; fxsave %0" : "=m"(fpu_out));
+    u32 mxcsr_mask;
+    memcpy(&mxcsr_mask, fpu_out + 28, 4);
+    if (mxcsr_mask == 0) mxcsr_mask = 0xFFBF;
 
     u8 *code = (u8 *)CODE_BASE;
     u8 *sandbox = (u8 *)SANDBOX_BASE;
@@ -262,8 +307,22 @@ int harness_main(int argc, char **argv) {
             sandbox[patch & 0xFFFF] = (u8)(patch >> 16);
         }
         memcpy(initial, sandbox, SANDBOX_SIZE);
+        fpu_load = 0;
+        if (version == 2) {
+            u32 fpu = read_u32();
+            if (fpu & ~1u) die("native-harness: bad fpu field\n", 2);
+            if (fpu & 1) {
+                read_exact(fpu_in, 512);
+                u32 mxcsr;
+                memcpy(&mxcsr, fpu_in + 24, 4);
+                if (mxcsr & ~mxcsr_mask) die("native-harness: MXCSR not valid on this CPU\n", 2);
+                fpu_load = 1;
+            }
+        }
+        memset(fpu_out, 0, 512);
 
-        if (run_case() == 0) {
+        int faulted = run_case();
+        if (!faulted) {
             write_u32(0xFFFFFFFFu);
             write_u32(0);
             write_u32(length);
@@ -281,6 +340,10 @@ int harness_main(int argc, char **argv) {
         write_u32(diffs);
         for (u32 i = 0; i < SANDBOX_SIZE; i++)
             if (sandbox[i] != initial[i]) write_u32(i | (u32)sandbox[i] << 16);
+        if (version == 2) {
+            write_u32(fpu_load ? (faulted ? 3 : 1) : 0);
+            if (fpu_load) write_bytes(fpu_out, 512);
+        }
     }
     flush_out();
     return 0;

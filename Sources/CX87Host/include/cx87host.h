@@ -49,6 +49,23 @@ int cx87_exec(uint16_t instruction, cx87_frame *f);
 /// host's exception flags are kept a subset of `guest_flags` (FNCLEX only when they are not).
 int cx87_fast(uint16_t instruction, uint16_t control, uint16_t guest_flags, int depth, cx87_frame *f);
 
+/// The guest's x87 registers as X86Core's FPUState keeps them (R0-R7 in 16-byte slots, each an
+/// 80-bit real in its first 10 bytes) followed by nothing the C side needs; the control word,
+/// status word and tag word are passed beside it.
+typedef struct {
+    unsigned char *registers;
+    uint16_t control;
+    uint16_t status;
+    uint16_t tags;
+} cx87_state;
+
+/// cx87_fast working on the guest's register file in place: ST(0)…ST(depth − 1) are loaded from
+/// it, the values left on the host stack are stored back into their new physical registers,
+/// tags (popped: empty; written: from contents) and FSW (TOP, C1, C0/C2/C3 when `compare`,
+/// sticky flags) are updated. `memory` is the operand buffer (16 bytes), `flags` EFLAGS 7:0 in
+/// and out as for cx87_exec. Every exception in `control` must be masked.
+int cx87_fast_state(uint16_t instruction, cx87_state *g, int depth, int compare, unsigned char *memory, uint8_t *flags);
+
 /// The host's current x87 control word (tests check that operations leave it alone).
 uint16_t cx87_host_control(void);
 
