@@ -98,6 +98,8 @@ check-engines: build guests
 test: build guests check-cli check-test-command check-debug check-save-resume check-trace check-engines native-harness
 	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS) --engine blocks
 	$(CPU_DIFF) --count 100000 --seed 1 --harness $(NATIVE_HARNESS) --engine interp
+	$(CPU_DIFF) --family fpu --count 200000 --seed 1 --harness $(NATIVE_HARNESS) --engine blocks
+	$(CPU_DIFF) --family fpu --count 200000 --seed 1 --harness $(NATIVE_HARNESS) --engine interp
 	@a=$$($(CPU_FUZZ) --instructions 1000000 --seed 1 --engine blocks) && echo "$$a" && \
 	b=$$($(CPU_FUZZ) --instructions 1000000 --seed 1 --engine interp) && echo "$$b" && \
 	if [ "$${a% (engine*}" != "$${b% (engine*}" ]; then echo "cpu-fuzz: the engines differ"; exit 1; fi
@@ -133,6 +135,7 @@ bench: build guests $(IOBENCH)
 		| sed -n "s/^x86v: .*(\([0-9.]*\) MIPS).*/tracing off: alu \1 MIPS (before tracing landed: 107.6 MIPS, commit 85a3994)/p"; done
 	@echo "execution engines beside Bochs and QEMU (issue 15 goal: blocks >= 2x Bochs on every guest):"
 	Benchmarks/engines/run.sh $(X86V) testguests/build/alu.elf testguests/build/alu-paging.elf testguests/build/bench/bench-cwork.elf 2>/dev/null
+	Benchmarks/fpu/run.sh $(X86V) testguests/build/bench/bench-x87.elf testguests/build/bench/bench-sse2.elf 2>/dev/null
 	.build/release/x86v-bench testguests/build/*.elf
 	@echo "page-table loops, M iterations/s: x86v shadow, direct, none beside Bochs and QEMU (best of 3, full minus short build):"
 	Benchmarks/shadow/run.sh $(X86V) testguests/build

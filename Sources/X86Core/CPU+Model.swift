@@ -2,13 +2,17 @@ import X86Decode
 
 /// The CPU model: CPUID, MSRs, TSC, SYSENTER/SYSEXIT (SDM Vol. 2A CPUID, Vol. 4 MSRs).
 extension CPU {
-    /// CPUID.1:EDX as advertised: only what this CPU implements. PSE (3), DE (2), TSC (4),
-    /// MSR (5), CX8 (8), SEP (11), PGE (13), CMOV (15). No FPU/MMX/SSE/FXSR (not executed yet),
-    /// no PAE, VME, APIC (the machine adds a local APIC later), MTRR, PAT or MCA.
-    public static let featureEDX: UInt32 = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8)
-        | (1 << 11) | (1 << 13) | (1 << 15)
-    /// Family 6, model 8, stepping 3.
-    public static let signature: UInt32 = 0x0683
+    /// CPUID.1:EDX as advertised: only what this CPU implements. FPU (0), DE (2), PSE (3),
+    /// TSC (4), MSR (5), CX8 (8), SEP (11), PGE (13), CMOV (15), CLFSH (19), MMX (23), FXSR (24),
+    /// SSE (25), SSE2 (26). No PAE, VME, APIC (the machine adds a local APIC later), MTRR, PAT
+    /// or MCA.
+    public static let featureEDX: UInt32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8)
+        | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 19) | (1 << 23) | (1 << 24) | (1 << 25) | (1 << 26)
+    /// CPUID.1:EBX: CLFLUSH line size in 8-byte units (bits 15:8): 64 bytes.
+    public static let featureEBX: UInt32 = 8 << 8
+    /// Family 6, model 13, stepping 8: a P6-family CPU with SSE2 (the Pentium M), so FOP is
+    /// kept for every non-control x87 instruction (SDM Vol. 1 §8.1.9.1), as on the host.
+    public static let signature: UInt32 = 0x06D8
     static let brand = Array("x86v i686 interpreter (SW)".utf8) + [UInt8](repeating: 0, count: 22)
 
     func cpuid() throws(Fault) {
@@ -28,7 +32,7 @@ extension CPU {
         case 2...7 where umipSupported:
             // A CPU with UMIP reports it in leaf 7 ECX bit 2; the leaves between say nothing.
             return leaf == 7 && subleaf == 0 ? (0, 0, 1 << 2, 0) : (0, 0, 0, 0)
-        case 1: return (Self.signature, 0, 0, Self.featureEDX)
+        case 1: return (Self.signature, Self.featureEBX, 0, Self.featureEDX)
         case 0x8000_0000: return (0x8000_0004, 0, 0, 0)
         case 0x8000_0001: return (0, 0, 0, 0)
         case 0x8000_0002...0x8000_0004:
@@ -141,17 +145,22 @@ extension CPU {
         st.pointee.eip = gpr[2]
     }
 
-    // MARK: Not yet executed: x87, MMX, SSE
+    // MARK: MMX, SSE, SSE2 (CPU+SSE.swift, CPU+MMX.swift) and FXSAVE/FXRSTOR
 
     /// MMX/SSE rows (and 0F hints). MMX: #UD if EM, #NM if TS. SSE: #UD if EM or !OSFXSR,
-    /// #NM if TS (SDM Vol. 3A §13.1, Table 13-?). Prefetch hints and NOP forms execute as NOPs.
+    /// #NM if TS (SDM Vol. 3A §2.5 and §13.1, Table 13-1 of the SDM's CR0/CR4 interactions).
+    /// Prefetch hints and NOP forms execute as NOPs.
     func simdOrPrefetch(_ d: InstructionRef) throws(Fault) {
         if d.opcode == 0x18 || d.opcode == 0x1F || d.opcode == 0x0D { return }
         // RSM outside system-management mode (SDM Vol. 2B RSM). Here, off the execute switch:
         // a case there changed the hot loop's code (+0.35% host instructions on alu).
         if d.opcode == 0xAA { throw Fault.ud }
         // FXSAVE/FXRSTOR (CPU+X87Environment.swift) have their own #NM/#UD rules.
-        if d.opcode == 0xAE && d.reg <= 1 && d.modrm < 0xC0 { return try fxsaveOrRestore(d) }
+        if d.opcode == 0xAE && d.reg <= 1 && d.modrm < 0xC0 {
+            // NP: a 66, F2 or F3 prefix makes it reserved (#UD on the host, see SIMDRowClass).
+            if !d.prefixes.isDisjoint(with: [.operandSizeOverride, .rep, .repne]) { throw Fault.ud }
+            return try fxsaveOrRestore(d)
+        }
         let attributes = decoder.attributes(of: d.pointee)
         let cr0 = s.pointee.cr0
         if attributes.contains(.sse) {
@@ -166,7 +175,7 @@ extension CPU {
         } else if d.opcode == 0xAE {
             if d.reg <= 1 && cr0 & (CR0.ts | CR0.em) != 0 { throw Fault.nm }
         }
-        try notImplemented(d)
+        try simd(d)  // CPU+SSE.swift
     }
 
     func notImplemented(_ d: InstructionRef) throws(Fault) {

@@ -3,23 +3,12 @@ import Machine
 import Testing
 import VMM
 
-/// Guests that need MMX/SSE execution, which the interpreter does not have yet (issue 16 in
-/// progress; x87 runs): they must stop cleanly with "not implemented" in every mode.
-let needFloatingPoint: Set<String> = ["corpus", "fpu-mf", "fpu-nm", "fpu-fxsave", "sse-xm"]
-
 /// Every test guest, in every configuration, against its expected output (QEMU's, or the SDM's
 /// where the file says so): same serial output, same exit status.
 @Test(arguments: expectedOutputs().map(\.name), Virt.allCases)
 func guestMatchesItsExpectedOutput(name: String, virt: Virt) throws {
     let expected = expectedOutputs().first { $0.name == name }!.expected
     let run = try runGuest(name, virt: virt)
-    if needFloatingPoint.contains(name) {
-        guard case .notImplemented = run.stop else {
-            Issue.record("\(name) (\(virt)): expected a clean not-implemented stop, got \(run.stop)")
-            return
-        }
-        return
-    }
     #expect(run.stop == .debugExit(1), "\(name) (\(virt)) stopped with \(run.stop)")
     let actual = run.markedOutput ?? ""
     if actual != expected {

@@ -33,7 +33,7 @@ for guest in testguests/build/hole-*.elf testguests/build/demo.elf; do
 done
 check Tests/audit/table.txt "$X86V" audit --table
 # Binary translation closes every hole: each guest's serial output and status equal --virt=hw's.
-# Skipped: corpus (x87), the long performance guests (alu*, bench-*: minutes on the slow path),
+# Skipped: the long guests (corpus, alu*, bench-*: a quarter to several minutes on the slow path),
 # pf-live (it maps the VMM's reserved top 4 MiB: bt must refuse it, which is checked).
 scratch=$(mktemp -d)
 for guest in testguests/build/*.elf; do

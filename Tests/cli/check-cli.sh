@@ -92,12 +92,15 @@ for virt in hw none; do
     else fail "run hello --virt=$virt: serial output differs from testguests/expected/hello.out"; fi
 done
 check_status "run alu: instruction limit → status 4" 4 run testguests/build/alu.elf --max-instructions 100000
-check_status "run corpus: x87 not implemented → status 6" 6 run testguests/build/corpus.elf
+check_status "run corpus (x87, SSE2): every check passes → status 1 (debug exit 0)" 1 run testguests/build/corpus.elf
 # Flat binaries (--flat) for the machine's own stops.
 flat() { printf "$1" > "$tmp/flat.bin"; }
 flat '\xfa\xf4';             check_status "cli; hlt → status 0" 0 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
 flat '\xcc';                  check_status "int3 without an IDT → triple fault, status 8" 8 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
 grep -q "triple fault at eip" "$tmp/err" && pass "triple fault message: $(cat "$tmp/err")" || fail "triple fault message: $(cat "$tmp/err")"
+# push gs, fs, ds, es, ss, esp = 0; push EFLAGS with VM; push cs, eip = 0; iret (issue 17's).
+flat '\x6a\x00\x6a\x00\x6a\x00\x6a\x00\x6a\x00\x6a\x00\x68\x02\x00\x02\x00\x6a\x00\x6a\x00\xcf'
+check_status "IRET to virtual-8086 mode: not implemented → status 6" 6 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
 flat '\xeb\xfe';             check_status "jmp \$ with --timeout → status 10" 10 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000 --timeout 0.3
 flat '\xb0\xff\xe6\x21\xe6\xa1\xfb\xf4'; check_status "sti; hlt with the 8259s masked → status 12" 12 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
 flat '\xe4\x80\xf4';         check_status "in al, 0x80 under --strict-io → status 14" 14 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000 --strict-io

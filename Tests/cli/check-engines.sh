@@ -30,7 +30,7 @@ for elf in "$guestdir"/build/*.elf; do
     spec="$guestdir/expected/$name.spec"
     flags=$(spec_value "$spec" flags)
     [ -n "$flags" ] || flags="--memory 64M"
-    case "$name" in alu|alu-paging|bench-*) flags="$flags --max-instructions 3000000" ;; esac
+    case "$name" in alu|alu-paging|bench-*) flags="$flags --max-instructions 3000000" ;; corpus) flags="$flags --max-instructions 30000000" ;; esac
     configs="none hw-direct hw-shadow"
     # The pre-VT VMM too, on the guests that exercise it (ring compression, shadow tables).
     case "$name" in hole-*|demo|pf-demand) configs="$configs classic" ;; esac

@@ -16,7 +16,7 @@
 #  g. `lockstep GUEST` against QEMU on every guest: status 0 (guests in $qemu_pending are
 #     reported, not counted); a flipped flag on hello and cwork: 1 at exactly N. Skipped with a
 #     note when qemu-system-i386 is not installed (`make deps` installs it).
-# Long guests (alu, alu-paging, bench-*, hole-rdtsc) run --max-instructions $long_max, and
+# Long guests (alu, alu-paging, bench-*, hole-rdtsc, corpus) run --max-instructions $long_max, and
 # $qemu_long_max against QEMU (about 0.2 M instructions/s there: the whole script stays under
 # three minutes on two cores). Lockstep and determinism jobs go two at a time, longest first,
 # while the short checks run. Prints the failures and a count; VERBOSE=1 prints every check and
@@ -37,7 +37,7 @@ qemu_pending=""
 # Guests on which QEMU departs from the SDM or the host CPU in what they test (x87/SSE flags,
 # #MF/#XM, FERR#; their expected files' first lines say how): no lockstep against QEMU, a note.
 qemu_departs="fpu-mf fpu-irq13 fpu-nm fpu-fxsave sse-xm"
-long_guests="alu alu-paging bench-churn bench-fault bench-demand bench-spaces hole-rdtsc"
+long_guests="alu alu-paging bench-churn bench-fault bench-demand bench-spaces hole-rdtsc corpus"
 long_max=3000000
 qemu_long_guests="$long_guests"
 qemu_long_max=500000
