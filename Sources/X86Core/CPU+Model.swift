@@ -161,21 +161,21 @@ extension CPU {
             if !d.prefixes.isDisjoint(with: [.operandSizeOverride, .rep, .repne]) { throw Fault.ud }
             return try fxsaveOrRestore(d)
         }
-        let attributes = decoder.attributes(of: d.pointee)
+        let entry = simdRowClasses[Int(d.pointer.pointee.row)]
         let cr0 = s.pointee.cr0
-        if attributes.contains(.sse) {
+        if entry & SIMDRowClass.sse != 0 {
             if cr0 & CR0.em != 0 || s.pointee.cr4 & CR4.osfxsr == 0 {
                 // FXSAVE/FXRSTOR only need CR0 clear of EM/TS (they are not SSE data instructions).
                 if !(d.opcode == 0xAE && d.reg <= 1) { throw Fault.ud }
             }
             if cr0 & (CR0.ts | CR0.em) != 0 { throw Fault.nm }
-        } else if attributes.contains(.mmx) {
+        } else if entry & SIMDRowClass.mmx != 0 {
             if cr0 & CR0.em != 0 { throw Fault.ud }
             if cr0 & CR0.ts != 0 { throw Fault.nm }
         } else if d.opcode == 0xAE {
             if d.reg <= 1 && cr0 & (CR0.ts | CR0.em) != 0 { throw Fault.nm }
         }
-        try simd(d)  // CPU+SSE.swift
+        try simd(d, entry: entry)  // CPU+SSE.swift
     }
 
     func notImplemented(_ d: InstructionRef) throws(Fault) {

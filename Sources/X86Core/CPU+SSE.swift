@@ -16,11 +16,11 @@ import X86Decode
 ///   exception first and put the x87 unit in MMX state when they complete (CPU+MMX.swift).
 extension CPU {
     /// Every MMX/SSE/SSE2 row of the 0F map, and MOVNTI, CLFLUSH, the fences and UD1.
-    func simd(_ d: InstructionRef) throws(Fault) {
-        let form = SIMDRowClass.of(d)
+    func simd(_ d: InstructionRef, entry: UInt8) throws(Fault) {
+        let form = entry & SIMDRowClass.formMask
         try SIMDRowClass.checkPrefixes(d, form: form)
         // `--stats`: MMX rows as MMX; the SSE/SSE2 rows, MOVNTI, CLFLUSH and the fences as SSE.
-        if decoder.attributes(of: d.pointee).contains(.mmx) { fpuCounters.mmx &+= 1 }
+        if entry & SIMDRowClass.mmx != 0 { fpuCounters.mmx &+= 1 }
         else if d.opcode != 0xB9 { fpuCounters.sse &+= 1 }
         switch d.opcode {
         case 0x10, 0x11, 0x12, 0x13, 0x16, 0x17, 0x28, 0x29, 0x2B, 0x50, 0xE7, 0xF7:
@@ -92,23 +92,27 @@ enum SIMDRowClass {
     static let rep: UInt8 = 2
     static let repne: UInt8 = 3
 
-    /// One byte per row, by row index.
+    /// The mandatory-prefix class in bits 1:0; the row's `.sse` and `.mmx` attributes.
+    static let formMask: UInt8 = 3
+    static let sse: UInt8 = 4
+    static let mmx: UInt8 = 8
+
+    /// One byte per row, by row index (`CPU.simdRowClasses` keeps the pointer).
     nonisolated(unsafe) static let table: UnsafeMutablePointer<UInt8> = {
         let rows = OpcodeTable.rows
         let table = UnsafeMutablePointer<UInt8>.allocate(capacity: rows.count)
         for (index, row) in rows.enumerated() {
-            let value: UInt8
+            var value: UInt8
             if row.opcode.hasPrefix("66 ") { value = operandSize }
             else if row.opcode.hasPrefix("F3 ") { value = rep }
             else if row.opcode.hasPrefix("F2 ") { value = repne }
             else { value = none }
+            if row.attributes.contains(.sse) { value |= sse }
+            if row.attributes.contains(.mmx) { value |= mmx }
             (table + index).initialize(to: value)
         }
         return table
     }()
-
-    @inline(__always)
-    static func of(_ d: InstructionRef) -> UInt8 { table[Int(d.pointer.pointee.row)] }
 
     /// A mandatory-prefix byte that selects no form of the opcode is reserved (SDM Vol. 2A
     /// §2.1.2: "may cause unpredictable behavior"); the host CPU raises #UD, and so does this

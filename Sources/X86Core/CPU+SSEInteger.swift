@@ -23,7 +23,7 @@ extension CPU {
         case 0x70:
             let v = try xmmSource(d, size: 16)
             let order = d.immediate
-            switch SIMDRowClass.of(d) {
+            switch simdRowClasses[Int(d.pointer.pointee.row)] & SIMDRowClass.formMask {
             case SIMDRowClass.rep:    // PSHUFHW
                 setXMM(r, XMMRegister(low: v.low, high: PackedInteger.shuffleWords(v.high, order)))
             case SIMDRowClass.repne:  // PSHUFLW

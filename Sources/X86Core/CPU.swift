@@ -33,6 +33,9 @@ public final class CPU {
     /// `memory` and the TLB (CPU+Blocks.swift, CodePages.swift).
     let blocks: BlockCache
     let blockCounters: UnsafeMutablePointer<BlockStats>
+    /// `SIMDRowClass.table`, read once here: a static with an initializer costs a `swift_once`
+    /// check on every access, which showed in SSE loops.
+    let simdRowClasses: UnsafeMutablePointer<UInt8> = SIMDRowClass.table
     let blockChain: UnsafeMutablePointer<BlockChain>
     let codeStamps: UnsafeMutablePointer<UInt32>
     let blockBreak: UnsafeMutablePointer<UInt8>
