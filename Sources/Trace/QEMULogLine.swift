@@ -93,6 +93,7 @@ enum QEMUKey {
     static let ldt = of("L", "D", "T", "="), tr = of("T", "R", " ", "="), gdt = of("G", "D", "T", "=")
     static let idt = of("I", "D", "T", "="), cr0 = of("C", "R", "0", "="), cr2 = of("C", "R", "2", "=")
     static let cr3 = of("C", "R", "3", "="), cr4 = of("C", "R", "4", "=")
+    static let fcw = of("F", "C", "W", "=")
 }
 
 enum QEMULineKind {

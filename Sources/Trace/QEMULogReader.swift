@@ -19,6 +19,8 @@
 ///   at the same pc whose cflags has CF_NOIRQ (the first run was abandoned midway — a watchpoint
 ///   hit, a write to its own code — and QEMU re-runs the instruction alone).
 /// - A REP instruction gives one record per iteration (same pc, ECX counting down), as x86v counts.
+/// - With `-d fpu` (`cpu,fpu,…`) each record's dump ends with the x87/SSE rows: the step's `fpu`
+///   (`QEMURecord.parseFPU`); without them `fpu` is nil and the diff leaves the FPU alone.
 ///
 /// Because of the "Stopped" case a record is known to have run only when a later line says so, so
 /// steps come out one record behind the reading. A log without `exec` (dumps only) is read too:
@@ -50,6 +52,10 @@ public final class QEMULogReader: TraceStepSource {
     /// Dumps mode: the next dump follows a "v=" or "SMM:" line.
     private var dumpIsNotRecord = false
     private var nextIndex: UInt64 = 0
+    /// FPU rows that follow now belong to the candidate (they follow its dump directly).
+    private var fpuRowsForCandidate = false
+    /// The last FPU state handed out: steps with the same state share it.
+    private var lastFPU: TraceFPU? = nil
 
     /// Opens the log. With `entry`, every record before the first whose linear pc is `entry` is
     /// skipped (the firmware, in a log without -dfilter), and that record is step 0.
@@ -69,7 +75,9 @@ public final class QEMULogReader: TraceStepSource {
     public func next() throws(TraceInputError) -> TraceStep? {
         while let range = try input.nextLine() {
             let line = QEMULine(base: UnsafeRawPointer(input.base), start: range.lowerBound, end: range.upperBound)
-            switch line.kind {
+            let kind = line.kind
+            if kind != .other { fpuRowsForCandidate = false }
+            switch kind {
             case .trace:
                 guard !dumpsOnly else { continue }
                 servicedVector = -1
@@ -84,6 +92,7 @@ public final class QEMULogReader: TraceStepSource {
                 if let c = candidate, record.cflags & cfNoIRQ != 0, c.linear == record.linear { candidate = nil }
                 let out = promote()
                 accept(record)
+                fpuRowsForCandidate = candidate != nil
                 if let out { return out }
             case .registers:
                 guard dumpsOnly else { continue }
@@ -93,6 +102,7 @@ public final class QEMULogReader: TraceStepSource {
                 try readDump(into: &record, from: 1)
                 let out = promote()
                 accept(record)
+                fpuRowsForCandidate = candidate != nil
                 if let out { return out }
             case .stopped:
                 candidate = nil
@@ -112,6 +122,10 @@ public final class QEMULogReader: TraceStepSource {
             case .smm:
                 dumpIsNotRecord = true
             case .other:
+                if fpuRowsForCandidate && (line.word(at: 0) == QEMUKey.fcw || line.hasPrefix("FPR") || line.hasPrefix("XMM")) {
+                    guard candidate!.parseFPU(line) else { throw malformed("FPU", at: input.offset(of: range.lowerBound)) }
+                    continue
+                }
                 // -icount: an I/O access not last in its block makes QEMU abandon the block and
                 // run the instruction again alone; the first record did not run.
                 if line.hasPrefix("cpu_io_recompile: rewound") { candidate = nil }
@@ -188,7 +202,11 @@ public final class QEMULogReader: TraceStepSource {
     }
 
     private func emit(_ r: QEMURecord) -> TraceStep {
-        let step = TraceStep(index: nextIndex, before: r.registers, linear: r.linear, events: pendingEvents)
+        var fpu: TraceFPU? = nil
+        if let f = r.fpu {
+            if let last = lastFPU, last.state == f { fpu = last } else { fpu = TraceFPU(f); lastFPU = fpu }
+        }
+        let step = TraceStep(index: nextIndex, before: r.registers, linear: r.linear, events: pendingEvents, fpu: fpu)
         pendingEvents = []
         nextIndex &+= 1
         lastHalted = r.halted

@@ -1,3 +1,5 @@
+import X86Core
+
 /// One record of a QEMU log: the CPU state QEMU printed before a translation block of one
 /// instruction (`-singlestep`) ran.
 ///
@@ -10,7 +12,8 @@
 ///     LDT= / TR = / GDT= / IDT=                    rows 9–12 (checked, not kept)
 ///     CR0=%08x CR2=%08x CR3=%08x CR4=%08x          row 13
 ///
-/// The rows after (DR0–7, CCS/CCD/CCO, EFER, FPU with -d fpu) are ignored like any unknown line.
+/// The rows after (DR0–7, CCS/CCD/CCO, EFER) are ignored like any unknown line, except the FPU
+/// rows `-d fpu` adds (`parseFPU`).
 struct QEMURecord {
     var registers = TraceRegisters()
     var csBase: UInt32 = 0
@@ -20,6 +23,9 @@ struct QEMURecord {
     var halted = false
     /// Byte offset of the record's first line, for messages.
     var offset: UInt64 = 0
+    /// The x87/SSE state from the `-d fpu` rows, nil without them. QEMU prints no FOP, FIP or FDP
+    /// (left 0) and only an abridged tag word (valid or empty: the tags here are 00 or 11).
+    var fpu: FPUState? = nil
 
     var linear: UInt32 { csBase &+ registers[.eip] }
 
@@ -64,6 +70,52 @@ struct QEMURecord {
         case 13: return four(line, QEMUKey.cr2, QEMUKey.cr3, QEMUKey.cr4, .cr0, .cr2, .cr3, .cr4)
         default: return true
         }
+    }
+
+    /// The FPU rows of `-d fpu` (QEMU 7.2 target/i386/cpu-dump.c, CPU_DUMP_FPU, 32-bit target):
+    ///
+    ///     FCW=%04x FSW=%04x [ST=%d] FTW=%02x MXCSR=%08x      FSW with TOP; FTW abridged (1 = in use)
+    ///     FPR0=%016llx %04x FPR1=%016llx %04x                 ×4: R0–R7 (physical), significand, sign/exponent
+    ///     XMM00=%016llx %016llx XMM01=%016llx %016llx         ×4: high quadword, then low
+    ///
+    /// False when the line is one of these but malformed; other lines are not looked at.
+    mutating func parseFPU(_ line: QEMULine) -> Bool {
+        if line.word(at: 0) == QEMUKey.fcw {
+            guard line.hasPrefix("FSW=", at: 9), line.hasPrefix("FTW=", at: 25), line.hasPrefix("MXCSR=", at: 32),
+                  let fcw = line.hex(at: 4, digits: 4), let fsw = line.hex(at: 13, digits: 4),
+                  let ftw = line.hex(at: 29, digits: 2), let mxcsr = line.hex(at: 38, digits: 8) else { return false }
+            var f = FPUState()
+            f.control = UInt16(fcw)
+            f.status = UInt16(fsw)
+            var tags: UInt16 = 0
+            for i in 0..<8 where ftw & (1 << UInt32(i)) == 0 { tags |= 3 << (2 * UInt16(i)) }
+            f.tags = tags
+            f.mxcsr = mxcsr
+            fpu = f
+            return true
+        }
+        guard fpu != nil else { return true }   // rows without their FCW line: not a dump we know
+        if line.hasPrefix("FPR") {
+            for half in 0..<2 {
+                let at = half * 27
+                guard let n = line.hex(at: at + 3, digits: 1), n < 8, line[at + 4] == 0x3D,
+                      let s1 = line.hex(at: at + 5, digits: 8), let s0 = line.hex(at: at + 13, digits: 8),
+                      let e = line.hex(at: at + 22, digits: 4) else { return false }
+                fpu!.registers[Int(n)] = X87Register(significand: UInt64(s1) << 32 | UInt64(s0), signExponent: UInt16(e))
+            }
+            return true
+        }
+        if line.hasPrefix("XMM") {
+            for half in 0..<2 {
+                let at = half * 40
+                guard let n = line.hex(at: at + 3, digits: 2), n < 8, line[at + 5] == 0x3D,
+                      let h1 = line.hex(at: at + 6, digits: 8), let h0 = line.hex(at: at + 14, digits: 8),
+                      let l1 = line.hex(at: at + 23, digits: 8), let l0 = line.hex(at: at + 31, digits: 8) else { return false }
+                fpu!.xmm[Int(n)] = XMMRegister(low: UInt64(l1) << 32 | UInt64(l0), high: UInt64(h1) << 32 | UInt64(h0))
+            }
+            return true
+        }
+        return true
     }
 
     /// "K0=%08x K1=%08x K2=%08x K3=%08x" (K0 checked by the caller).

@@ -121,11 +121,25 @@ public struct TraceStep: Sendable {
     public var bytes: [UInt8]
     public var writes: [TraceWrite]
     public var events: [TraceEvent]
+    /// The x87/SSE state before the instruction (nil when the source does not record it: a QEMU
+    /// log without `-d fpu`). Steps that change nothing share one box with their neighbours.
+    public var fpu: TraceFPU?
+    /// The x87/SSE state when the next instruction started: the same box as `fpu` when the step
+    /// changed none of it, nil when unknown (QEMU logs).
+    public var fpuAfter: TraceFPU?
 
     public init(index: UInt64, before: TraceRegisters, after: TraceRegisters? = nil, linear: UInt32,
-                physical: UInt32? = nil, bytes: [UInt8] = [], writes: [TraceWrite] = [], events: [TraceEvent] = []) {
+                physical: UInt32? = nil, bytes: [UInt8] = [], writes: [TraceWrite] = [], events: [TraceEvent] = [],
+                fpu: TraceFPU? = nil, fpuAfter: TraceFPU? = nil) {
         self.index = index; self.before = before; self.after = after; self.linear = linear
         self.physical = physical; self.bytes = bytes; self.writes = writes; self.events = events
+        self.fpu = fpu; self.fpuAfter = fpuAfter
+    }
+
+    /// The step changed the x87/SSE state.
+    public var changedFPU: Bool {
+        guard let a = fpuAfter, let b = fpu else { return false }
+        return a !== b && a.state.traceChanges(from: b.state) != 0
     }
 }
 

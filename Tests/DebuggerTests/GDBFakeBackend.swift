@@ -1,6 +1,7 @@
 import Debugger
 
-/// A toy machine behind the GDB stub in the tests: 27 registers, 64 KiB of memory at linear 0
+/// A toy machine behind the GDB stub in the tests: 27 registers (and, when `float` is set, the
+/// x87/SSE ones), 64 KiB of memory at linear 0
 /// (everything above is unmapped), and one-byte "instructions" so stepping is easy to predict:
 ///
 ///     F4        exit with status AL
@@ -23,6 +24,11 @@ final class GDBFakeBackend: GDBBackend, @unchecked Sendable {
     var spinLimit = 50_000_000
     /// Registers GDB may not write (e.g. the system ones), to check E01.
     var readOnly: Set<Int> = [GDBRegister.cpl]
+    /// The x87/SSE registers: nil (the default) is a machine without them (reported unavailable).
+    var float: GDBFloatRegisters? = nil
+    /// Float writes are refused when this is set (E01).
+    var floatReadOnly = false
+    var floatWrites = 0
 
     init() {
         registers[GDBRegister.eip] = 0x1000
@@ -141,4 +147,20 @@ final class GDBFakeBackend: GDBBackend, @unchecked Sendable {
     }
 
     func kill() { killed = true }
+
+    /// An FPU after FNINIT and one FLD1, XMM0 = {1, 2, 3, 4} as floats.
+    static let sampleFloat = GDBFloatRegisters(
+        st: [.init(significand: 1 << 63, signExponent: 0x3FFF)] + Array(repeating: .init(significand: 0, signExponent: 0), count: 7),
+        control: [0x037F, 0x3800, 0x3FFF, 0, 0, 0, 0, 0x1E8],
+        xmm: [.init(low: 0x4000_0000_3F80_0000, high: 0x4080_0000_4040_0000)] + Array(repeating: .init(low: 0, high: 0), count: 7),
+        mxcsr: 0x1F80)
+
+    func readFloatRegisters() -> GDBFloatRegisters? { float }
+
+    func writeFloatRegisters(_ registers: GDBFloatRegisters) -> Bool {
+        guard float != nil, !floatReadOnly else { return false }
+        float = registers
+        floatWrites += 1
+        return true
+    }
 }

@@ -79,6 +79,7 @@ final class GDBFuzzTests: XCTestCase {
         var r = GDBFuzzRandom(seed: 0x5eed_0001)
         let fake = GDBFakeBackend()
         fake.spinLimit = 3000
+        fake.float = GDBFakeBackend.sampleFloat   // the x87/SSE registers' reads and writes too
         var stub = GDBStub(backend: fake)
         var kinds = Set<String>()
         for _ in 0..<Self.count {

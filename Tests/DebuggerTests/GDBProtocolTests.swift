@@ -168,7 +168,7 @@ final class GDBProtocolTests: XCTestCase {
 
     func testTargetDescription() throws {
         let target = GDBTargetDescription.i386
-        XCTAssertEqual(target.registers.count, 16 + 16 + 11)
+        XCTAssertEqual(target.registers.count, 16 + 16 + 11 + 9)
         XCTAssertEqual(target.registers.map(\.name).prefix(16),
                        ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
                         "eip", "eflags", "cs", "ss", "ds", "es", "fs", "gs"])
@@ -176,7 +176,13 @@ final class GDBProtocolTests: XCTestCase {
         XCTAssertEqual(target.registers[31].name, "fop")
         XCTAssertEqual(target.registers[32].name, "cr0")
         XCTAssertEqual(target.registers[42].name, "cpl")
-        XCTAssertEqual(target.registerBytes, 16 * 4 + 8 * 10 + 8 * 4 + 11 * 4)
+        XCTAssertEqual(target.registers[43].name, "xmm0")
+        XCTAssertEqual(target.registers[50].name, "xmm7")
+        XCTAssertEqual(target.registers[51].name, "mxcsr")
+        XCTAssertEqual(target.registers[18].source, .st(2))
+        XCTAssertEqual(target.registers[26].source, .fpuControl(2))   // ftag
+        XCTAssertEqual(target.registers[26].name, "ftag")
+        XCTAssertEqual(target.registerBytes, 16 * 4 + 8 * 10 + 8 * 4 + 11 * 4 + 8 * 16 + 4)
         XCTAssertEqual(target.gdbNumber[GDBRegister.eip], 8)
         XCTAssertEqual(target.gdbNumber[GDBRegister.cr0], 32)
         XCTAssertEqual(target.gdbNumber[GDBRegister.cpl], 42)
@@ -186,7 +192,10 @@ final class GDBProtocolTests: XCTestCase {
         parser.delegate = collector
         XCTAssertTrue(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
         XCTAssertEqual(collector.names, target.registers.map(\.name))
-        XCTAssertEqual(collector.features, ["org.gnu.gdb.i386.core", "org.x86v.sys"])
+        XCTAssertEqual(collector.features, ["org.gnu.gdb.i386.core", "org.x86v.sys", "org.gnu.gdb.i386.sse"])
+        XCTAssertEqual(collector.regnums, Array(0..<target.registers.count))
+        XCTAssertTrue(target.xml.contains("<union id=\"vec128\">"))
+        XCTAssertTrue(target.xml.contains("<flags id=\"i386_mxcsr\" size=\"4\">"))
         XCTAssertFalse(target.xml.contains("$") || target.xml.contains("#") || target.xml.contains("*"))
         let small = GDBTargetDescription(includeX87: false)
         XCTAssertEqual(small.registers.count, 27)
@@ -196,9 +205,13 @@ final class GDBProtocolTests: XCTestCase {
     final class RegisterCollector: NSObject, XMLParserDelegate {
         var names: [String] = []
         var features: [String] = []
+        var regnums: [Int] = []
         func parser(_ parser: XMLParser, didStartElement element: String, namespaceURI: String?,
                     qualifiedName: String?, attributes: [String: String] = [:]) {
-            if element == "reg" { names.append(attributes["name"] ?? "?") }
+            if element == "reg" {
+                names.append(attributes["name"] ?? "?")
+                regnums.append(Int(attributes["regnum"] ?? "") ?? -1)
+            }
             if element == "feature" { features.append(attributes["name"] ?? "?") }
         }
     }
@@ -219,10 +232,14 @@ final class GDBProtocolTests: XCTestCase {
         XCTAssertEqual(String(g.dropFirst(8 * 8).prefix(8)), "00100000")   // eip
         XCTAssertTrue(String(g.dropFirst(128).prefix(224)).allSatisfy { $0 == "x" })   // x87: unavailable
         XCTAssertEqual(String(g.dropFirst(128 + 224).prefix(8)), "11000000")           // cr0
+        XCTAssertTrue(String(g.dropFirst(128 + 224 + 88)).allSatisfy { $0 == "x" })    // SSE: unavailable
         XCTAssertEqual(stubReply(stub, "p8"), "00100000")
         XCTAssertEqual(stubReply(stub, "p10"), String(repeating: "x", count: 20))      // st0
         XCTAssertEqual(stubReply(stub, "p20"), "11000000")                             // cr0 = regnum 32
-        XCTAssertEqual(stubReply(stub, "p2b"), "E00")
+        XCTAssertEqual(stubReply(stub, "p2b"), String(repeating: "x", count: 32))      // xmm0
+        XCTAssertEqual(stubReply(stub, "p33"), String(repeating: "x", count: 8))       // mxcsr
+        XCTAssertEqual(stubReply(stub, "p34"), "E00")
+        XCTAssertEqual(stubReply(stub, "P33=801f0000"), "E01")                         // no FPU: refused
         XCTAssertEqual(stubReply(stub, "P0=78563412"), "OK")
         XCTAssertEqual(fake.registers[0], 0x1234_5678)
         XCTAssertEqual(stubReply(stub, "P0=7856"), "E01")
@@ -244,6 +261,63 @@ final class GDBProtocolTests: XCTestCase {
         XCTAssertEqual(stubReply(stub, "m0,100000").count, GDBStub.packetSize)           // clamped
         XCTAssertEqual(stubReply(stub, "M20000,1:00"), "E01")
         XCTAssertEqual(stubReply(stub, "X20000,0:"), "OK")
+    }
+
+    /// The x87 and SSE registers in GDB's layout: st0–7 as 10 little-endian bytes (significand,
+    /// then sign/exponent), fctrl…fop and mxcsr as 4, xmm as 16 (low quadword first); `P` and `G`
+    /// write them back as one set.
+    func testStubFloatRegisters() {
+        let fake = GDBFakeBackend()
+        fake.float = GDBFloatRegisters(
+            st: (0..<8).map { .init(significand: 0x8000_0000_0000_0000 | UInt64($0), signExponent: 0x3FFF + UInt16($0)) },
+            control: [0x037F, 0x3800, 0x3FFF, 0x0008, 0x0010_1C7C, 0x0010, 0x0010_4020, 0x05E8],
+            xmm: (0..<8).map { .init(low: 0x3FF0_0000_0000_0000 + UInt64($0), high: 0x1122_3344_5566_7700 | UInt64($0)) },
+            mxcsr: 0x1F80)
+        let stub = GDBStub(backend: fake)
+        XCTAssertEqual(stubReply(stub, "p10"), "0000000000000080ff3f")                 // st0 = 1.0
+        XCTAssertEqual(stubReply(stub, "p11"), "01000000000000800040")                 // st1 = 2 + 2^-62
+        XCTAssertEqual(stubReply(stub, "p18"), "7f030000")                             // fctrl
+        XCTAssertEqual(stubReply(stub, "p19"), "00380000")                             // fstat
+        XCTAssertEqual(stubReply(stub, "p1a"), "ff3f0000")                             // ftag: the full word
+        XCTAssertEqual(stubReply(stub, "p1c"), "7c1c1000")                             // fioff
+        XCTAssertEqual(stubReply(stub, "p1f"), "e8050000")                             // fop
+        XCTAssertEqual(stubReply(stub, "p2b"), "000000000000f03f0077665544332211")     // xmm0
+        XCTAssertEqual(stubReply(stub, "p33"), "801f0000")                             // mxcsr
+        let g = stubReply(stub, "g")
+        XCTAssertEqual(g.count, 2 * GDBTargetDescription.i386.registerBytes)
+        XCTAssertFalse(g.contains("x"))
+        XCTAssertEqual(String(g.dropFirst(128).prefix(20)), "0000000000000080ff3f")
+        XCTAssertEqual(String(g.dropFirst(128 + 224 + 88).prefix(32)), "000000000000f03f0077665544332211")
+        XCTAssertEqual(String(g.suffix(8)), "801f0000")
+        // P: one register changes, the rest of the set is written back as it was.
+        XCTAssertEqual(stubReply(stub, "P10=0000000000000080004000"), "E01")            // 11 bytes: wrong size
+        XCTAssertEqual(stubReply(stub, "P10=00000000000000800040"), "OK")               // st0 = 2.0
+        XCTAssertEqual(fake.float?.st[0], .init(significand: 0x8000_0000_0000_0000, signExponent: 0x4000))
+        XCTAssertEqual(fake.float?.st[1], .init(significand: 0x8000_0000_0000_0001, signExponent: 0x4000))
+        XCTAssertEqual(stubReply(stub, "P2c=efcdab89674523011032547698badcfe"), "OK")   // xmm1
+        XCTAssertEqual(fake.float?.xmm[1], .init(low: 0x0123_4567_89AB_CDEF, high: 0xFEDC_BA98_7654_3210))
+        XCTAssertEqual(stubReply(stub, "P33=801f0000"), "OK")
+        XCTAssertEqual(stubReply(stub, "P1a=ffff0000"), "OK")
+        XCTAssertEqual(fake.float?.control[2], 0xFFFF)
+        XCTAssertEqual(fake.floatWrites, 4)
+        fake.floatReadOnly = true
+        XCTAssertEqual(stubReply(stub, "P33=001f0000"), "E01")
+        fake.floatReadOnly = false
+        // G: the whole file back unchanged writes the float set once (or not at all: nothing changed).
+        let before = fake.floatWrites
+        fake.readOnly = []
+        XCTAssertEqual(stubReply(stub, "G" + stubReply(stub, "g")), "OK")
+        XCTAssertEqual(fake.floatWrites, before)
+        // G with st7 and mxcsr changed, the rest `xx`: one write with both.
+        var packet = Array(repeating: Character("x"), count: 2 * GDBTargetDescription.i386.registerBytes)
+        func put(_ hex: String, at offset: Int) { for (k, c) in hex.enumerated() { packet[2 * offset + k] = c } }
+        put("00000000000000c0ff7f", at: 16 * 4 + 7 * 10)                                // st7 = QNaN
+        put("001f0000", at: GDBTargetDescription.i386.registerBytes - 4)
+        XCTAssertEqual(stubReply(stub, "G" + String(packet)), "OK")
+        XCTAssertEqual(fake.floatWrites, before + 1)
+        XCTAssertEqual(fake.float?.st[7], .init(significand: 0xC000_0000_0000_0000, signExponent: 0x7FFF))
+        XCTAssertEqual(fake.float?.mxcsr, 0x1F00)
+        XCTAssertEqual(fake.float?.st[0], .init(significand: 0x8000_0000_0000_0000, signExponent: 0x4000))
     }
 
     func testStubStopRepliesAndFeatures() {

@@ -1,5 +1,6 @@
 import Foundation
 import Trace
+import X86Core
 import XCTest
 
 /// QEMULogReader on small logs written in QEMU 7.2's exact format, and on one real log when
@@ -301,6 +302,56 @@ final class QEMULogReaderTests: XCTestCase {
         XCTAssertEqual(steps[1].events, [TraceEvent(kind: .exception, vector: 14, errorCode: 2, address: 0x300010)])
     }
 
+    // MARK: -d fpu
+
+    /// The rows `-d fpu` adds under a dump (QEMU 7.2 cpu-dump.c, 32-bit target).
+    private func fpuRows(fcw: String = "037f", fsw: String = "3800", ftw: String = "80", mxcsr: String = "00001f80",
+                         r7: String = "8000000000000000 3fff", xmm1: String = "40e0000040c00000 40a0000000000000") -> String {
+        """
+        FCW=\(fcw) FSW=\(fsw) [ST=7] FTW=\(ftw) MXCSR=\(mxcsr)
+        FPR0=0000000000000000 0000 FPR1=0000000000000001 ffff
+        FPR2=0000000000000000 0000 FPR3=0000000000000000 0000
+        FPR4=0000000000000000 0000 FPR5=0000000000000000 0000
+        FPR6=0000000000000000 0000 FPR7=\(r7)
+        XMM00=0000000000000000 0000000000000000 XMM01=\(xmm1)
+        XMM02=0000000000000000 0000000000000000 XMM03=0000000000000000 0000000000000000
+        XMM04=0000000000000000 0000000000000000 XMM05=0000000000000000 0000000000000000
+        XMM06=0000000000000000 0000000000000000 XMM07=0123456789abcdef fedcba9876543210
+
+        """
+    }
+
+    func testFPURowsBecomeTheStepsFPUState() throws {
+        let path = write(record(pc: 0x100010) + fpuRows() + record(pc: 0x100012) + fpuRows()
+            + "     0: v=0e e=0002 i=0 cpl=0 IP=0008:00100012 pc=00100012 SP=0010:00006f08 CR2=00300010\n"
+            + dump(eip: 0x100012) + fpuRows(fcw: "ffff", r7: "0000000000000000 0000")
+            + record(pc: 0x100c80) + fpuRows(fsw: "3001", ftw: "c0", r7: "c000000000000000 4000"))
+        let (_, steps) = try readAll(path)
+        XCTAssertEqual(steps.count, 3)
+        let f = try XCTUnwrap(steps[0].fpu?.state)
+        XCTAssertEqual(f.control, 0x037F)
+        XCTAssertEqual(f.status, 0x3800)
+        XCTAssertEqual(f.tags, 0x3FFF, "FTW 0x80: R7 in use (valid), the others empty")
+        XCTAssertEqual(f.mxcsr, 0x1F80)
+        XCTAssertEqual(f.registers[7], X87Register(significand: 0x8000_0000_0000_0000, signExponent: 0x3FFF))
+        XCTAssertEqual(f.registers[1], X87Register(significand: 1, signExponent: 0xFFFF))
+        XCTAssertEqual(f.xmm[1], XMMRegister(low: 0x40a0_0000_0000_0000, high: 0x40e0_0000_40c0_0000))
+        XCTAssertEqual(f.xmm[7], XMMRegister(low: 0xfedc_ba98_7654_3210, high: 0x0123_4567_89ab_cdef))
+        XCTAssertTrue(steps[0].fpu === steps[1].fpu, "an unchanged FPU is one shared state")
+        XCTAssertNil(steps[0].fpuAfter, "QEMU logs have no state after")
+        // The rows under the #PF's dump (not a record) are not the next step's.
+        let g = try XCTUnwrap(steps[2].fpu?.state)
+        XCTAssertEqual(g.status, 0x3001)
+        XCTAssertEqual(g.tags, 0x0FFF)
+        XCTAssertEqual(g.registers[7], X87Register(significand: 0xC000_0000_0000_0000, signExponent: 0x4000))
+        // Without the rows: no FPU state.
+        let (_, plain) = try readAll(write(record(pc: 0x100010) + record(pc: 0x100012)))
+        XCTAssertTrue(plain.allSatisfy { $0.fpu == nil })
+        // A garbled row is an error naming it.
+        let bad = write(record(pc: 0x100010) + fpuRows(r7: "80000000zz000000 3fff") + record(pc: 0x100012))
+        XCTAssertTrue(error(bad).contains("malformed FPU line at byte offset"), error(bad))
+    }
+
     // MARK: a real log
 
     private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -332,6 +383,34 @@ final class QEMULogReaderTests: XCTestCase {
         let events = steps.flatMap(\.events)
         XCTAssertTrue(events.contains(TraceEvent(kind: .softwareInterrupt, vector: 3)), "hello's int3")
         XCTAssertTrue(events.contains { $0.kind == .exception && $0.vector == 14 && $0.errorCode == 2 && $0.address != nil })
+    }
+
+    /// QEMU's own FPU rows (`-d cpu,fpu`): sse-xm's first SSE loads read back as the values its
+    /// source has, and x86v's trace of the same instructions agrees on them.
+    func testRealQEMULogWithFPURows() throws {
+        let qemu = "/usr/bin/qemu-system-i386"
+        let guest = Self.root.appendingPathComponent("testguests/build/sse-xm.elf").path
+        guard FileManager.default.isExecutableFile(atPath: qemu) else { throw XCTSkip("no \(qemu)") }
+        guard FileManager.default.fileExists(atPath: guest) else { throw XCTSkip("no \(guest) (make testguests)") }
+        let log = NSTemporaryDirectory() + "qemulog-sse-\(UUID().uuidString).log"
+        files.append(log)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: qemu)
+        p.arguments = ["-accel", "tcg", "-nographic", "-monitor", "none", "-no-reboot", "-m", "64",
+                       "-rtc", "base=2000-01-01T00:00:00,clock=vm", "-serial", "stdio",
+                       "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", guest, "-singlestep",
+                       "-d", "cpu,fpu,nochain,exec,int", "-dfilter", "0x100000..0x01ffffff", "-D", log]
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let (_, steps) = try readAll(log, entry: 0x100010)
+        XCTAssertTrue(steps.allSatisfy { $0.fpu != nil })
+        // va = {1, 2, 3, 4} (floats) is the first value xmm0 takes.
+        let xmm0 = steps.lazy.compactMap { $0.fpu?.state.xmm[0] }.first { $0 != XMMRegister() }
+        XCTAssertEqual(xmm0, XMMRegister(low: 0x4000_0000_3f80_0000, high: 0x4080_0000_4040_0000))
+        XCTAssertEqual(steps.first?.fpu?.state.control, 0x037F, "after the firmware's FNINIT")
     }
 
     /// Skip speed on a real full log: QEMU_LOG_BENCH=/path/to/full.log (made without -dfilter);

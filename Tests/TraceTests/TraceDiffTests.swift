@@ -1,4 +1,5 @@
 import Trace
+import X86Core
 import XCTest
 
 /// Steps held in memory, handed out in order.
@@ -37,18 +38,32 @@ final class TraceDiffTests: XCTestCase {
         var steps: [TraceStep] = []
         var r: TraceRegisters
         var index: UInt64 = 100
+        /// The x87/SSE state, when the stream records it.
+        var fpu: TraceFPU? = nil
 
         init(_ r: TraceRegisters) { self.r = r }
 
         /// One instruction of `bytes` at the current EIP; `change` edits the state after it
-        /// (EIP advances past the bytes unless it sets it).
+        /// (EIP advances past the bytes unless it sets it), `fpuChange` the FPU state after it.
         mutating func add(_ bytes: [UInt8], events: [TraceEvent] = [], _ change: (inout TraceRegisters) -> Void = { _ in }) {
+            add(bytes, events: events, fpuChange: nil, change)
+        }
+
+        mutating func add(_ bytes: [UInt8], events: [TraceEvent] = [], fpuChange: ((inout FPUState) -> Void)?,
+                          _ change: (inout TraceRegisters) -> Void) {
             var after = r
             after[.eip] = r.eip &+ UInt32(bytes.count)
             change(&after)
+            var fpuAfter = fpu
+            if let edit = fpuChange, let f = fpu {
+                var x = f.state
+                edit(&x)
+                fpuAfter = TraceFPU(x)
+            }
             steps.append(TraceStep(index: index, before: r, after: after, linear: r.eip, physical: r.eip,
-                                   bytes: bytes, events: events))
+                                   bytes: bytes, events: events, fpu: fpu, fpuAfter: fpuAfter))
             r = after
+            fpu = fpuAfter
             index += 1
         }
 
@@ -278,6 +293,166 @@ final class TraceDiffTests: XCTestCase {
         XCTAssertTrue(r.identical, report(r))
         XCTAssertGreaterThan(r.applied[DiffRules.timeStamp.id] ?? 0, 0)
         XCTAssertNotNil(try diff(a.steps, b.steps, rules: false).divergence)
+    }
+
+    // MARK: x87/SSE
+
+    /// The FPU after FNINIT and one FLD1 (TOP 7, R7 = 1.0).
+    private func fpuAfterFld1() -> TraceFPU {
+        var f = FPUState()
+        f.control = 0x037F
+        f.status = 0x3800
+        f.tags = 0x3FFF
+        f.registers[7] = X87Register(significand: 0x8000_0000_0000_0000, signExponent: 0x3FFF)
+        return TraceFPU(f)
+    }
+
+    /// Two x86v runs agree on every FPU field; one that differs is the divergence, named.
+    func testFPUDifferencesBetweenTwoX86vRuns() throws {
+        var a = Stream(start())
+        a.fpu = fpuAfterFld1()
+        var b = a
+        a.nops(3); b.nops(3)
+        a.add([0x0f, 0x10, 0xc1], fpuChange: { $0.xmm[0] = XMMRegister(low: 1, high: 0) }) { _ in }   // movups xmm0, xmm1
+        b.add([0x0f, 0x10, 0xc1], fpuChange: { $0.xmm[0] = XMMRegister(low: 1, high: 0) }) { _ in }
+        a.nops(2); b.nops(2)
+        let same = try diff(a.steps, b.steps, rules: false)
+        XCTAssertTrue(same.identical, report(same))
+        XCTAssertEqual(same.fpuComparisons, 2, "at the start and after the movups, not at every step")
+        a.add([0x0f, 0x10, 0xc1], fpuChange: { $0.xmm[0] = XMMRegister(low: 2, high: 0) }) { _ in }
+        b.add([0x0f, 0x10, 0xc1], fpuChange: { $0.xmm[0] = XMMRegister(low: 3, high: 0) }) { _ in }
+        a.nops(1); b.nops(1)
+        let r = try diff(a.steps, b.steps, rules: false)
+        let d = try XCTUnwrap(r.divergence, report(r))
+        XCTAssertEqual(d.a.index, 107)
+        XCTAssertEqual(d.fields.count, 0)
+        XCTAssertEqual(d.fpuFields.map(\.0), [.xmm0])
+        let text = report(r)
+        XCTAssertTrue(text.contains("  xmm0   A 0x00000000000000000000000000000002  B 0x00000000000000000000000000000003\n"), text)
+        XCTAssertTrue(text.contains("movups xmm0, xmm1   ; xmm0=0x00000000000000000000000000000002"), text)
+        // FOP, FIP and the status flags count too between two x86v runs.
+        var c = Stream(start()); c.fpu = fpuAfterFld1()
+        var e = c
+        c.add([0xd9, 0xe8], fpuChange: { $0.status |= 0x20 }) { _ in }
+        e.add([0xd9, 0xe8], fpuChange: { $0.status |= 0x21 }) { _ in }
+        c.nops(1); e.nops(1)
+        XCTAssertEqual(try diff(c.steps, e.steps, rules: false).divergence?.fpuFields.map(\.0), [.fsw])
+    }
+
+    /// Against a reference machine (QEMU): its status flags, FOP/FIP/FDP, tag classes and empty
+    /// registers are not compared (counted under qemu-fpu-status); TOP, values in use, XMM and
+    /// MXCSR's controls are.
+    func testAgainstAReferenceOnlyTrustedFPUFieldsAreCompared() throws {
+        var a = Stream(start()); a.fpu = fpuAfterFld1()
+        var b = a
+        a.add([0xd8, 0xf1], fpuChange: { $0.status = 0x3881; $0.lastOpcode = 0xF1; $0.tags = 0x3FFF }) { _ in }   // fdiv st(1): IE, ES…
+        b.add([0xd8, 0xf1], fpuChange: { $0.status = 0x3800; $0.tags = 0x7FFF; $0.registers[0].significand = 5 }) { _ in }
+        a.nops(2); b.nops(2)
+        let r = try diff(a.steps, b.steps, rules: true)
+        XCTAssertTrue(r.identical, report(r))
+        XCTAssertGreaterThan(r.applied[DiffRules.qemuFPUStatus.id] ?? 0, 0)
+        // A different TOP is a divergence.
+        var c = Stream(start()); c.fpu = fpuAfterFld1()
+        var e = c
+        c.add([0xd9, 0xe8], fpuChange: { $0.status = 0x3000; $0.tags = 0x0FFF }) { _ in }
+        e.add([0xd9, 0xe8], fpuChange: { $0.status = 0x2800; $0.tags = 0x0FFF }) { _ in }
+        c.nops(1); e.nops(1)
+        XCTAssertEqual(try diff(c.steps, e.steps, rules: true).divergence?.fpuFields.map(\.0), [.fsw])
+        // So is another value in a register both use, and MXCSR's rounding control.
+        var g = Stream(start()); g.fpu = fpuAfterFld1()
+        var h = g
+        g.add([0xd9, 0xe8], fpuChange: { $0.registers[7].significand = 0xC000_0000_0000_0000; $0.mxcsr = 0x3F80 }) { _ in }
+        h.add([0xd9, 0xe8], fpuChange: { $0.mxcsr = 0x1F81 }) { _ in }
+        g.nops(1); h.nops(1)
+        XCTAssertEqual(try diff(g.steps, h.steps, rules: true).divergence?.fpuFields.map(\.0), [.r7, .mxcsr])
+        // An MMX write: x86v's exponent all ones, QEMU's untouched.
+        var m = Stream(start()); m.fpu = fpuAfterFld1()
+        var n = m
+        m.add([0x0f, 0x6f, 0xf8], fpuChange: { $0.registers[7] = X87Register(significand: 7, signExponent: 0xFFFF) }) { _ in }
+        n.add([0x0f, 0x6f, 0xf8], fpuChange: { $0.registers[7] = X87Register(significand: 7, signExponent: 0x3FFF) }) { _ in }
+        m.nops(1); n.nops(1)
+        let mr = try diff(m.steps, n.steps, rules: true)
+        XCTAssertTrue(mr.identical, report(mr))
+        XCTAssertGreaterThan(mr.applied[DiffRules.qemuMMXExponent.id] ?? 0, 0)
+    }
+
+    /// FSIN: QEMU's result differs in the low bits. Masked until the two agree (here: the
+    /// register is popped), counted; a later difference is reported again.
+    func testResultsQEMUComputesOtherwiseAreMaskedUntilEqual() throws {
+        var a = Stream(start()); a.fpu = fpuAfterFld1()
+        var b = a
+        a.add([0xd9, 0xfe], fpuChange: { $0.registers[7].significand = 0xD76A_A478_4840_4E0F }) { _ in }  // fsin
+        b.add([0xd9, 0xfe], fpuChange: { $0.registers[7].significand = 0xD76A_A478_4840_4E10 }) { _ in }
+        a.nops(2); b.nops(2)
+        a.add([0xdd, 0xd8], fpuChange: { $0.tags = 0xFFFF; $0.status = 0 }) { _ in }   // fstp st(0): R7 empty
+        b.add([0xdd, 0xd8], fpuChange: { $0.tags = 0xFFFF; $0.status = 0 }) { _ in }
+        a.nops(1); b.nops(1)
+        let r = try diff(a.steps, b.steps, rules: true)
+        XCTAssertTrue(r.identical, report(r))
+        XCTAssertGreaterThan(r.applied[DiffRules.qemuFPUResults.id] ?? 0, 0)
+        // Without the rule (two x86v runs) it is a divergence at the step after FSIN.
+        XCTAssertEqual(try diff(a.steps, b.steps, rules: false).divergence?.a.index, 101)
+        // The mask was lifted: a difference after it is reported.
+        a.add([0xd9, 0xe8], fpuChange: { $0.tags = 0x3FFF; $0.status = 0x3800; $0.registers[7].significand = 1 }) { _ in }
+        b.add([0xd9, 0xe8], fpuChange: { $0.tags = 0x3FFF; $0.status = 0x3800; $0.registers[7].significand = 2 }) { _ in }
+        a.nops(1); b.nops(1)
+        XCTAssertEqual(try diff(a.steps, b.steps, rules: true).divergence?.fpuFields.map(\.0), [.r7])
+    }
+
+    /// FUCOMI: x86v clears AF (as hardware), QEMU keeps it: masked until an instruction writes it.
+    func testFcomiLeavesAFInQEMU() throws {
+        var a = Stream(start()); a.fpu = fpuAfterFld1()
+        var b = a
+        a.add([0x04, 0x08]) { r in r[.eax] = 0x1234_5680; r[.eflags] = 0x12 }   // add al, 8: AF
+        b.add([0x04, 0x08]) { r in r[.eax] = 0x1234_5680; r[.eflags] = 0x12 }
+        a.add([0xdb, 0xe9]) { r in r[.eflags] = 0x42 }                            // fucomi st(1): ZF, AF cleared
+        b.add([0xdb, 0xe9]) { r in r[.eflags] = 0x52 }                            // QEMU: AF kept
+        a.add([0x7a, 0x00])                                                      // jp $+2
+        b.add([0x7a, 0x00])
+        a.add([0x31, 0xc0]) { r in r[.eax] = 0; r[.eflags] = 0x46 }               // xor eax, eax: AF cleared
+        b.add([0x31, 0xc0]) { r in r[.eax] = 0; r[.eflags] = 0x46 }
+        a.nops(1); b.nops(1)
+        let r = try diff(a.steps, b.steps, rules: true)
+        XCTAssertTrue(r.identical, report(r))
+        XCTAssertGreaterThan(r.applied[DiffRules.qemuFcomiFlags.id] ?? 0, 0)
+        XCTAssertNotNil(try diff(a.steps, b.steps, rules: false).divergence)
+    }
+
+    /// At the entry point the two machines' FPUs are each loader's (x86v at power-on, QEMU after
+    /// its firmware's FNINIT): masked until they agree, then compared.
+    func testEntryStateMasksTheFPUUntilTheRunsAgree() throws {
+        var a = Stream(start())
+        a.index = 0
+        a.fpu = TraceFPU(FPUState())
+        var b = a
+        var qemu = FPUState()
+        qemu.control = 0x037F
+        qemu.tags = 0xFFFF
+        b.fpu = TraceFPU(qemu)
+        a.nops(2); b.nops(2)
+        a.add([0xdb, 0xe3], fpuChange: { $0.control = 0x037F; $0.tags = 0xFFFF }) { _ in }   // fninit
+        b.add([0xdb, 0xe3])
+        a.nops(1); b.nops(1)
+        let r = try diff(a.steps, b.steps, rules: true)
+        XCTAssertTrue(r.identical, report(r))
+        a.add([0xd9, 0x2d, 0, 0, 0x10, 0], fpuChange: { $0.control = 0x027F }) { _ in }   // fldcw
+        b.add([0xd9, 0x2d, 0, 0, 0x10, 0], fpuChange: { $0.control = 0x037F }) { _ in }
+        a.nops(1); b.nops(1)
+        XCTAssertEqual(try diff(a.steps, b.steps, rules: true).divergence?.fpuFields.map(\.0), [.fcw])
+    }
+
+    /// A side without FPU state (a QEMU log without -d fpu): the FPU is not compared, and the
+    /// report says so.
+    func testASideWithoutFPUStateIsNotCompared() throws {
+        var a = Stream(start()); a.fpu = fpuAfterFld1()
+        var b = Stream(start())
+        a.add([0xd9, 0xe8], fpuChange: { $0.status = 0 }) { _ in }
+        b.add([0xd9, 0xe8])
+        a.nops(1); b.nops(1)
+        let r = try diff(a.steps, b.steps, rules: true)
+        XCTAssertTrue(r.identical, report(r))
+        XCTAssertEqual(r.fpuMissing, "B")
+        XCTAssertTrue(report(r).contains("x87/SSE state not compared: B (side b) does not record it"), report(r))
     }
 
     func testEveryRuleHasAnIdASectionAndASummary() {

@@ -1,5 +1,6 @@
 import Foundation
 import Trace
+import X86Core
 import XCTest
 
 /// The two forms of an x86v instruction trace (docs/formats.md, "Instruction traces"): a JSON
@@ -165,35 +166,55 @@ final class TraceFormatTests: XCTestCase {
 
     /// Four steps that follow one another (each `before` is the previous `after`), with a gap in
     /// the indices, an unmapped instruction, writes of every size and events of every kind.
+    /// The x87/SSE state too: two steps change it (an FLD into R7 with the status and tag words,
+    /// an SSE load and MXCSR, every kind of field), the others share the state before them.
     private func sampleSteps() -> [TraceStep] {
         var r = TraceRegisters()
         r[.eax] = 0x2bad_b002; r[.ebx] = 0x9000; r[.esp] = 0x10a000; r[.eip] = 0x100010; r[.eflags] = 2
         r[.cs] = 8; r[.ss] = 0x10; r[.ds] = 0x10; r[.es] = 0x10; r[.fs] = 0x10; r[.gs] = 0x10; r[.cr0] = 0x11
+        var fpu = TraceFPU(FPUState())
         var steps: [TraceStep] = []
         func add(_ index: UInt64, _ bytes: [UInt8], physical: UInt32?, writes: [TraceWrite] = [], events: [TraceEvent] = [],
-                 _ change: (inout TraceRegisters) -> Void) {
+                 fpuChange: ((inout FPUState) -> Void)? = nil, _ change: (inout TraceRegisters) -> Void) {
             var after = r
             after[.eip] = r.eip &+ UInt32(bytes.count)
             change(&after)
+            var fpuAfter = fpu
+            if let edit = fpuChange {
+                var x = fpu.state
+                edit(&x)
+                fpuAfter = TraceFPU(x)
+            }
             steps.append(TraceStep(index: index, before: r, after: after, linear: r.eip, physical: physical,
-                                   bytes: bytes, writes: writes, events: events))
+                                   bytes: bytes, writes: writes, events: events, fpu: fpu, fpuAfter: fpuAfter))
             r = after
+            fpu = fpuAfter
         }
         add(0, [0x53], physical: 0x100010, writes: [TraceWrite(linear: 0x109ffc, physical: 0x109ffc, size: 4, value: 0x9000)]) {
             $0[.esp] = 0x109ffc
         }
-        add(1, [0x66, 0x89, 0x08], physical: 0x100011,
+        add(1, [0xd9, 0xe8], physical: 0x100011, fpuChange: { f in
+            f.control = 0x037F; f.status = 0x3800; f.tags = 0x3FFF; f.lastOpcode = 0x1E8
+            f.instructionPointer = 0x100011; f.instructionSelector = 8
+            f.registers[7] = X87Register(significand: 0x8000_0000_0000_0000, signExponent: 0x3FFF)
+        }) { _ in }
+        add(2, [0x66, 0x89, 0x08], physical: 0x100011,
             writes: [TraceWrite(linear: 0x2000, physical: 0x3000, size: 2, value: 0xbeef),
                      TraceWrite(linear: 0x2002, physical: 0x3002, size: 1, value: 0x7f)],
             events: [TraceEvent(kind: .exit, address: 0xfee0_0390, detail: "APIC_ACCESS"),
                      TraceEvent(kind: .hiddenFault, errorCode: 3, address: 0x2000, detail: "write-protect")]) { _ in }
         // A #PF delivered meanwhile, an external interrupt too: the count jumps by two.
-        add(2, [0x8b, 0x28], physical: 0x100014,
+        add(3, [0x8b, 0x28], physical: 0x100014,
             events: [TraceEvent(kind: .exception, vector: 14, errorCode: 0, address: 0x4000_0000),
                      TraceEvent(kind: .interrupt, vector: 0x20), TraceEvent(kind: .softwareInterrupt, vector: 0x80)]) {
             $0[.eip] = 0x1000e0; $0[.esp] = 0x109fec; $0[.cr2] = 0x4000_0000; $0[.eflags] = 0x46; $0[.cs] = 8
         }
-        add(5, [], physical: nil) { $0[.eax] = 0xffff_ffff; $0[.cr3] = 0x11_0000; $0[.gs] = 0x2b }
+        add(6, [0x0f, 0x10, 0x00], physical: 0x1000e0, fpuChange: { f in
+            f.xmm[2] = XMMRegister(low: 0x0123_4567_89AB_CDEF, high: 0xFEDC_BA98_7654_3210)
+            f.mxcsr = 0x9FC0; f.operandPointer = 0xdead_beef; f.operandSelector = 0x10
+            f.registers[0] = X87Register(significand: 1, signExponent: 0xFFFF)
+        }) { _ in }
+        add(7, [], physical: nil) { $0[.eax] = 0xffff_ffff; $0[.cr3] = 0x11_0000; $0[.gs] = 0x2b }
         add(300, [0xe7, 0xf4], physical: 0x1000e0) { _ in }
         return steps
     }
@@ -210,6 +231,9 @@ final class TraceFormatTests: XCTestCase {
             XCTAssertEqual(g.bytes, w.bytes, "\(what) bytes, step \(w.index)", file: file, line: line)
             XCTAssertEqual(g.writes, w.writes, "\(what) writes, step \(w.index)", file: file, line: line)
             XCTAssertEqual(g.events, w.events, "\(what) events, step \(w.index)", file: file, line: line)
+            XCTAssertEqual(g.fpu?.state, w.fpu?.state, "\(what) FPU before, step \(w.index)", file: file, line: line)
+            XCTAssertEqual(g.fpuAfter?.state, w.fpuAfter?.state, "\(what) FPU after, step \(w.index)", file: file, line: line)
+            XCTAssertEqual(g.changedFPU, w.changedFPU, "\(what) FPU changed, step \(w.index)", file: file, line: line)
         }
     }
 
@@ -238,10 +262,10 @@ final class TraceFormatTests: XCTestCase {
     func testRoundTripWithFullStateAfterAGap() throws {
         var steps = sampleSteps()
         // Cut the chain: step 3 does not start where step 2 ended.
-        steps[3].before[.ebx] = 0x1234
-        steps[3].after![.ebx] = 0x1234
-        steps[4].before[.ebx] = 0x1234
-        steps[4].after![.ebx] = 0x1234
+        for i in 3..<steps.count {
+            steps[i].before[.ebx] = 0x1234
+            steps[i].after![.ebx] = 0x1234
+        }
         for format in TraceWriter.Format.allCases {
             let (_, got) = try readAll(try writeTrace(steps, format, fullStateAt: [0, 3]))
             assertSameSteps(got, steps, format.rawValue)
@@ -306,15 +330,65 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertEqual(whole[at - 1], 0x7E)
         whole[at] = 9
         let message = error(write(whole))
-        XCTAssertTrue(message.contains("the end record says 9 steps, the file holds 5"), message)
+        XCTAssertTrue(message.contains("the end record says 9 steps, the file holds 7"), message)
     }
 
     func testBinaryOfAnotherVersionIsRejected() throws {
         var whole = Array(try Data(contentsOf: URL(fileURLWithPath: try writeTrace(sampleSteps(), .bin))))
         XCTAssertEqual(Array(whole[0..<8]), Array("x86vtrc\u{0}".utf8))
-        XCTAssertEqual(Array(whole[8..<12]), [1, 0, 0, 0])
-        whole[8] = 2
+        XCTAssertEqual(Array(whole[8..<12]), [2, 0, 0, 0])
+        whole[8] = 3
         let message = error(write(whole))
-        XCTAssertTrue(message.contains("x86v trace version 2"), message)
+        XCTAssertTrue(message.contains("x86v trace version 3"), message)
+        whole[8] = 0
+        XCTAssertTrue(error(write(whole)).contains("x86v trace version 0"))
+    }
+
+    // MARK: x87/SSE (format version 2)
+
+    /// The FPU fields in JSON lines: changes beside the integer ones (R as sign/exponent then
+    /// significand, XMM high quadword first), the whole FPU in "state" only when it is not the
+    /// power-on state; a wrong old value is refused like an integer one.
+    func testFPUFieldsInJSONLines() throws {
+        let p = try writeTrace(sampleSteps(), .jsonl, fullStateAt: [0, 3])
+        let lines = String(decoding: try Data(contentsOf: URL(fileURLWithPath: p)), as: UTF8.self).split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix(#"{"x86v-trace":2,"#))
+        XCTAssertFalse(lines[1].contains("fcw"), "the power-on FPU is not restated")
+        XCTAssertTrue(lines[2].contains(#""changed":{"eip":["0x00100011","0x00100013"],"r7":["0x00000000000000000000","0x3fff8000000000000000"],"fcw":["0x0040","0x037f"],"fsw":["0x0000","0x3800"],"ftw":["0x5555","0x3fff"],"fop":["0x0000","0x01e8"],"fip":["0x00000000","0x00100011"],"fcs":["0x0000","0x0008"]}"#), lines[2])
+        XCTAssertFalse(lines[3].contains("fcw"))
+        XCTAssertTrue(lines[4].contains(#""fcw":"0x037f","fsw":"0x3800","ftw":"0x3fff""#), "restated after the gap: \(lines[4])")
+        XCTAssertTrue(lines[5].contains(#""r0":["0x00000000000000000000","0xffff0000000000000001"]"#), lines[5])
+        XCTAssertTrue(lines[5].contains(#""xmm2":["0x00000000000000000000000000000000","0xfedcba98765432100123456789abcdef"],"mxcsr":["0x00001f80","0x00009fc0"]"#), lines[5])
+        var bad = lines
+        bad[5] = bad[5].replacingOccurrences(of: #""mxcsr":["0x00001f80""#, with: #""mxcsr":["0x00001f81""#)
+        XCTAssertTrue(error(write(bad.joined(separator: "\n") + "\n")).contains("mxcsr was 0x00001f80, the step says 0x00001f81"))
+        bad = lines
+        bad[5] = bad[5].replacingOccurrences(of: #""0xffff0000000000000001""#, with: #""0xffff000000000000001""#)
+        XCTAssertTrue(error(write(bad.joined(separator: "\n") + "\n")).contains("bad change 'r0'"))
+        bad = lines
+        bad[4] = bad[4].replacingOccurrences(of: #","mxcsr":"0x00001f80""#, with: "")
+        XCTAssertTrue(error(write(bad.joined(separator: "\n") + "\n")).contains("state without mxcsr"))
+    }
+
+    /// A version-1 trace (before the FPU was traced) reads, its steps without FPU state.
+    func testVersionOneTracesHaveNoFPU() throws {
+        let (reader, steps) = try readAll(write([header, push, inc, end].joined(separator: "\n") + "\n"))
+        XCTAssertEqual(reader.version, 1)
+        XCTAssertTrue(steps.allSatisfy { $0.fpu == nil && $0.fpuAfter == nil })
+        // An FPU field in a version-1 trace is not a field of that version.
+        let withFPU = inc.replacingOccurrences(of: #""changed":{"#, with: #""changed":{"fcw":["0x0040","0x037f"],"#)
+        XCTAssertTrue(error(write([header, push, withFPU, end].joined(separator: "\n") + "\n")).contains("bad change 'fcw'"))
+    }
+
+    /// Steps that change no FPU field share the state box before them (what the diff relies on
+    /// to compare the FPU only after it changed).
+    func testStepsWithoutFPUChangesShareTheirState() throws {
+        for format in TraceWriter.Format.allCases {
+            let (_, got) = try readAll(try writeTrace(sampleSteps(), format))
+            XCTAssertTrue(got[0].fpu === got[0].fpuAfter)
+            XCTAssertFalse(got[1].fpu === got[1].fpuAfter)
+            XCTAssertTrue(got[1].fpuAfter === got[2].fpu && got[2].fpu === got[3].fpu)
+            XCTAssertEqual(got.map(\.changedFPU), [false, true, false, false, true, false, false])
+        }
     }
 }

@@ -2,7 +2,8 @@
 # The GDB stub against Debian's real gdb:
 #  1. `x86v run GUEST --gdb PORT` in the background; `gdb -batch -nx` connects over TCP, breaks on
 #     guest_main, continues, shows the registers and x/4i $pc, steps, sets a watchpoint on
-#     tap_count, continues to it, reverse-steps, kills. The transcript, with the unstable lines
+#     tap_count, continues to it, reverse-steps, reads the x87/SSE registers (`info float`,
+#     $st0, $xmm0, writes a lane of $xmm1 and reads it back, mxcsr), kills. The transcript, with the unstable lines
 #     (port, paths, gdb's banner warnings) normalised or removed, must equal
 #     Tests/cli/expected/gdb-NAME.txt (UPDATE=1 rewrites it; a missing one is created).
 #  2. The same over `--gdb unix:PATH`: connect, break on tap_ok, continue, detach; x86v then
@@ -100,6 +101,12 @@ continue
 info registers eip
 reverse-stepi
 info registers eip
+info float
+p \$st0
+p \$xmm0
+set var \$xmm1.v4_int32[2] = 7
+p \$xmm1.v4_int32
+info registers mxcsr
 kill
 EOF
 timeout 60 gdb -batch -nx "$guest" -x "$tmp/session.gdb" > "$tmp/gdb.raw" 2>&1
@@ -130,7 +137,8 @@ else
     fail "transcript differs from $expected (UPDATE=1 to accept):"
     head -40 "$tmp/diff"
 fi
-for want in "Breakpoint 1, " "=> 0x" "Hardware watchpoint 2: " "[Inferior 1 (Remote target) killed]"; do
+for want in "Breakpoint 1, " "=> 0x" "Hardware watchpoint 2: " "[Inferior 1 (Remote target) killed]" \
+            "Control Word:        0x" "v4_float = {" "= {0, 0, 7, 0}" "mxcsr          0x1f80"; do
     if grep -qF "$want" "$tmp/gdb.txt"; then pass "gdb printed \"$want\""
     else fail "gdb did not print \"$want\""; fi
 done

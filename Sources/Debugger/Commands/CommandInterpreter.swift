@@ -119,7 +119,21 @@ public final class CommandInterpreter {
             try s.setCondition(n, expr.isEmpty ? nil : try Condition(expr))
             return Result(text: expr.isEmpty ? "breakpoint \(n) is now unconditional\n" : "breakpoint \(n) stops only if \(expr)\n")
         case "info": return Result(text: try info(w.first))
-        case "regs": return Result(text: RegisterView.render(s, colour: colour))
+        case "regs": return Result(text: RegisterView.render(s, colour: colour) + (FPUView.changes(s).map { $0 + "\n" } ?? ""))
+        case "fpu":
+            let mmx: Bool?
+            switch w.first?.lowercased() {
+            case nil: mmx = nil
+            case "mmx": mmx = true
+            case "nommx": mmx = false
+            default: throw DebugError("usage: fpu [mmx|nommx]")
+            }
+            return Result(text: FPUView.render(s, colour: colour, mmx: mmx))
+        case "sse":
+            guard w.count <= 1, let lanes = FPUView.Lanes(rawValue: w.first?.lowercased() ?? "") else {
+                throw DebugError("usage: sse [f32|f64|i8|i16|i32|i64|u8|u16|u32|u64|hex]")
+            }
+            return Result(text: FPUView.renderSSE(s, colour: colour, lanes: lanes))
         case "set":
             guard w.count == 2, let v = AddressParser.number(w[1]) else { throw DebugError("usage: set REG VALUE") }
             let name = w[0].lowercased().hasPrefix("$") ? String(w[0].dropFirst()).lowercased() : w[0].lowercased()

@@ -21,9 +21,10 @@ extension DebugSession {
         breakpoints[i].condition = c
     }
 
-    /// Remembers the registers at this stop (`regs` marks changes against them).
+    /// Remembers the registers at this stop (`regs`, `fpu` and `sse` mark changes against them).
     public func notePreviousRegisters() {
         previousRegisters = RegisterSnapshot(cpu: cpu, vmm: vmm)
+        previousFPU = cpu.statePointer.pointee.fpu
     }
 
     /// Writes a register; the recorded future no longer holds.

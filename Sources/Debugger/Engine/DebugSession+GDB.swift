@@ -24,6 +24,56 @@ extension DebugSession: GDBBackend {
         return setRegister(names[index], value)
     }
 
+    /// GDB's i387 view of the FPU: ST(i) = R((TOP + i) mod 8), the full tag word, FCS:FIP and
+    /// FDS:FDP as separate registers (`GDBTargetDescription`).
+    public func readFloatRegisters() -> GDBFloatRegisters? {
+        let f = cpu.statePointer.pointee.fpu
+        let top = Int(f.status >> 11) & 7
+        return GDBFloatRegisters(
+            st: (0..<8).map { i in
+                let r = f.registers[(top + i) & 7]
+                return .init(significand: r.significand, signExponent: r.signExponent)
+            },
+            control: [UInt32(f.control), UInt32(f.status), UInt32(f.tags), UInt32(f.instructionSelector),
+                      f.instructionPointer, UInt32(f.operandSelector), f.operandPointer, UInt32(f.lastOpcode)],
+            xmm: (0..<8).map { .init(low: f.xmm[$0].low, high: f.xmm[$0].high) },
+            mxcsr: f.mxcsr)
+    }
+
+    /// Writes what GDB changed, with the rules the instructions that load these registers
+    /// follow: fctrl as FLDCW stores it (bits 15:13 and 7 clear, bit 6 set), fop's 11 bits,
+    /// 16-bit selectors, MXCSR's reserved bits 31:16 refused (LDMXCSR's #GP); the tag of every
+    /// non-empty register recomputed from its contents (as FLDENV and FXRSTOR do), so a value
+    /// written into ST(i) gets the tag it needs and writing ftag can empty or fill registers.
+    /// The registers are written at the TOP GDB sent (fstat is applied first).
+    public func writeFloatRegisters(_ g: GDBFloatRegisters) -> Bool {
+        guard g.mxcsr >> 16 == 0, g.control[1] >> 16 == 0, g.control[2] >> 16 == 0,
+              g.control[3] >> 16 == 0, g.control[5] >> 16 == 0 else { return false }
+        var f = cpu.statePointer.pointee.fpu
+        f.control = UInt16(truncatingIfNeeded: g.control[0]) & 0x1F7F | 0x40
+        f.status = UInt16(g.control[1])
+        f.instructionSelector = UInt16(g.control[3])
+        f.instructionPointer = g.control[4]
+        f.operandSelector = UInt16(g.control[5])
+        f.operandPointer = g.control[6]
+        f.lastOpcode = UInt16(truncatingIfNeeded: g.control[7]) & 0x7FF
+        let top = Int(f.status >> 11) & 7
+        for i in 0..<8 {
+            f.registers[(top + i) & 7] = X87Register(significand: g.st[i].significand, signExponent: g.st[i].signExponent)
+        }
+        var tags = UInt16(g.control[2])
+        for r in 0..<8 where (tags >> (2 * UInt16(r))) & 3 != 3 {
+            tags = tags & ~(3 << (2 * UInt16(r))) | X87Value.kind(f.registers[r]).tag << (2 * UInt16(r))
+        }
+        f.tags = tags
+        for i in 0..<8 { f.xmm[i] = XMMRegister(low: g.xmm[i].low, high: g.xmm[i].high) }
+        f.mxcsr = g.mxcsr
+        guard f != cpu.statePointer.pointee.fpu else { return true }
+        cpu.statePointer.pointee.fpu = f
+        history.truncate(after: icount)
+        return true
+    }
+
     public func readMemory(linear: UInt32, count: Int) -> [UInt8]? {
         guestMemory.read(linear, count: count)
     }
@@ -57,6 +107,8 @@ extension DebugSession: GDBBackend {
     }
 
     public func resume(_ action: GDBResumeAction, interrupted: () -> Bool) -> GDBStopEvent {
+        // `monitor regs`, `monitor fpu`: changes are marked against the previous stop.
+        notePreviousRegisters()
         let cause: StopCause
         do {
             switch action {

@@ -33,6 +33,8 @@ public final class DebugSession {
     public internal(set) var ended: StopReason? = nil
     /// Registers at the previous stop (`regs` marks what changed).
     var previousRegisters: RegisterSnapshot
+    /// The x87/MMX/SSE state at the previous stop (`fpu`, `sse` and `regs` mark changes).
+    var previousFPU: FPUState
     /// Set by observers when a breakpoint other than an address or a watchpoint fires.
     var pendingStop: StopCause? = nil
     /// While replaying history, breakpoints and output are off.
@@ -62,6 +64,7 @@ public final class DebugSession {
         symbols = SymbolTable(elf: elf)
         history = History(interval: snapshotInterval, budgetBytes: historyBytes)
         previousRegisters = RegisterSnapshot(cpu: machine.cpu, vmm: vmm)
+        previousFPU = machine.cpu.statePointer.pointee.fpu
         installObservers()
         history.record(self)
     }

@@ -24,6 +24,59 @@ public protocol GDBBackend: AnyObject {
     /// `monitor CMD`: the debugger's command language; returns its text output.
     func monitor(_ command: String) -> String
     func kill()
+    /// The x87 and SSE registers, nil when the machine has none (they are then reported
+    /// unavailable). The default implementation returns nil.
+    func readFloatRegisters() -> GDBFloatRegisters?
+    /// Replaces them (GDB's `P`/`G` of st0–7, fctrl…fop, xmm0–7, mxcsr read the current values,
+    /// change what GDB sent and write the whole set back). False: refused (E01). Default: false.
+    func writeFloatRegisters(_ registers: GDBFloatRegisters) -> Bool
+}
+
+extension GDBBackend {
+    public func readFloatRegisters() -> GDBFloatRegisters? { nil }
+    public func writeFloatRegisters(_ registers: GDBFloatRegisters) -> Bool { false }
+}
+
+/// The x87 and SSE registers as GDB's i386 target description has them (`i387-tdep.c`; see
+/// `GDBTargetDescription`): the stack by ST(i), not by physical register, and the full tag word.
+public struct GDBFloatRegisters: Sendable, Equatable {
+    /// One 80-bit x87 register: the 64-bit significand (explicit integer bit), then the sign and
+    /// the 15-bit exponent; GDB's `i387_ext` is these 10 bytes little-endian.
+    public struct Extended: Sendable, Equatable {
+        public var significand: UInt64
+        public var signExponent: UInt16
+        public init(significand: UInt64, signExponent: UInt16) {
+            self.significand = significand
+            self.signExponent = signExponent
+        }
+    }
+
+    /// One 128-bit register; GDB's `vec128` is the low quadword, then the high, little-endian.
+    public struct Vector: Sendable, Equatable {
+        public var low: UInt64
+        public var high: UInt64
+        public init(low: UInt64, high: UInt64) {
+            self.low = low
+            self.high = high
+        }
+    }
+
+    /// ST(0)–ST(7).
+    public var st: [Extended]
+    /// fctrl (FCW), fstat (FSW, TOP in bits 13:11), ftag (the full tag word), fiseg (FCS), fioff
+    /// (FIP), foseg (FDS), fooff (FDP), fop (11 bits): `GDBTargetDescription.fpuControlNames`.
+    public var control: [UInt32]
+    /// XMM0–XMM7.
+    public var xmm: [Vector]
+    public var mxcsr: UInt32
+
+    public init(st: [Extended], control: [UInt32], xmm: [Vector], mxcsr: UInt32) {
+        precondition(st.count == 8 && control.count == 8 && xmm.count == 8)
+        self.st = st
+        self.control = control
+        self.xmm = xmm
+        self.mxcsr = mxcsr
+    }
 }
 
 /// Z0/z0 software, Z1 hardware breakpoint; Z2 write, Z3 read, Z4 access watchpoint.

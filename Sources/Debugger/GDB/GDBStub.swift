@@ -61,16 +61,21 @@ public final class GDBStub {
         case .haltReason:
             return reply(stopReply(lastStop))
         case .readRegisters:
-            return reply(registerPacket(backend.readRegisters()))
+            return reply(registerPacket(backend.readRegisters(), backend.readFloatRegisters()))
         case let .writeRegisters(bytes):
             return ok(writeRegisters(bytes))
         case let .readRegister(n):
             guard n < target.registers.count else { return reply("E00") }
-            return reply(registerValue(n, backend.readRegisters()))
+            let float = target.registers[n].isFloat ? backend.readFloatRegisters() : nil
+            return reply(registerValue(n, backend.readRegisters(), float))
         case let .writeRegister(n, value):
-            guard n < target.registers.count, value.count == target.registers[n].byteSize,
-                  let index = target.registers[n].backendIndex else { return reply("E01") }
-            return ok(backend.writeRegister(index, littleEndian(value)))
+            guard n < target.registers.count, value.count == target.registers[n].byteSize else { return reply("E01") }
+            if let index = target.registers[n].backendIndex {
+                return ok(backend.writeRegister(index, littleEndian(value)))
+            }
+            guard var float = backend.readFloatRegisters() else { return reply("E01") }
+            Self.store(value, into: &float, target.registers[n].source)
+            return ok(backend.writeFloatRegisters(float))
         case let .readMemory(address, length):
             let count = min(length, Self.packetSize / 2, Self.maxReadable(from: address))
             if count == 0 { return reply("") }
@@ -173,33 +178,77 @@ public final class GDBStub {
 
     // MARK: Registers
 
-    func registerValue(_ n: Int, _ regs: [UInt32]) -> [UInt8] {
+    func registerValue(_ n: Int, _ regs: [UInt32], _ float: GDBFloatRegisters?) -> [UInt8] {
         let r = target.registers[n]
-        if let b = r.backendIndex, b < regs.count, r.byteSize == 4 { return GDBHex.littleEndian(regs[b]) }
+        switch r.source {
+        case .backend(let b) where b < regs.count: return GDBHex.littleEndian(regs[b])
+        case .backend: break
+        case .st(let i):
+            if let f = float { return GDBHex.encode(Self.bytes(f.st[i].significand, 8) + Self.bytes(UInt64(f.st[i].signExponent), 2)) }
+        case .fpuControl(let i):
+            if let f = float { return GDBHex.littleEndian(f.control[i]) }
+        case .xmm(let i):
+            if let f = float { return GDBHex.encode(Self.bytes(f.xmm[i].low, 8) + Self.bytes(f.xmm[i].high, 8)) }
+        case .mxcsr:
+            if let f = float { return GDBHex.littleEndian(f.mxcsr) }
+        }
         return Array(repeating: UInt8(ascii: "x"), count: 2 * r.byteSize)
     }
 
-    func registerPacket(_ regs: [UInt32]) -> [UInt8] {
+    func registerPacket(_ regs: [UInt32], _ float: GDBFloatRegisters?) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(2 * target.registerBytes)
-        for n in target.registers.indices { out += registerValue(n, regs) }
+        for n in target.registers.indices { out += registerValue(n, regs, float) }
         return out
     }
 
     /// `G`: writes each register given in full with known bytes; true if every such write worked.
+    /// The x87/SSE registers given are written together, once, at the end.
     func writeRegisters(_ bytes: [UInt8?]) -> Bool {
         var offset = 0
         var success = true
+        var float: GDBFloatRegisters? = nil
+        var floatChanged = false
         for r in target.registers {
             let end = offset + r.byteSize
             if end > bytes.count { break }
             let value = bytes[offset..<end]
             offset = end
-            guard let index = r.backendIndex else { continue }
             if value.contains(where: { $0 == nil }) { continue }
-            success = backend.writeRegister(index, littleEndian(value.map { $0! })) && success
+            let known = value.map { $0! }
+            if let index = r.backendIndex {
+                success = backend.writeRegister(index, littleEndian(known)) && success
+                continue
+            }
+            if float == nil { float = backend.readFloatRegisters() }
+            guard var f = float else { continue }   // no FPU: as before, nothing to write
+            let old = f
+            Self.store(known, into: &f, r.source)
+            if f != old { floatChanged = true }
+            float = f
         }
+        if floatChanged, let f = float { success = backend.writeFloatRegisters(f) && success }
         return success
+    }
+
+    /// `value` (a register's bytes in target order) into the register `source` names.
+    static func store(_ value: [UInt8], into f: inout GDBFloatRegisters, _ source: GDBTargetDescription.Register.Source) {
+        func le(_ from: Int, _ count: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for k in 0..<count where from + k < value.count { v |= UInt64(value[from + k]) << (8 * UInt64(k)) }
+            return v
+        }
+        switch source {
+        case .backend: break
+        case .st(let i): f.st[i] = .init(significand: le(0, 8), signExponent: UInt16(truncatingIfNeeded: le(8, 2)))
+        case .fpuControl(let i): f.control[i] = UInt32(truncatingIfNeeded: le(0, 4))
+        case .xmm(let i): f.xmm[i] = .init(low: le(0, 8), high: le(8, 8))
+        case .mxcsr: f.mxcsr = UInt32(truncatingIfNeeded: le(0, 4))
+        }
+    }
+
+    static func bytes(_ v: UInt64, _ count: Int) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) }
     }
 
     func littleEndian<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {

@@ -32,6 +32,9 @@ public struct DiffReport {
                 if f == .eflags { out += "  (differ: \(flagNames(x ^ y)))" }
                 out += "\n"
             }
+            for (f, x, y) in d.fpuFields {
+                out += "  \(pad(f.name, 6)) A \(fpuHex(x, digits: f.digits))  B \(fpuHex(y, digits: f.digits))\n"
+            }
             if !d.masked.isEmpty {
                 out += "  masked at this point: " + d.masked.map { "\($0.0.name) (\($0.1.id))" }.joined(separator: ", ") + "\n"
             }
@@ -51,6 +54,13 @@ public struct DiffReport {
             notes.append("steps skipped to resynchronise: A \(result.skippedA), B \(result.skippedB)")
         }
         if !notes.isEmpty { out += notes.joined(separator: "; ") + "\n" }
+        if result.fpuComparisons > 1 {
+            out += "x87/SSE state compared at \(result.fpuComparisons) points (the start and after each change)\n"
+        }
+        if !result.fpuMissing.isEmpty {
+            let side = result.fpuMissing == "A" ? aName : bName
+            out += "x87/SSE state not compared: \(result.fpuMissing) (\(side)) does not record it (a QEMU log without -d fpu, or a version-1 trace)\n"
+        }
         if result.applied.isEmpty {
             out += "no rule applied\n"
         } else {
@@ -91,7 +101,10 @@ public struct DiffReport {
 
     func changes(_ s: TraceStep) -> String {
         guard let after = s.after else { return "" }
-        let parts = TraceField.allCases.filter { $0 != .eip && after[$0] != s.before[$0] }.map { "\($0.name)=\(value($0, after[$0]))" }
+        var parts = TraceField.allCases.filter { $0 != .eip && after[$0] != s.before[$0] }.map { "\($0.name)=\(value($0, after[$0]))" }
+        if s.changedFPU, let b = s.fpu?.state, let a = s.fpuAfter?.state {
+            parts += TraceFPUField.allCases.filter { a[trace: $0] != b[trace: $0] }.map { "\($0.name)=\(fpuHex(a[trace: $0], digits: $0.digits))" }
+        }
         return parts.isEmpty ? "" : "   ; " + parts.joined(separator: " ")
     }
 }

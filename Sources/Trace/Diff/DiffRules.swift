@@ -14,7 +14,7 @@ public enum DiffRules {
     public static let entryState = DiffRule(
         id: "entry-state",
         section: "Multiboot Specification 0.6.96 §3.2 (Machine state)",
-        summary: "At the entry point only EAX (the magic), EBX (the address of the loader's own info block: each loader puts it elsewhere, and fills it with its own view of memory), flat segments, CR0.PE=1/PG=0 and EFLAGS.IF=0/VM=0 are defined. Every other register, and every selector and EFLAGS bit the spec leaves open, is masked until the two runs agree on it; later, a register holding one such register's entry value on each side (a copy of the info block's address) is masked too, and so is what the guest reads from the info block.")
+        summary: "At the entry point only EAX (the magic), EBX (the address of the loader's own info block: each loader puts it elsewhere, and fills it with its own view of memory), flat segments, CR0.PE=1/PG=0 and EFLAGS.IF=0/VM=0 are defined. Every other register, and every selector and EFLAGS bit the spec leaves open, is masked until the two runs agree on it (the x87/SSE state too: x86v starts from the power-on state, QEMU after its firmware's FNINIT); later, a register holding one such register's entry value on each side (a copy of the info block's address) is masked too, and so is what the guest reads from the info block.")
 
     /// Flags the SDM leaves undefined.
     public static let undefinedFlags = DiffRule(
@@ -88,7 +88,31 @@ public enum DiffRules {
         section: "Intel SDM Vol. 3A §6.13 (error code: EXT, bit 0, is set when the exception occurred during delivery of an external event or another exception); QEMU departure (../shared/ORACLES.md)",
         summary: "Where both runs deliver the same exception and the error codes differ only in EXT (x86v's set, as the SDM requires for a fault raised while delivering another event), the error code pushed on the stack is masked where the guest reads it back.")
 
+    /// What QEMU's x87/SSE state is not trusted for (issue 16).
+    public static let qemuFPUStatus = DiffRule(
+        id: "qemu-fpu-status",
+        section: "Intel SDM Vol. 1 §8.1.3 (x87 status word), §8.1.7 (tag word), §8.1.8–8.1.9 (FIP, FDP, FOP), §10.2.3 (MXCSR); QEMU departure (../shared/ORACLES.md; issue 16)",
+        summary: "QEMU 7.2's x87 and SSE exception flags depart from hardware (it never sets the x87 denormal flag, detects no stack fault, leaves C1 clear on a rounded-up result…), its -d fpu dump has no FOP, FIP or FDP, an abridged tag word, and keeps FCW's reserved bits as loaded. Against QEMU the FPU comparison takes FCW bits 12:8 and 5:0, TOP, which registers are in use, the values of the registers both use, XMM0–7 and MXCSR bits 15:6 (DAZ, masks, rounding, FZ); a difference elsewhere (FSW flags, C0–C3, SF, ES, B, MXCSR flags, empty registers' contents) is counted here, never reported.")
+
+    /// QEMU leaves an MMX register's exponent alone.
+    public static let qemuMMXExponent = DiffRule(
+        id: "qemu-mmx-exponent",
+        section: "Intel SDM Vol. 1 §9.5.1 (an MMX instruction that writes MMn sets bits 79:64 of the x87 register to all ones); QEMU departure",
+        summary: "After an MMX write x86v's R(n) has sign/exponent 0xFFFF as on hardware; QEMU writes only the 64-bit significand. Where x86v's register holds 0xFFFF there and the significands agree, the sign/exponent is not compared.")
+
+    /// QEMU computes some results another way than hardware.
+    public static let qemuFPUResults = DiffRule(
+        id: "qemu-fpu-results",
+        section: "Intel SDM Vol. 2 FSIN, FCOS, FSINCOS, FPTAN (results within 1 ulp of the exact value), RCPSS/RCPPS, RSQRTSS/RSQRTPS (|relative error| ≤ 1.5 × 2^-12); QEMU departure (issue 16)",
+        summary: "QEMU 7.2 computes FSIN, FCOS, FSINCOS and FPTAN through the host's double-precision library (results off in the low bits of the 64-bit significand) and RCP/RSQRT exactly, where hardware gives a 12-bit approximation. An x87 or XMM register such an instruction wrote is masked until the two runs agree; what an x87/SSE instruction computes from a masked register is masked by the same rule (its registers, its stores, and the general registers and flags it sets: FNSTSW, FCOMI, COMISS, CVT…).")
+
+    /// QEMU leaves OF, SF and AF alone in FCOMI and its kin.
+    public static let qemuFcomiFlags = DiffRule(
+        id: "qemu-fcomi-flags",
+        section: "Intel SDM Vol. 2A FCOMI/FCOMIP/FUCOMI/FUCOMIP (ZF, PF, CF set by the comparison; OF, SF and AF cleared); QEMU departure",
+        summary: "After FCOMI, FCOMIP, FUCOMI or FUCOMIP, x86v (as the host CPU) clears OF, SF and AF; QEMU 7.2 keeps them from before. Those three flags are masked until the runs agree on them (the next instruction that writes them).")
+
     public static let all: [DiffRule] = [qemuExtBit, accessedOnFault, entryState, undefinedFlags, repIterations, modelIdentity, timeStamp,
                                          deviceTiming, interruptTiming, qemuSegmentChecks, qemuAlignmentCheck, qemuAccessedBit,
-                                         qemuModemStatus]
+                                         qemuModemStatus, qemuFPUStatus, qemuMMXExponent, qemuFPUResults, qemuFcomiFlags]
 }

@@ -40,6 +40,8 @@ public final class TraceDiff {
         /// Registers masked at that point, and by which rule.
         public var masked: [(TraceField, DiffRule)] = []
         public var note: String? = nil
+        /// x87/SSE fields that differ (unmasked): field, A's value, B's value.
+        public var fpuFields: [(TraceFPUField, TraceFPUValue, TraceFPUValue)] = []
     }
 
     public struct Result: Sendable {
@@ -60,6 +62,11 @@ public final class TraceDiff {
         public var stepsB: UInt64 = 0
         /// Comparison ended at a rule that allows the runs to differ from there on.
         public var stoppedBy: DiffRule? = nil
+        /// Times the x87/SSE states were compared (only after one side's changed).
+        public var fpuComparisons: UInt64 = 0
+        /// The side whose trace records no x87/SSE state while the other's does ("A", "B"):
+        /// the FPU was not compared.
+        public var fpuMissing = ""
         public var identical: Bool { divergence == nil }
     }
 
@@ -130,6 +137,12 @@ public final class TraceDiff {
             }
             let diffs = differences(sa.before, sb.before, sameLocation: sa.linear == sb.linear && sa.before.cs == sb.before.cs)
             if diffs.isEmpty {
+                let fpuDiffs = fpuDifferences(sa, sb)
+                if !fpuDiffs.isEmpty {
+                    result.divergence = divergence(sa, sb, [], rule: nil)
+                    result.divergence!.fpuFields = fpuDiffs
+                    break
+                }
                 noteAgreement(sa.before, sb.before)
                 applyInstructionRules(sa, sb)
                 seen.insert(UInt64(sa.before.cs) << 32 | UInt64(sa.linear))
@@ -246,6 +259,112 @@ public final class TraceDiff {
         maskedBy[f.rawValue] = rule
     }
 
+    // MARK: x87/SSE
+
+    /// FPU fields masked until the two sides agree, with the rule of each.
+    var fpuMaskedBy: [DiffRule?] = Array(repeating: nil, count: TraceFPUField.count)
+    /// The FPU states compared last: while both sides still hold the same boxes (no x87/SSE
+    /// instruction changed anything), there is nothing new to compare.
+    var lastFPUA: TraceFPU? = nil
+    var lastFPUB: TraceFPU? = nil
+    /// FPU fields that differ at the next comparison are masked by this rule (the entry state;
+    /// a result QEMU computes differently; an instruction that read a masked value).
+    var pendingFPURule: DiffRule? = nil
+
+    /// The x87/SSE fields that differ before this pair of steps, unmasked. Two x86v runs must
+    /// agree on every field; against a reference machine only what `DiffRules.qemuFPUStatus`
+    /// names is compared.
+    func fpuDifferences(_ sa: TraceStep, _ sb: TraceStep) -> [(TraceFPUField, TraceFPUValue, TraceFPUValue)] {
+        guard let fa = sa.fpu, let fb = sb.fpu else {
+            if result.fpuMissing.isEmpty && (sa.fpu == nil) != (sb.fpu == nil) { result.fpuMissing = sa.fpu == nil ? "A" : "B" }
+            return []
+        }
+        let rule = pendingFPURule
+        pendingFPURule = nil
+        if fa === lastFPUA && fb === lastFPUB { return [] }
+        result.fpuComparisons += 1
+        let x = fa.state, y = fb.state
+        var out: [(TraceFPUField, TraceFPUValue, TraceFPUValue)] = []
+        var hidden: [DiffRule] = []
+        func hide(_ r: DiffRule) { if !hidden.contains(r) { hidden.append(r) } }
+        for f in TraceFPUField.allCases {
+            let vx = x[trace: f], vy = y[trace: f]
+            var same = vx == vy
+            if !same && options.rules {
+                switch f {
+                case .fop, .fip, .fcs, .fdp, .fds: continue   // not in QEMU's dump at all
+                case .fcw: same = (vx.low ^ vy.low) & 0x1F3F == 0
+                case .fsw: same = (vx.low ^ vy.low) & 0x3800 == 0
+                case .ftw: same = Self.inUse(x.tags) == Self.inUse(y.tags)
+                case .mxcsr: same = (vx.low ^ vy.low) & 0xFFC0 == 0
+                case .r0, .r1, .r2, .r3, .r4, .r5, .r6, .r7:
+                    let r = f.rawValue
+                    if (x.tags >> (2 * UInt16(r))) & 3 == 3 || (y.tags >> (2 * UInt16(r))) & 3 == 3 {
+                        same = true
+                    } else if vx.low == vy.low && vx.high == 0xFFFF {
+                        same = true
+                        hide(DiffRules.qemuMMXExponent)
+                    }
+                default: break
+                }
+                if same { hide(DiffRules.qemuFPUStatus) }
+            }
+            if same {
+                fpuMaskedBy[f.rawValue] = nil
+                continue
+            }
+            if let r = fpuMaskedBy[f.rawValue] { hide(r); continue }
+            if let r = rule {
+                fpuMaskedBy[f.rawValue] = r
+                hide(r)
+                continue
+            }
+            out.append((f, vx, vy))
+        }
+        for r in hidden { count(r) }
+        if out.isEmpty {
+            lastFPUA = fa
+            lastFPUB = fb
+        }
+        return out
+    }
+
+    /// Bit i set when R(i) is not empty.
+    static func inUse(_ tags: UInt16) -> UInt8 {
+        var a: UInt8 = 0
+        for i in 0..<8 where (tags >> (2 * UInt16(i))) & 3 != 3 { a |= 1 << UInt8(i) }
+        return a
+    }
+
+    /// The x87 compares that write EFLAGS (`DiffRules.qemuFcomiFlags`).
+    static let comparesIntoEFLAGS: Set<String> = ["fcomi", "fcomip", "fucomi", "fucomip"]
+
+    /// QEMU computes these another way than hardware (`DiffRules.qemuFPUResults`).
+    static let qemuComputesOtherwise: Set<String> = ["fsin", "fcos", "fsincos", "fptan", "rcpss", "rcpps", "rsqrtss", "rsqrtps"]
+
+    /// After an x87/MMX/SSE instruction against a reference machine: a result the reference
+    /// computes otherwise, or one computed from a masked FPU field, is masked at the next
+    /// comparison; what the instruction stored and the general registers it set follow.
+    func applyFPURules(_ d: DecodedInstruction, _ sa: TraceStep) {
+        guard !table.attributes(row: Int(d.row)).isDisjoint(with: [.x87, .mmx, .sse]) else { return }
+        let mnemonic = table.mnemonic(row: Int(d.row), wide: true)
+        if Self.comparesIntoEFLAGS.contains(mnemonic) {
+            mask(.eflags, 0x0000_0890, by: DiffRules.qemuFcomiFlags)   // OF SF AF
+        }
+        var rule: DiffRule? = nil
+        if Self.qemuComputesOtherwise.contains(mnemonic) {
+            rule = DiffRules.qemuFPUResults
+        } else if let masked = fpuMaskedBy.first(where: { $0 != nil }) {
+            rule = masked
+        }
+        guard let r = rule else { return }
+        pendingFPURule = r
+        if pendingPropagation == nil { pendingPropagation = r }
+        for w in sa.writes {
+            for k in 0..<UInt32(w.size) { memoryTaint[w.linear &+ k] = r }
+        }
+    }
+
     // MARK: Rules
 
     func maskEntryState(_ x: TraceRegisters, _ y: TraceRegisters) {
@@ -261,6 +380,8 @@ public final class TraceDiff {
         }
         // EFLAGS: all but IF (bit 9) and VM (bit 17).
         mask(.eflags, ~(UInt32(1) << 9 | UInt32(1) << 17), by: DiffRules.entryState)
+        // The x87/SSE state: the loader's (QEMU's firmware ran FNINIT; x86v is at power-on).
+        pendingFPURule = DiffRules.entryState
     }
 
     /// What the instruction just compared means for the next comparison: flags it leaves
@@ -278,6 +399,7 @@ public final class TraceDiff {
         }
         guard options.rules else { return }
         followDataFlow(d, sa, sb)
+        applyFPURules(d, sa)
         // The same exception with error codes differing only in EXT (bit 0): the pushed error
         // code is QEMU's known departure; mask it where the guest will read it.
         for ea in sa.events where ea.kind == .exception {

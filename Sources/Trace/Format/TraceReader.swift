@@ -1,3 +1,5 @@
+import X86Core
+
 /// Reads an x86v trace (either form) back into steps. Registers are followed from step to step:
 /// a step restating the full state starts the chain, each later step applies its changes.
 public final class TraceReader: TraceStepSource {
@@ -17,6 +19,11 @@ public final class TraceReader: TraceStepSource {
     let file: FileBytes
     var fields: BinaryFields { BinaryFields(file: file) }
     var state: TraceRegisters? = nil
+    /// The x87/SSE state followed so far (a version-1 trace stays at the power-on state).
+    var fpuState: TraceFPU? = nil
+    let defaultFPU = TraceFPU(FPUState.traceDefault)
+    /// The header's format version.
+    public private(set) var version = TraceFormat.version
     var lastIndex: UInt64 = 0
     var finished = false
     var line = 1
@@ -30,9 +37,10 @@ public final class TraceReader: TraceStepSource {
             format = .bin
             file.position = 8
             let version = try fields.u32()
-            guard version == UInt32(TraceFormat.version) else {
-                throw TraceInputError("\(path): x86v trace version \(version), this x86v reads version \(TraceFormat.version)")
+            guard version >= UInt32(TraceFormat.oldestReadable) && version <= UInt32(TraceFormat.version) else {
+                throw TraceInputError("\(path): x86v trace version \(version), this x86v reads versions \(TraceFormat.oldestReadable)–\(TraceFormat.version)")
             }
+            self.version = Int(version)
             let n = try fields.u32()
             guard n <= 0xFFFF else { throw TraceInputError("\(path): corrupt header") }
             let meta = String(decoding: try fields.bytes(Int(n)), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
@@ -43,9 +51,10 @@ public final class TraceReader: TraceStepSource {
             guard let header = try nextLine(), let v = header["x86v-trace"]?.number else {
                 throw TraceInputError("\(path): not an x86v trace")
             }
-            guard Int(v) == TraceFormat.version else {
-                throw TraceInputError("\(path): x86v trace version \(Int(v)), this x86v reads version \(TraceFormat.version)")
+            guard v >= Double(TraceFormat.oldestReadable) && v <= Double(TraceFormat.version) && v == v.rounded() else {
+                throw TraceInputError("\(path): x86v trace version \(v), this x86v reads versions \(TraceFormat.oldestReadable)–\(TraceFormat.version)")
             }
+            version = Int(v)
             guest = header["guest"]?.string ?? ""
             config = header["config"]?.string ?? ""
         } else {
@@ -92,12 +101,25 @@ public final class TraceReader: TraceStepSource {
         let bytes = try f.bytes(length)
         var before: TraceRegisters
         lastStepHadFullState = flags & TraceFormat.hasFullState != 0
+        guard version >= 2 || flags & (TraceFormat.hasFPUChanges | TraceFormat.hasFullFPU) == 0,
+              flags & TraceFormat.hasFullFPU == 0 || flags & TraceFormat.hasFullState != 0, flags < 64 else {
+            throw TraceInputError("\(file.path): corrupt at byte \(file.offset) (step flags 0x\(String(flags, radix: 16)))")
+        }
+        var fpu: TraceFPU
         if flags & TraceFormat.hasFullState != 0 {
             before = TraceRegisters()
             for i in 0..<TraceField.count { before.values[i] = try f.u32() }
+            if flags & TraceFormat.hasFullFPU != 0 {
+                var x = FPUState.traceDefault
+                for field in TraceFPUField.allCases { x[trace: field] = try binaryFPU(field) }
+                fpu = TraceFPU(x)
+            } else {
+                fpu = defaultFPU
+            }
         } else {
-            guard let s = state else { throw TraceInputError("\(file.path): corrupt (a step without state before any full state)") }
+            guard let s = state, let x = fpuState else { throw TraceInputError("\(file.path): corrupt (a step without state before any full state)") }
             before = s
+            fpu = x
         }
         let mask = try f.u32()
         guard mask >> UInt32(TraceField.count) == 0 else { throw TraceInputError("\(file.path): corrupt change mask at byte \(file.offset - 4)") }
@@ -106,6 +128,21 @@ public final class TraceReader: TraceStepSource {
         while m != 0 {
             after.values[m.trailingZeroBitCount] = try f.u32()
             m &= m - 1
+        }
+        var fpuAfter = fpu
+        if flags & TraceFormat.hasFPUChanges != 0 {
+            let fm = try f.u32()
+            guard fm != 0, fm >> UInt32(TraceFPUField.count) == 0 else {
+                throw TraceInputError("\(file.path): corrupt FPU change mask at byte \(file.offset - 4)")
+            }
+            var x = fpu.state
+            var m = fm
+            while m != 0 {
+                let field = TraceFPUField(rawValue: m.trailingZeroBitCount)!
+                x[trace: field] = try binaryFPU(field)
+                m &= m - 1
+            }
+            fpuAfter = TraceFPU(x)
         }
         var writes: [TraceWrite] = []
         if flags & TraceFormat.hasWrites != 0 {
@@ -131,8 +168,28 @@ public final class TraceReader: TraceStepSource {
             }
         }
         state = after
+        fpuState = fpuAfter
         return TraceStep(index: index, before: before, after: after, linear: linear, physical: physical,
-                         bytes: bytes, writes: writes, events: events)
+                         bytes: bytes, writes: writes, events: events,
+                         fpu: version >= 2 ? fpu : nil, fpuAfter: version >= 2 ? fpuAfter : nil)
+    }
+
+    /// One FPU field in `TraceWriter.binaryFPU`'s layout.
+    func binaryFPU(_ field: TraceFPUField) throws(TraceInputError) -> TraceFPUValue {
+        let f = fields
+        switch field.byteSize {
+        case 10:
+            let low = try f.u64()
+            let high = UInt64(try f.u8()) | UInt64(try f.u8()) << 8
+            return TraceFPUValue(high: high, low: low)
+        case 16:
+            let low = try f.u64()
+            return TraceFPUValue(high: try f.u64(), low: low)
+        case 4:
+            return TraceFPUValue(low: UInt64(try f.u32()))
+        default:
+            return TraceFPUValue(low: UInt64(try f.u8()) | UInt64(try f.u8()) << 8)
+        }
     }
 
     // MARK: JSON lines
@@ -176,6 +233,7 @@ public final class TraceReader: TraceStepSource {
         func bad(_ what: String) -> TraceInputError { TraceInputError("\(file.path):\(line - 1): \(what)") }
         guard let n = v["n"]?.count, let linear = v["lin"]?.hex, let eip = v["eip"]?.hex else { throw bad("not a trace step") }
         var before: TraceRegisters
+        var fpu: TraceFPU
         lastStepHadFullState = v["state"] != nil
         if let st = v["state"] {
             before = TraceRegisters()
@@ -183,21 +241,48 @@ public final class TraceReader: TraceStepSource {
                 guard let x = st[f.name]?.hex else { throw bad("state without \(f.name)") }
                 before[f] = x
             }
+            // The FPU fields are there when the FPU is not in its power-on state: all or none.
+            if st["fcw"] != nil {
+                var x = FPUState.traceDefault
+                for f in TraceFPUField.allCases {
+                    guard let value = Self.fpuValue(st[f.name], f) else { throw bad("state without \(f.name)") }
+                    x[trace: f] = value
+                }
+                fpu = TraceFPU(x)
+            } else {
+                fpu = defaultFPU
+            }
         } else {
-            guard let s = state else { throw bad("a step without state before any full state") }
+            guard let s = state, let x = fpuState else { throw bad("a step without state before any full state") }
             before = s
+            fpu = x
         }
         guard before.eip == eip else { throw bad("eip \(hex8(eip)) does not follow from the previous step (\(hex8(before.eip)))") }
         var after = before
+        var fpuAfter = fpu
+        var fpuNew: FPUState? = nil
         if let changed = v["changed"]?.pairs {
             for (name, pair) in changed {
-                guard let f = TraceField.named(name), let a = pair.array, a.count == 2, let old = a[0].hex, let new = a[1].hex else {
+                if let f = TraceField.named(name) {
+                    guard let a = pair.array, a.count == 2, let old = a[0].hex, let new = a[1].hex else {
+                        throw bad("bad change '\(name)'")
+                    }
+                    guard old == before[f] else { throw bad("\(name) was \(hex8(before[f])), the step says \(hex8(old))") }
+                    after[f] = new
+                    continue
+                }
+                guard version >= 2, let f = TraceFPUField.named(name), let a = pair.array, a.count == 2,
+                      let old = Self.fpuValue(a[0], f), let new = Self.fpuValue(a[1], f) else {
                     throw bad("bad change '\(name)'")
                 }
-                guard old == before[f] else { throw bad("\(name) was \(hex8(before[f])), the step says \(hex8(old))") }
-                after[f] = new
+                guard old == fpu.state[trace: f] else {
+                    throw bad("\(name) was \(fpuHex(fpu.state[trace: f], digits: f.digits)), the step says \(fpuHex(old, digits: f.digits))")
+                }
+                if fpuNew == nil { fpuNew = fpu.state }
+                fpuNew![trace: f] = new
             }
         }
+        if let x = fpuNew { fpuAfter = TraceFPU(x) }
         var bytes: [UInt8] = []
         if let b = v["bytes"]?.string {
             var it = b.utf8.makeIterator()
@@ -221,9 +306,35 @@ public final class TraceReader: TraceStepSource {
                                      address: e["addr"]?.hex, detail: e["detail"]?.string ?? ""))
         }
         state = after
+        fpuState = fpuAfter
         let physical = v["phys"]?.hex
         return TraceStep(index: n, before: before, after: after, linear: linear, physical: physical,
-                         bytes: bytes, writes: writes, events: events)
+                         bytes: bytes, writes: writes, events: events,
+                         fpu: version >= 2 ? fpu : nil, fpuAfter: version >= 2 ? fpuAfter : nil)
+    }
+
+    /// An FPU field's "0x…" text: exactly `f.digits` hex digits.
+    static func fpuValue(_ v: JSONValue?, _ f: TraceFPUField) -> TraceFPUValue? {
+        guard let s = v?.string, s.hasPrefix("0x"), s.utf8.count == 2 + f.digits else { return nil }
+        let digits = Array(s.utf8.dropFirst(2))
+        func parse(_ part: ArraySlice<UInt8>) -> UInt64? {
+            var x: UInt64 = 0
+            for c in part {
+                guard let d = hexDigit(c) else { return nil }
+                x = x << 4 | UInt64(d)
+            }
+            return x
+        }
+        switch f.digits {
+        case 20:
+            guard let high = parse(digits[0..<4]), let low = parse(digits[4...]) else { return nil }
+            return TraceFPUValue(high: high, low: low)
+        case 32:
+            guard let high = parse(digits[0..<16]), let low = parse(digits[16...]) else { return nil }
+            return TraceFPUValue(high: high, low: low)
+        default:
+            return parse(digits[...]).map { TraceFPUValue(low: $0) }
+        }
     }
 }
 

@@ -42,14 +42,23 @@ public final class TraceWriter {
     /// One step. `instruction`: the decoded `bytes` (JSON lines print its disassembly).
     /// `fullState`: the first step written, or the first after a gap the filter left: the
     /// reader cannot follow registers across it, so this one restates them all.
+    /// `fpu`: the x87/SSE state before the step, given when the step restates the whole state or
+    /// changed the FPU (otherwise nil: nothing to write); `fpuAfter`: the state after, given only
+    /// when it differs.
     func step(index: UInt64, before: TraceRegisters, after: TraceRegisters, linear: UInt32, physical: UInt32?,
               bytes: UnsafeRawBufferPointer, instruction: DecodedInstruction?, writes: [TracedWrite],
-              events: [TraceEvent], fullState: Bool) {
+              events: [TraceEvent], fullState: Bool, fpu: FPUState? = nil, fpuAfter: FPUState? = nil) {
+        // The whole FPU is restated only when it is not the power-on state (readers assume that).
+        let fullFPU = fullState && fpu.map { $0 != FPUState.traceDefault } ?? false
+        var fpuMask: UInt32 = 0
+        if let b = fpu, let a = fpuAfter { fpuMask = a.traceChanges(from: b) }
         switch format {
         case .jsonl: jsonStep(index: index, before: before, after: after, linear: linear, physical: physical, bytes: bytes,
-                              instruction: instruction, writes: writes, events: events, fullState: fullState)
+                              instruction: instruction, writes: writes, events: events, fullState: fullState,
+                              fullFPU: fullFPU ? fpu : nil, fpuMask: fpuMask, fpuBefore: fpu, fpuAfter: fpuAfter)
         case .bin: binaryStep(index: index, before: before, after: after, linear: linear, physical: physical, bytes: bytes,
-                              writes: writes, events: events, fullState: fullState)
+                              writes: writes, events: events, fullState: fullState,
+                              fullFPU: fullFPU ? fpu : nil, fpuMask: fpuMask, fpuAfter: fpuAfter)
         }
     }
 
@@ -66,9 +75,11 @@ public final class TraceWriter {
                 }
             }
         }
+        let fpuChanged = s.changedFPU
         s.bytes.withUnsafeBytes { raw in
             step(index: s.index, before: s.before, after: after, linear: s.linear, physical: s.physical, bytes: raw,
-                 instruction: instruction, writes: s.writes, events: s.events, fullState: fullState)
+                 instruction: instruction, writes: s.writes, events: s.events, fullState: fullState,
+                 fpu: fullState || fpuChanged ? s.fpu?.state : nil, fpuAfter: fpuChanged ? s.fpuAfter?.state : nil)
         }
     }
 
@@ -94,7 +105,8 @@ public final class TraceWriter {
     // MARK: Binary
 
     func binaryStep(index: UInt64, before: TraceRegisters, after: TraceRegisters, linear: UInt32, physical: UInt32?,
-                    bytes: UnsafeRawBufferPointer, writes: [TracedWrite], events: [TraceEvent], fullState: Bool) {
+                    bytes: UnsafeRawBufferPointer, writes: [TracedWrite], events: [TraceEvent], fullState: Bool,
+                    fullFPU: FPUState?, fpuMask: UInt32, fpuAfter: FPUState?) {
         let s = sink
         s.byte(TraceFormat.stepTag)
         var flags: UInt8 = 0
@@ -102,6 +114,8 @@ public final class TraceWriter {
         if fullState { flags |= TraceFormat.hasFullState }
         if !writes.isEmpty { flags |= TraceFormat.hasWrites }
         if !events.isEmpty { flags |= TraceFormat.hasEvents }
+        if fpuMask != 0 { flags |= TraceFormat.hasFPUChanges }
+        if fullFPU != nil { flags |= TraceFormat.hasFullFPU }
         s.byte(flags)
         s.varint(index &- lastIndex)
         lastIndex = index
@@ -112,6 +126,9 @@ public final class TraceWriter {
         if fullState {
             for i in 0..<TraceField.count { s.u32(before.values[i]) }
         }
+        if let f = fullFPU {
+            for field in TraceFPUField.allCases { binaryFPU(f[trace: field], field) }
+        }
         var mask: UInt32 = 0
         for i in 0..<TraceField.count where after.values[i] != before.values[i] { mask |= 1 << UInt32(i) }
         s.u32(mask)
@@ -120,6 +137,15 @@ public final class TraceWriter {
             let i = m.trailingZeroBitCount
             s.u32(after.values[i])
             m &= m - 1
+        }
+        if fpuMask != 0, let f = fpuAfter {
+            s.u32(fpuMask)
+            var m = fpuMask
+            while m != 0 {
+                let field = TraceFPUField(rawValue: m.trailingZeroBitCount)!
+                binaryFPU(f[trace: field], field)
+                m &= m - 1
+            }
         }
         if !writes.isEmpty {
             s.varint(UInt64(writes.count))
@@ -142,11 +168,32 @@ public final class TraceWriter {
         }
     }
 
+    /// One FPU field: R as u64 significand + u16 sign/exponent, XMM as u64 low + u64 high, the
+    /// others as u16 or u32.
+    func binaryFPU(_ v: TraceFPUValue, _ field: TraceFPUField) {
+        let s = sink
+        switch field.byteSize {
+        case 10:
+            s.u64(v.low)
+            s.byte(UInt8(truncatingIfNeeded: v.high))
+            s.byte(UInt8(truncatingIfNeeded: v.high >> 8))
+        case 16:
+            s.u64(v.low)
+            s.u64(v.high)
+        case 4:
+            s.u32(UInt32(truncatingIfNeeded: v.low))
+        default:
+            s.byte(UInt8(truncatingIfNeeded: v.low))
+            s.byte(UInt8(truncatingIfNeeded: v.low >> 8))
+        }
+    }
+
     // MARK: JSON lines
 
     func jsonStep(index: UInt64, before: TraceRegisters, after: TraceRegisters, linear: UInt32, physical: UInt32?,
                   bytes: UnsafeRawBufferPointer, instruction: DecodedInstruction?, writes: [TracedWrite],
-                  events: [TraceEvent], fullState: Bool) {
+                  events: [TraceEvent], fullState: Bool, fullFPU: FPUState?, fpuMask: UInt32,
+                  fpuBefore: FPUState?, fpuAfter: FPUState?) {
         let s = sink
         s.text("{\"n\":")
         s.decimal(index)
@@ -179,6 +226,13 @@ public final class TraceWriter {
                 s.hex(before[f], digits: f.isSelector ? 4 : 8)
                 s.byte(0x22)
             }
+            if let fpu = fullFPU {
+                for f in TraceFPUField.allCases {
+                    s.text(",\""); s.text(f.name); s.text("\":\"")
+                    s.text(fpuHex(fpu[trace: f], digits: f.digits))
+                    s.byte(0x22)
+                }
+            }
             s.byte(0x7D)
         }
         s.text(",\"changed\":{")
@@ -191,6 +245,17 @@ public final class TraceWriter {
             s.text("\",\"")
             s.hex(after[f], digits: f.isSelector ? 4 : 8)
             s.text("\"]")
+        }
+        if fpuMask != 0, let b = fpuBefore, let a = fpuAfter {
+            for f in TraceFPUField.allCases where fpuMask & (1 << UInt32(f.rawValue)) != 0 {
+                if !first { s.byte(0x2C) }
+                first = false
+                s.byte(0x22); s.text(f.name); s.text("\":[\"")
+                s.text(fpuHex(b[trace: f], digits: f.digits))
+                s.text("\",\"")
+                s.text(fpuHex(a[trace: f], digits: f.digits))
+                s.text("\"]")
+            }
         }
         s.byte(0x7D)
         if !writes.isEmpty {
@@ -242,7 +307,9 @@ public final class TraceWriter {
 
 /// Constants of the binary form (docs/formats.md, "Instruction traces").
 public enum TraceFormat {
-    public static let version = 1
+    /// 2: the x87/SSE fields (issue 16). Readers take 1 (no FPU: the power-on state throughout) and 2.
+    public static let version = 2
+    public static let oldestReadable = 1
     static let magic: [UInt8] = Array("x86vtrc\u{0}".utf8)
     static let stepTag: UInt8 = 0x01
     static let endTag: UInt8 = 0x7E
@@ -250,4 +317,6 @@ public enum TraceFormat {
     static let hasFullState: UInt8 = 2
     static let hasWrites: UInt8 = 4
     static let hasEvents: UInt8 = 8
+    static let hasFPUChanges: UInt8 = 16
+    static let hasFullFPU: UInt8 = 32
 }

@@ -1,4 +1,5 @@
 import ELF
+import X86Decode
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -118,12 +119,46 @@ public struct Lockstep {
                     "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", guest]
         if !append.isEmpty { argv += ["-append", append] }
         if let shift = icountShift { argv += ["-icount", "shift=\(shift),sleep=off"] }
-        argv += ["-singlestep", "-d", "cpu,nochain,exec,int", "-D", fifo]
+        // `fpu` adds the x87/SSE rows to every record (half as much log again): only for a guest
+        // whose code has x87, MMX or SSE instructions.
+        argv += ["-singlestep", "-d", Self.usesFloatingPoint(elf) ? "cpu,fpu,nochain,exec,int" : "cpu,nochain,exec,int", "-D", fifo]
         let ranges = qemuFilter ?? outsideFirmware()
         if !ranges.isEmpty {
             argv += ["-dfilter", ranges.map { "0x\(String($0.lowerBound, radix: 16))..0x\(String($0.upperBound, radix: 16))" }.joined(separator: ",")]
         }
         return argv
+    }
+
+    /// x87/SSE-class instructions that compute nothing (every test guest's runtime sets the
+    /// control word up; spin loops PAUSE): they alone do not ask QEMU for its FPU rows.
+    static let controlOnly: Set<String> = ["fninit", "fldcw", "fnstcw", "fnclex", "wait", "fwait", "pause",
+                                           "lfence", "mfence", "sfence", "clflush", "prefetchnta", "prefetcht0",
+                                           "prefetcht1", "prefetcht2", "nop"]
+
+    /// Whether the image's code holds an x87, MMX or SSE instruction that computes (a linear
+    /// sweep of its executable sections; a false hit in data only costs a longer QEMU log).
+    public static func usesFloatingPoint(_ elf: ELF32File) -> Bool {
+        let decoder = Decoder()
+        let table = OpcodeTable.shared
+        for region in elf.codeRegions {
+            let found = region.bytes.withUnsafeBufferPointer { b -> Bool in
+                guard let base = b.baseAddress else { return false }
+                var i = 0
+                var d = DecodedInstruction()
+                while i < b.count {
+                    if decoder.decode(base + i, count: min(15, b.count - i), mode: .bits32, into: &d) == .ok {
+                        if !table.attributes(row: Int(d.row)).isDisjoint(with: [.x87, .mmx, .sse]),
+                           !controlOnly.contains(table.mnemonic(row: Int(d.row), wide: true)) { return true }
+                        i += max(1, Int(d.length))
+                    } else {
+                        i += 1
+                    }
+                }
+                return false
+            }
+            if found { return true }
+        }
+        return false
     }
 
     /// Every address but those where QEMU's firmware runs (measured on Debian's SeaBIOS with

@@ -48,6 +48,11 @@ public final class TraceRecorder {
     public private(set) var written: UInt64 = 0
     /// Past `filter.to`: the recorder has let go of the CPU.
     public private(set) var detached = false
+    /// The x87/SSE state as the trace has told it so far: the state at the open step's start.
+    /// Only x87, MMX and SSE instructions change it (the opcode table's attributes), so only
+    /// their steps compare it with the CPU's; every other step costs one attribute test.
+    var fpuKnown = FPUState.traceDefault
+    let table = OpcodeTable.shared
 
     public init(cpu: CPU, view: GuestView, writer: TraceWriter, filter: Filter = Filter()) {
         self.cpu = cpu
@@ -63,6 +68,7 @@ public final class TraceRecorder {
         // unowned(unsafe): no reference counting per instruction; deinit detaches first.
         cpu.traceObserver = { [unowned(unsafe) self] in boundary() }
         cpu.traceWrites = true
+        fpuKnown = cpu.statePointer.pointee.fpu.traced
         cpu.deliveryObserver = { [unowned self] vector, code, software in noteDelivery(vector, code, software) }
         if let v = vmm {
             v.exitObserver = { [unowned self] exit in noteExit(exit) }
@@ -158,18 +164,27 @@ public final class TraceRecorder {
 
     func close(after: TraceRegisters) {
         let cpl = UInt8(openBefore[.cs] & 3)
+        var fpuAfter: FPUState? = nil
+        if openLength > 0 && openInstruction.length > 0
+            && !table.attributes(row: Int(openInstruction.row)).isDisjoint(with: [.x87, .mmx, .sse]) {
+            let now = cpu.statePointer.pointee.fpu.traced
+            if now != fpuKnown { fpuAfter = now }
+        }
         if filter.admits(index: openIndex, eip: openBefore.eip, cpl: cpl) {
+            let full = !previousWritten
             withUnsafeBytes(of: &openBytes) { raw in
                 writer.step(index: openIndex, before: openBefore, after: after, linear: openLinear,
                             physical: openPhysical, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<openLength]),
                             instruction: openLength > 0 && openInstruction.length > 0 ? openInstruction : nil,
-                            writes: cpu.tracedWrites, events: events, fullState: !previousWritten)
+                            writes: cpu.tracedWrites, events: events, fullState: full,
+                            fpu: full || fpuAfter != nil ? fpuKnown : nil, fpuAfter: fpuAfter)
             }
             written &+= 1
             previousWritten = true
         } else {
             previousWritten = false
         }
+        if let f = fpuAfter { fpuKnown = f }
         cpu.clearTracedWrites()
         if !events.isEmpty { events.removeAll(keepingCapacity: true) }
     }
