@@ -41,36 +41,47 @@ extension CPU {
         let fpu = st.pointee.fpu
         let tags = x87FullTags { (fpu.tags >> UInt16(2 * $0)) & 3 != 3 }
         let real = x87RealFormat
-        let words: [UInt16]
         let ip = real ? (UInt32(fpu.instructionSelector) << 4) &+ fpu.instructionPointer : fpu.instructionPointer
         let dp = real ? (UInt32(fpu.operandSelector) << 4) &+ fpu.operandPointer : fpu.operandPointer
         let opcode = fpu.lastOpcode & 0x7FF
-        if wide && real {
-            // 32-bit real-mode layout, dword by dword (Figure 8-10): bits 27:12 of the second
-            // and fourth pointer dwords hold the pointers' bits 31:16.
-            let dwords: [UInt32] = [
-                0xFFFF_0000 | UInt32(fpu.control), 0xFFFF_0000 | UInt32(x87StatusWord()), 0xFFFF_0000 | UInt32(tags),
-                0xFFFF_0000 | (ip & 0xFFFF), ((ip >> 16) << 12) | UInt32(opcode),
-                0xFFFF_0000 | (dp & 0xFFFF), (dp >> 16) << 12,
-            ]
-            words = dwords.flatMap { [UInt16(truncatingIfNeeded: $0), UInt16(truncatingIfNeeded: $0 >> 16)] }
-        } else if wide {
-            words = [fpu.control, 0xFFFF, x87StatusWord(), 0xFFFF, tags, 0xFFFF,
-                     UInt16(truncatingIfNeeded: ip), UInt16(truncatingIfNeeded: ip >> 16),
-                     fpu.instructionSelector, opcode,
-                     UInt16(truncatingIfNeeded: dp), UInt16(truncatingIfNeeded: dp >> 16),
-                     fpu.operandSelector, 0xFFFF]
-        } else if real {
-            words = [fpu.control, x87StatusWord(), tags,
-                     UInt16(truncatingIfNeeded: ip), UInt16(truncatingIfNeeded: ((ip >> 16) & 0xF) << 12) | opcode,
-                     UInt16(truncatingIfNeeded: dp), UInt16(truncatingIfNeeded: ((dp >> 16) & 0xF) << 12)]
+        let status = x87StatusWord()
+        // Seven fields either way: dwords in the 28-byte layouts (the reserved halves 0xFFFF, as
+        // the host stores them), words in the 14-byte ones. No array: this runs on every
+        // context switch of a kernel that saves FPU state eagerly.
+        if wide {
+            var fields = InlineArray<7, UInt32>(repeating: 0)
+            fields[0] = 0xFFFF_0000 | UInt32(fpu.control)
+            fields[1] = 0xFFFF_0000 | UInt32(status)
+            fields[2] = 0xFFFF_0000 | UInt32(tags)
+            if real {
+                // Figure 8-10: bits 27:12 of the second and fourth pointer dwords hold the
+                // pointers' bits 31:16, FOP beside the first.
+                fields[3] = 0xFFFF_0000 | (ip & 0xFFFF)
+                fields[4] = ((ip >> 16) << 12) | UInt32(opcode)
+                fields[5] = 0xFFFF_0000 | (dp & 0xFFFF)
+                fields[6] = (dp >> 16) << 12
+            } else {
+                fields[3] = ip
+                fields[4] = UInt32(fpu.instructionSelector) | UInt32(opcode) << 16
+                fields[5] = dp
+                fields[6] = 0xFFFF_0000 | UInt32(fpu.operandSelector)
+            }
+            for i in 0..<7 { try writeLinear(linear &+ UInt32(4 * i), size: 4, value: fields[i], user: user) }
         } else {
-            words = [fpu.control, x87StatusWord(), tags,
-                     UInt16(truncatingIfNeeded: ip), fpu.instructionSelector,
-                     UInt16(truncatingIfNeeded: dp), fpu.operandSelector]
-        }
-        for (i, w) in words.enumerated() {
-            try writeLinear(linear &+ UInt32(2 * i), size: 2, value: UInt32(w), user: user)
+            var fields = InlineArray<7, UInt16>(repeating: 0)
+            fields[0] = fpu.control
+            fields[1] = status
+            fields[2] = tags
+            fields[3] = UInt16(truncatingIfNeeded: ip)
+            fields[5] = UInt16(truncatingIfNeeded: dp)
+            if real {
+                fields[4] = UInt16(truncatingIfNeeded: ((ip >> 16) & 0xF) << 12) | opcode
+                fields[6] = UInt16(truncatingIfNeeded: ((dp >> 16) & 0xF) << 12)
+            } else {
+                fields[4] = fpu.instructionSelector
+                fields[6] = fpu.operandSelector
+            }
+            for i in 0..<7 { try writeLinear(linear &+ UInt32(2 * i), size: 2, value: UInt32(fields[i]), user: user) }
         }
         if withRegisters {
             let top = Int(fpu.status >> 11) & 7
@@ -186,15 +197,14 @@ extension CPU {
             let fpu = st.pointee.fpu
             var abridged: UInt32 = 0
             for i in 0..<8 where (fpu.tags >> UInt16(2 * i)) & 3 != 3 { abridged |= 1 << UInt32(i) }
-            let dwords: [UInt32] = [
-                UInt32(fpu.control) | UInt32(x87StatusWord()) << 16,
-                abridged | UInt32(fpu.lastOpcode & 0x7FF) << 16,
-                fpu.instructionPointer,
-                UInt32(fpu.instructionSelector),
-                fpu.operandPointer,
-                UInt32(fpu.operandSelector),
-            ]
-            for (i, v) in dwords.enumerated() { try writeLinear(linear &+ UInt32(4 * i), size: 4, value: v, user: user) }
+            var fields = InlineArray<6, UInt32>(repeating: 0)
+            fields[0] = UInt32(fpu.control) | UInt32(x87StatusWord()) << 16
+            fields[1] = abridged | UInt32(fpu.lastOpcode & 0x7FF) << 16
+            fields[2] = fpu.instructionPointer
+            fields[3] = UInt32(fpu.instructionSelector)
+            fields[4] = fpu.operandPointer
+            fields[5] = UInt32(fpu.operandSelector)
+            for i in 0..<6 { try writeLinear(linear &+ UInt32(4 * i), size: 4, value: fields[i], user: user) }
             if withSSE {
                 try writeLinear(linear &+ 24, size: 4, value: fpu.mxcsr, user: user)
                 try writeLinear(linear &+ 28, size: 4, value: CPU.mxcsrMask, user: user)

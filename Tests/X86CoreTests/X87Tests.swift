@@ -1,3 +1,4 @@
+import CMallocCounter
 import Testing
 import X86Core
 
@@ -155,4 +156,36 @@ private func read16(_ cpu: CPU, _ a: UInt32) -> UInt16 { UInt16(cpu.memory.read3
     for i in 0..<8 { #expect(fast.state.fpu.registers[i] == full.state.fpu.registers[i], "R\(i)") }
     #expect(fast.state.fpu.tags == full.state.fpu.tags)
     #expect(fast.state[.eax] & 0x3FFF == full.state[.eax] & 0x3FFF)  // flags, C1, TOP (not ES/B)
+}
+
+/// x87 execution does not allocate: a loop of fast-path instructions, a full-path one (FSIN),
+/// and the environment and state saves (FNSTENV/FLDENV, FNSAVE/FRSTOR, FXSAVE/FXRSTOR), under a
+/// per-thread malloc counter, in both engines.
+@Test(arguments: ExecutionEngine.allCases)
+func x87LoopDoesNotAllocate(_ engine: ExecutionEngine) {
+    // fninit; l: fld1; fldpi; faddp st(1); fsin; fstp qword [0x2080]; fnstenv [0x2000];
+    // fldenv [0x2000]; fnsave [0x2100]; frstor [0x2100]; fxsave [0x2400]; fxrstor [0x2400]; jmp l
+    let code: [UInt8] = [0xDB, 0xE3,
+                         0xD9, 0xE8, 0xD9, 0xEB, 0xDE, 0xC1, 0xD9, 0xFE, 0xDD, 0x1D, 0x80, 0x20, 0x00, 0x00,
+                         0xD9, 0x35, 0x00, 0x20, 0x00, 0x00, 0xD9, 0x25, 0x00, 0x20, 0x00, 0x00,
+                         0xDD, 0x35, 0x00, 0x21, 0x00, 0x00, 0xDD, 0x25, 0x00, 0x21, 0x00, 0x00,
+                         0x0F, 0xAE, 0x05, 0x00, 0x24, 0x00, 0x00, 0x0F, 0xAE, 0x0D, 0x00, 0x24, 0x00, 0x00,
+                         0xEB, 0xCA]
+    let cpu = CPU(memorySize: 1 << 20)
+    cpu.engine = engine
+    cpu.resetFlat(cpl: 0)
+    cpu.memory.load(bytes: code, at: 0x1000)
+    var st = cpu.state
+    st.eip = 0x1000
+    st[.esp] = 0x8000
+    st.cr0 |= CR0.ne
+    cpu.state = st
+    #expect(cpu.run(maxInstructions: 1_000) == .instructionLimit)  // one-time tables are built here
+    let before = x86v_malloc_count()
+    let exit = cpu.run(maxInstructions: 120_000)
+    let after = x86v_malloc_count()
+    #expect(exit == .instructionLimit)
+    #expect(after - before == 0, "\(engine): \(after - before) allocations in 120,000 x87 instructions")
+    // 9 of every 12 instructions are counted as x87 (FXSAVE/FXRSTOR and the jump are not).
+    #expect(cpu.fpuCounters.x87 >= 90_000, "\(cpu.fpuCounters.x87) x87 instructions")
 }
