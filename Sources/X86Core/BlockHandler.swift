@@ -54,6 +54,8 @@ enum BlockHandler: UInt8 {
     /// 0F AF IMUL r, r/m; 0F 40–4F CMOVcc; 0F 90–9F SETcc; C0/C1/D0–D3 shifts and rotates not
     /// handled above: each its `execute` case, out of line, without the opcode switch.
     case testE, group3, imulGvEv, cmov, setcc, shift
+    /// D8–DF (`x87`) and the MMX/SSE/SSE2 rows of the 0F map (`simdOrPrefetch`), out of line.
+    case x87, simd
     /// 8-bit ALU on registers and immediates only (00–3D forms 0 and 2 with two registers, form
     /// 4 with AL; 80/82 and 84 with a register): no address, no fault, out of line.
     case alu8
@@ -74,11 +76,14 @@ enum BlockHandler: UInt8 {
             case 0xAF: return .imulGvEv
             case 0x40...0x4F: return .cmov
             case 0x90...0x9F: return .setcc
+            case 0x10...0x17, 0x28...0x2F, 0x50...0x7F, 0xAE, 0xC2...0xC6, 0xD0...0xFE:
+                return d.prefixes.contains(.lock) ? .generic : .simd
             default: return .generic
             }
         }
         // The one-byte map. LOCK-prefixed forms go to `execute`, which knows the rules.
         if d.prefixes.contains(.lock) { return .generic }
+        if opc >= 0xD8 && opc <= 0xDF { return .x87 }
         switch opc {
         case 0x00...0x3F where opc & 7 == 5 && o32: return .aluAI32
         case 0xA9 where o32: return .testAI32

@@ -170,7 +170,7 @@ extension CPU {
                         if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .alu8:
                         blockAlu8(op)
-                    case .aluForm, .aluEvI, .testE, .group3, .imulGvEv, .cmov, .setcc, .shift:
+                    case .aluForm, .aluEvI, .testE, .group3, .imulGvEv, .cmov, .setcc, .shift, .x87, .simd:
                         try blockFamily(op)
                         if blockBreak.pointee != 0 { icount &+= 1; st.pointee.instructions = icount; break instructions }
                     case .nop:
@@ -313,6 +313,8 @@ extension CPU {
         case .cmov: try cmov(d, sz: sz)
         case .setcc: try setcc(d)
         case .shift: try shiftGroup(d, sz: opc & 1 == 0 ? 1 : sz)
+        case .x87: try x87(d)
+        case .simd: try simdOrPrefetch(d)
         default: try execute(d)
         }
     }

@@ -196,7 +196,7 @@ extension CPU {
         }
         let control = st.pointee.fpu.control
         let oldStatus = st.pointee.fpu.status
-        if control & FSW.exceptionFlags == FSW.exceptionFlags, let shape = CPU.x87FastShape(opcode, modrm),
+        if control & FSW.exceptionFlags == FSW.exceptionFlags, let shape = x87Shape(opcode, modrm),
            x87FastReady(shape, status: oldStatus) {
             try x87Fast(d, key: key, shape: shape, words: words,
                         store: store, size: size, linear: linear, segment: segment, offset: offset)
@@ -317,6 +317,30 @@ extension CPU {
         var depth: Int
         var push: Bool
         var compare: Bool
+    }
+
+    /// `x87FastShape` of every escape byte and ModRM, packed one byte each (bit 7: has a fast
+    /// form, bits 3:0 depth, bit 4 push, bit 5 compare); `CPU.x87Shapes` keeps the pointer, read
+    /// on every x87 instruction instead of walking the switches.
+    nonisolated(unsafe) static let x87ShapeTable: UnsafeMutablePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 8 * 256)
+        for opcode in 0..<8 {
+            for modrm in 0..<256 {
+                var v: UInt8 = 0
+                if let shape = x87FastShape(UInt8(0xD8 + opcode), UInt8(modrm)) {
+                    v = 0x80 | UInt8(shape.depth) | (shape.push ? 0x10 : 0) | (shape.compare ? 0x20 : 0)
+                }
+                (table + opcode * 256 + modrm).initialize(to: v)
+            }
+        }
+        return table
+    }()
+
+    @inline(__always)
+    func x87Shape(_ opcode: UInt8, _ modrm: UInt8) -> X87Shape? {
+        let v = x87Shapes[Int(opcode & 7) << 8 | Int(modrm)]
+        if v == 0 { return nil }
+        return X87Shape(depth: Int(v & 0x0F), push: v & 0x10 != 0, compare: v & 0x20 != 0)
     }
 
     static func x87FastShape(_ opcode: UInt8, _ modrm: UInt8) -> X87Shape? {

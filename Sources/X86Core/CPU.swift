@@ -36,6 +36,8 @@ public final class CPU {
     /// `SIMDRowClass.table`, read once here: a static with an initializer costs a `swift_once`
     /// check on every access, which showed in SSE loops.
     let simdRowClasses: UnsafeMutablePointer<UInt8> = SIMDRowClass.table
+    /// `CPU.x87ShapeTable`, likewise.
+    let x87Shapes: UnsafeMutablePointer<UInt8> = CPU.x87ShapeTable
     let blockChain: UnsafeMutablePointer<BlockChain>
     let codeStamps: UnsafeMutablePointer<UInt32>
     let blockBreak: UnsafeMutablePointer<UInt8>

@@ -56,7 +56,7 @@ typedef struct {
     unsigned char *registers;
     uint16_t control;
     uint16_t status;
-    uint16_t tags;
+    uint16_t tags;  // right after status: cx87_fast_state writes both with one store
 } cx87_state;
 
 /// cx87_fast working on the guest's register file in place: ST(0)…ST(depth − 1) are loaded from
