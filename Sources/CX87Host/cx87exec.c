@@ -52,28 +52,6 @@ int cx87_exec(uint16_t instruction, cx87_frame *f) {
     return ran;
 }
 
-int cx87_fast(uint16_t instruction, uint16_t control, uint16_t guest_flags, int depth, cx87_frame *f) {
-    uint16_t saved, before, after;
-    __asm__ volatile("fnstcw %0\n\tfnstsw %1" : "=m"(saved), "=m"(before));
-    // The host's sticky flags stay a subset of the guest's, so guest | after is guest | raised
-    // without an FNCLEX (55 ns on this host) each time; clear only when the guest has cleared.
-    if (before & ~guest_flags & 0x3F) __asm__ volatile("fnclex");
-    __asm__ volatile("fldcw %0" : : "m"(control));
-    for (int i = depth - 1; i >= 0; i--)
-        __asm__ volatile("fldt %0" : : "m"(*(const unsigned char (*)[10])(f->image + 10 * i)));
-    int ran = run_instruction(instruction, &f->flags, f->memory);
-    __asm__ volatile("fnstsw %0" : "=m"(after));
-    int count = (8 - ((after >> 11) & 7)) & 7;
-    for (int i = 0; i < count; i++)
-        __asm__ volatile("fstpt %0" : "=m"(*(unsigned char (*)[10])(f->image + 10 * i)) : : "memory");
-    __asm__ volatile("fldcw %0" : : "m"(saved));
-    // The status the instruction left: C0-C3 and TOP as run on `depth` registers.
-    f->image[100] = (unsigned char)after;
-    f->image[101] = (unsigned char)(after >> 8);
-    f->image[102] = (unsigned char)count;
-    return ran;
-}
-
 static inline uint16_t tag_of(const unsigned char *r) {
     uint64_t significand;
     uint16_t se;
@@ -121,11 +99,6 @@ int cx87_fast_state(uint16_t instruction, cx87_state *g, int depth, int compare,
 
 int cx87_exec(uint16_t instruction, cx87_frame *f) {
     (void)instruction; (void)f;
-    return 0;
-}
-
-int cx87_fast(uint16_t instruction, uint16_t control, uint16_t guest_flags, int depth, cx87_frame *f) {
-    (void)instruction; (void)control; (void)guest_flags; (void)depth; (void)f;
     return 0;
 }
 

@@ -40,15 +40,6 @@ typedef struct {
 /// initialized with its control word restored. 1 if run, 0 if this host cannot (not x86-64).
 int cx87_exec(uint16_t instruction, cx87_frame *f);
 
-/// The fast form of cx87_exec for a guest whose control word masks every exception (so nothing
-/// can become pending on the host and no FNCLEX is needed after the instruction): ST(0) …
-/// ST(depth - 1) go in as 80-bit values at f->image + 10 i (not an FNSAVE image), the
-/// instruction runs, and what is on the host stack afterwards comes back the same way; f->image
-/// bytes 100-101 get the status word right after the instruction (C0-C3, TOP, C1, the flags
-/// together with the host's earlier ones) and byte 102 the number of values returned. The
-/// host's exception flags are kept a subset of `guest_flags` (FNCLEX only when they are not).
-int cx87_fast(uint16_t instruction, uint16_t control, uint16_t guest_flags, int depth, cx87_frame *f);
-
 /// The guest's x87 registers as X86Core's FPUState keeps them (R0-R7 in 16-byte slots, each an
 /// 80-bit real in its first 10 bytes) followed by nothing the C side needs; the control word,
 /// status word and tag word are passed beside it.
@@ -59,11 +50,14 @@ typedef struct {
     uint16_t tags;  // right after status: cx87_fast_state writes both with one store
 } cx87_state;
 
-/// cx87_fast working on the guest's register file in place: ST(0)…ST(depth − 1) are loaded from
-/// it, the values left on the host stack are stored back into their new physical registers,
-/// tags (popped: empty; written: from contents) and FSW (TOP, C1, C0/C2/C3 when `compare`,
+/// The fast form of cx87_exec, for a guest whose control word masks every exception (so nothing
+/// can become pending on the host and no FNCLEX is needed), working on the guest's register
+/// file in place: ST(0)…ST(depth − 1) are loaded from it, the values left on the host stack
+/// are stored back into their new physical registers, tags (popped: empty; written: from contents) and FSW (TOP, C1, C0/C2/C3 when `compare`,
 /// sticky flags) are updated. `memory` is the operand buffer (16 bytes), `flags` EFLAGS 7:0 in
-/// and out as for cx87_exec. Every exception in `control` must be masked.
+/// and out as for cx87_exec. Every exception in `control` must be masked. The host's exception
+/// flags are kept a subset of the guest's (FNCLEX only when they are not), so the guest's flags
+/// OR the host's afterwards are the guest's OR what the instruction raised.
 int cx87_fast_state(uint16_t instruction, cx87_state *g, int depth, int compare, unsigned char *memory, uint8_t *flags);
 
 /// The host's current x87 control word (tests check that operations leave it alone).
