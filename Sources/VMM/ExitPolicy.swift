@@ -26,6 +26,10 @@ public struct ExitPolicy: Sendable, Equatable {
     public var exceptions: UInt32 = 0
     /// Local APIC and I/O APIC MMIO accesses are counted as exits (APIC_ACCESS / MMIO_ACCESS).
     public var mmio = true
+    /// Task switches (JMP/CALL to a TSS or task gate, IRET with NT, a task gate in the IDT).
+    /// VT-x always exits on them (SDM Vol. 3C §26.4.2); `-task` lets the interpreter switch
+    /// tasks "in hardware", the VMM still loading CR3 for the shadow MMU.
+    public var taskSwitch = true
 
     public init() {}
 
@@ -46,11 +50,12 @@ public struct ExitPolicy: Sendable, Equatable {
         if rdtsc { i.insert(.rdtsc) }
         if drAccess { i.insert(.drAccess) }
         if descriptorTables { i.insert(.descriptorTable) }
+        if taskSwitch { i.insert(.taskSwitch) }
         return i
     }
 
     /// Applies `spec`, a comma-separated list of `+name`/`-name` (`--exits`): io, io:PORT[-PORT],
-    /// cr0, cr3, cr3-read, cr4, invlpg, hlt, cpuid, msr, rdtsc, dr, desc, mmio, exception:N.
+    /// cr0, cr3, cr3-read, cr4, invlpg, hlt, cpuid, msr, rdtsc, dr, desc, mmio, task, exception:N.
     public mutating func apply(_ spec: String) -> String? {
         for item in spec.split(separator: ",").map(String.init) where !item.isEmpty {
             guard let sign = item.first, sign == "+" || sign == "-" else {
@@ -72,13 +77,14 @@ public struct ExitPolicy: Sendable, Equatable {
             case "dr": drAccess = on
             case "desc": descriptorTables = on
             case "mmio": mmio = on
+            case "task": taskSwitch = on
             default:
                 if name.hasPrefix("exception:"), let v = UInt32(name.dropFirst(10)), v < 32 {
                     if on { exceptions |= 1 << v } else { exceptions &= ~(1 << v) }
                 } else if name.hasPrefix("io:"), let range = Self.portRange(String(name.dropFirst(3))) {
                     for p in range { ioPorts.set(p, on) }
                 } else {
-                    return "unknown exit '\(name)' (io, io:PORT[-PORT], cr0, cr3, cr3-read, cr4, invlpg, hlt, cpuid, msr, rdtsc, dr, desc, mmio, exception:N)"
+                    return "unknown exit '\(name)' (io, io:PORT[-PORT], cr0, cr3, cr3-read, cr4, invlpg, hlt, cpuid, msr, rdtsc, dr, desc, mmio, task, exception:N)"
                 }
             }
         }

@@ -61,6 +61,8 @@ public final class ExitTrace {
             return "{\"leaf\":\"\(hex(leaf))\",\"subleaf\":\"\(hex(sub))\"}"
         case .mmio(let device, let address, let size, let isWrite, let value):
             return "{\"device\":\"\(device)\",\"address\":\"\(hex(address))\",\"size\":\(size),\"dir\":\"\(isWrite ? "write" : "read")\",\"value\":\"\(hex(value))\"}"
+        case .taskSwitch(let selector, let source):
+            return "{\"selector\":\"\(hex(UInt32(selector), digits: 4))\",\"source\":\"\(source.name)\"}"
         case .vector(let v):
             return "{\"vector\":\(v)}"
         }

@@ -28,6 +28,8 @@ public struct VMExit: Sendable {
         case cpuid(leaf: UInt32, subleaf: UInt32)
         case mmio(device: String, address: UInt32, size: Int, isWrite: Bool, value: UInt32)
         case vector(UInt8)
+        /// TASK_SWITCH (SDM Vol. 3C Table 28-2): the new TSS selector and the source.
+        case taskSwitch(selector: UInt16, source: TaskSwitchSource)
     }
 
     public enum CRAccess: String, Sendable {

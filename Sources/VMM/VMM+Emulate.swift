@@ -65,6 +65,8 @@ extension VMM {
             stop = executeNatively(without: .drAccess)
         case .translated:
             return executeHoleInGuestView()
+        case .taskSwitch:
+            return emulateTaskSwitch(&exit)
         case .descriptorTable where classic != nil:
             stop = emulateClassicDescriptorTable(d, &exit)
         case .descriptorTable:

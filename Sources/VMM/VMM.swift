@@ -87,6 +87,8 @@ public final class VMM {
         if policy.mmio {
             machine.mmioObserver = { [unowned self] access in self.mmioExit(access) }
         }
+        // CR0.TS and the new task's CR3 are the VMM's (VMM+TaskSwitch.swift); cleared in deinit.
+        cpu.taskSwitchHook = { [unowned(unsafe) self] cr3 in self.taskSwitchCommitted(newCR3: cr3) }
         if let s = shadow {
             // unowned(unsafe) for the same reason as the hooks; `deinit` clears it.
             s.observer = { [unowned(unsafe) self] event in self.pageFaultExit(event) }
@@ -126,6 +128,7 @@ public final class VMM {
     /// A page fault the shadow MMU resolved (hidden) or handed to the guest (true): an
     /// EXCEPTION_NMI exit for #PF, handled at the point of the fault.
     deinit {
+        cpu.taskSwitchHook = nil
         // The shadow MMU's hooks (see init) must not outlive it.
         if let s = shadow {
             s.observer = nil

@@ -14,11 +14,17 @@ extension CPU {
         s.pointee.cpl = cpl
     }
 
+    /// A far transfer in real-address or virtual-8086 mode: CS is a paragraph. Real mode keeps
+    /// CS's cached limit and attributes; V86 mode reloads them as every V86 segment load does.
     func realModeFarTransfer(selector: UInt16, offset: UInt32) {
-        var c = s.pointee.segments[1]
-        c.selector = selector
-        c.base = UInt32(selector) << 4
-        s.pointee.segments[1] = c
+        if s.pointee.flags & EFLAGS.vm != 0 {
+            s.pointee.segments[1] = v86Segment(selector)
+        } else {
+            var c = s.pointee.segments[1]
+            c.selector = selector
+            c.base = UInt32(selector) << 4
+            s.pointee.segments[1] = c
+        }
         s.pointee.eip = offset
     }
 
@@ -37,7 +43,7 @@ extension CPU {
 
     func farJump(selector: UInt16, offset: UInt32, sz: Int) throws(Fault) {
         let target = sz == 4 ? offset : offset & 0xFFFF
-        guard protectedMode else { realModeFarTransfer(selector: selector, offset: target); return }
+        guard !paragraphSegments else { realModeFarTransfer(selector: selector, offset: target); return }
         if selector & 0xFFFC == 0 { throw Fault.gp(0) }
         let (desc, address) = try readDescriptor(selector)
         let sel = UInt32(selector & 0xFFFC)
@@ -60,8 +66,10 @@ extension CPU {
             try markAccessed(code, at: codeAddress)
             loadCS(code, selector: codeSel, cpl: cpl)
             s.pointee.eip = gateTarget
-        case 0x1, 0x9, 0x5:
-            try taskSwitchUnsupported(selector)
+        case 0x1, 0x9:
+            try jumpOrCallToTSS(desc, address: address, selector: selector, source: .jmp)
+        case 0x5:
+            try jumpOrCallThroughTaskGate(desc, selector: selector, source: .jmp)
         default:
             throw Fault.gp(sel)
         }
@@ -87,7 +95,7 @@ extension CPU {
         let st = s
         let returnEIP = st.pointee.eip
         let oldCS = UInt32(st.pointee.segments[1].selector)
-        guard protectedMode else {
+        guard !paragraphSegments else {
             try pushFarReturn(cs: oldCS, eip: returnEIP, size: sz)
             realModeFarTransfer(selector: selector, offset: target)
             return
@@ -122,8 +130,10 @@ extension CPU {
             }
             try markAccessed(code, at: codeAddress)
             st.pointee.eip = gateTarget
-        case 0x1, 0x9, 0x5:
-            try taskSwitchUnsupported(selector)
+        case 0x1, 0x9:
+            try jumpOrCallToTSS(desc, address: address, selector: selector, source: .call)
+        case 0x5:
+            try jumpOrCallThroughTaskGate(desc, selector: selector, source: .call)
         default:
             throw Fault.gp(sel)
         }
@@ -221,7 +231,7 @@ extension CPU {
         let st = s
         let eip = try peekStack(size: sz)
         let csSel = UInt16(truncatingIfNeeded: try peekStack(size: sz, depth: UInt32(sz)))
-        guard protectedMode else {
+        guard !paragraphSegments else {
             adjustStack(UInt32(2 * sz) &+ release)
             realModeFarTransfer(selector: csSel, offset: sz == 4 ? eip : eip & 0xFFFF)
             return
@@ -292,11 +302,5 @@ extension CPU {
                 s.pointee.segments[seg] = null
             }
         }
-    }
-
-    func taskSwitchUnsupported(_ selector: UInt16) throws(Fault) {
-        pendingExit = .notImplemented(eip: s.pointee.currentEIP,
-                                      what: "task switch through selector 0x\(String(selector, radix: 16))")
-        throw Fault.exit
     }
 }

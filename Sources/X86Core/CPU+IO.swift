@@ -43,7 +43,8 @@ extension CPU {
         let st = s.pointee
         guard st.cr0 & CR0.pe != 0 else { return }
         let iopl = (st.flags >> 12) & 3
-        if UInt32(st.cpl) <= iopl { return }
+        // Virtual-8086 mode ignores IOPL for I/O: only the bitmap decides (SDM Vol. 1 §19.5).
+        if UInt32(st.cpl) <= iopl && st.flags & EFLAGS.vm == 0 { return }
         // The bitmap exists only in a 32-bit TSS (SDM Vol. 1 §19.5.2).
         let tr = st.tr
         guard tr.type == 0x9 || tr.type == 0xB, tr.limit >= 0x67 else { throw Fault.gp(0) }

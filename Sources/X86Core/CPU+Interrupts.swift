@@ -69,7 +69,10 @@ extension CPU {
     /// INT n, INT3, INTO, INT1: a trap (EIP after the instruction is pushed), delivered by the
     /// loop once the instruction has retired. INT n/INT3/INTO check the gate DPL against CPL;
     /// INT1 (ICEBP) does not.
+    /// In virtual-8086 mode INT n (not INT3 or INTO, as on the 386 and in Bochs) is
+    /// IOPL-sensitive: #GP(0) to the monitor when IOPL < 3 (SDM Vol. 3A §20.3.3, Table 20-2).
     func softwareInterrupt(_ vector: UInt8, isINT3: Bool, icebp: Bool = false) throws(Fault) {
+        if !isINT3 { try checkV86IOPL() }
         throw Fault(kind: .softwareInterrupt, vector: vector, hasErrorCode: false,
                     errorCode: (isINT3 ? 1 : 0) | (icebp ? 2 : 0))
     }
@@ -118,7 +121,18 @@ extension CPU {
         if software && gate.dpl < cpl { throw Fault.gp(UInt32(vector) * 8 + 2) }
         if !gate.present { throw Fault.np(idtCode) }
         if type == 0x5 {
-            try taskSwitchUnsupported(gate.gateSelector)
+            // A task gate: the handler is a task (SDM Vol. 3A §6.12.2). The error code goes on
+            // the new task's stack.
+            let (tss, address) = try taskGateTarget(gate.gateSelector, ext: ext)
+            var event = TaskSwitchRequest(selector: gate.gateSelector, source: .taskGate)
+            event.vector = vector
+            event.errorCode = errorCode
+            event.software = software
+            event.isINT3 = isINT3
+            event.external = deliveringExternalInterrupt
+            try taskSwitch(selector: gate.gateSelector, desc: tss, address: address, source: .taskGate,
+                           errorCode: errorCode, ext: ext, event: event)
+            return
         }
         let codeSel = gate.gateSelector
         if codeSel & 0xFFFC == 0 { throw Fault.gp(ext) }
@@ -132,6 +146,9 @@ extension CPU {
         let csCode = UInt32(codeSel & 0xFFFC) | ext
         if !code.isCode || code.dpl > cpl { throw Fault.gp(csCode) }
         if !code.present { throw Fault.np(csCode) }
+        // From virtual-8086 mode only a ring-0, non-conforming handler will do.
+        let fromV86 = st.pointee.flags & EFLAGS.vm != 0
+        if fromV86 && (code.isConforming || code.dpl != 0) { throw Fault.gp(csCode) }
         let gate32 = type & 8 != 0
         let gsz = gate32 ? 4 : 2
         let target = gate32 ? gate.gateOffset : gate.gateOffset & 0xFFFF
@@ -144,6 +161,12 @@ extension CPU {
             newCPL = code.dpl
             let (newSS, startESP) = try innerStack(dpl: newCPL, ext: ext)
             var esp = startESP
+            if fromV86 {
+                // GS, FS, DS, ES first, then the usual frame (SDM Vol. 3A §20.3.1.1, Figure 20-4).
+                for seg in [5, 4, 3, 0] {
+                    try pushOn(newSS, esp: &esp, UInt32(st.pointee.segments[seg].selector), size: gsz)
+                }
+            }
             try pushOn(newSS, esp: &esp, UInt32(st.pointee.segments[2].selector), size: gsz)
             try pushOn(newSS, esp: &esp, gpr[4], size: gsz)
             try pushOn(newSS, esp: &esp, flags, size: gsz)
@@ -152,6 +175,11 @@ extension CPU {
             if let e = errorCode { try pushOn(newSS, esp: &esp, e, size: gsz) }
             st.pointee.segments[2] = newSS
             gpr[4] = esp
+            if fromV86 {
+                // The handler must not use the V86 paragraphs as protected-mode selectors.
+                for seg in [0, 3, 4, 5] { st.pointee.segments[seg] = SegmentCache() }
+                modeCounters.v86Exits &+= 1
+            }
         } else {
             newCPL = cpl
             let ss = st.pointee.segments[2]
@@ -190,8 +218,9 @@ extension CPU {
         realModeFarTransfer(selector: UInt16(cs), offset: ip)
     }
 
-    /// IRET/IRETD (protected mode, NT = 0; a nested-task return is a task switch, not
-    /// implemented). Flag update rules follow POPF's by the CPL before the return.
+    /// IRET/IRETD: real mode, inside virtual-8086 mode, a nested-task return (NT = 1: a task
+    /// switch), a return to virtual-8086 mode, or a protected-mode return whose flag update rules
+    /// follow POPF's by the CPL before the return.
     func iret(sz: Int) throws(Fault) {
         let st = s
         let flags = materializedFlags()
@@ -207,26 +236,22 @@ extension CPU {
             updateAttention()
             return
         }
+        if flags & EFLAGS.vm != 0 {
+            try iretInV86(sz: sz)
+            return
+        }
         if flags & EFLAGS.nt != 0 {
-            // Nested-task return: the back link must name a busy TSS in the GDT (SDM Vol. 2A
-            // IRET, #TS(selector)); the task switch itself is not implemented.
-            let link = UInt16(truncatingIfNeeded: try readSystem(st.pointee.tr.base, size: 2))
-            let sel = UInt32(link & 0xFFFC)
-            if link & 4 != 0 || link & 0xFFFC == 0 || UInt32(link & 0xFFF8) + 7 > UInt32(st.pointee.gdtr.limit) {
-                throw Fault.ts(sel)
-            }
-            let (tss, _) = try readDescriptor(link)
-            if tss.isSegment || (tss.type != 3 && tss.type != 0xB) { throw Fault.ts(sel) }
-            if !tss.present { throw Fault.np(sel) }
-            try taskSwitchUnsupported(link)
+            // Nested-task return to the task in the back link (SDM Vol. 2A IRET "TASK-RETURN").
+            try iretToPreviousTask()
+            return
         }
         let eip = try peekStack(size: sz)
         let csSel = UInt16(truncatingIfNeeded: try peekStack(size: sz, depth: UInt32(sz)))
         let newFlagsRaw = try peekStack(size: sz, depth: UInt32(2 * sz))
         let cpl = st.pointee.cpl
         if sz == 4 && newFlagsRaw & EFLAGS.vm != 0 && cpl == 0 {
-            pendingExit = .notImplemented(eip: st.pointee.currentEIP, what: "IRET to virtual-8086 mode")
-            throw Fault.exit
+            try iretToV86()
+            return
         }
         let (desc, address) = try checkReturnCodeSegment(csSel, cpl: cpl)
         let rpl = UInt8(csSel & 3)

@@ -65,7 +65,13 @@ extension CPU {
     /// MOV/POP/LxS into DS, ES, FS, GS or SS.
     func loadSegment(_ seg: Int, _ selector: UInt16) throws(Fault) {
         let st = s
+        if st.pointee.flags & EFLAGS.vm != 0 && protectedMode {
+            st.pointee.segments[seg] = v86Segment(selector)
+            return
+        }
         guard protectedMode else {
+            // Real mode changes only the selector and the base: the limit and attributes stay
+            // from the last protected-mode load ("unreal" mode, SDM Vol. 3A §9.9.2).
             var c = st.pointee.segments[seg]
             c.selector = selector
             c.base = UInt32(selector) << 4

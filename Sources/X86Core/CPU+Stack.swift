@@ -35,6 +35,7 @@ extension CPU {
 
     /// PUSHF: the image has VM and RF cleared (SDM Vol. 2B PUSHF).
     func pushf(sz: Int) throws(Fault) {
+        try checkV86IOPL()
         try push(materializedFlags() & ~(EFLAGS.vm | EFLAGS.rf), size: sz)
     }
 
@@ -42,6 +43,7 @@ extension CPU {
     /// VM/VIP/VIF never, RF cleared (SDM Vol. 2B POPF). Silently ignored changes are the classic
     /// Popek–Goldberg hole.
     func popf(sz: Int) throws(Fault) {
+        try checkV86IOPL()
         let v = try peekStack(size: sz)
         let cpl = UInt32(s.pointee.cpl)
         let current = materializedFlags()
@@ -52,7 +54,8 @@ extension CPU {
         if sz == 2 { changeable &= 0xFFFF }
         adjustStack(UInt32(sz))
         var new = (current & ~changeable) | (v & changeable)
-        if sz == 4 { new &= ~EFLAGS.rf }
+        // RF is cleared, except in virtual-8086 mode, where it is left alone (SDM Vol. 2B POPF).
+        if sz == 4 && !v86Mode { new &= ~EFLAGS.rf }
         s.pointee.lazy.op = .none
         s.pointee.flags = new | EFLAGS.fixed1
         updateAttention()

@@ -10,7 +10,8 @@ extension CPU {
 
     @inline(__always)
     func requireProtectedMode() throws(Fault) {
-        if !protectedMode { throw Fault.ud }
+        // SLDT, STR, LLDT, LTR, VERR, VERW, LAR, LSL, ARPL: #UD in real and virtual-8086 mode.
+        if !protectedMode || s.pointee.flags & EFLAGS.vm != 0 { throw Fault.ud }
     }
 
     /// Leaves the loop before the instruction executes when the owner intercepts it.
@@ -299,7 +300,14 @@ extension CPU {
         s.pointee.cr0 = new
         updateAlignmentCheck()
         if (old ^ new) & (CR0.pg | CR0.wp | CR0.pe) != 0 { tlb.flush(keepGlobal: false) }
-        if (old ^ new) & CR0.pe != 0 && new & CR0.pe == 0 { s.pointee.cpl = 0 }
+        if (old ^ new) & CR0.pe != 0 {
+            if new & CR0.pe == 0 {
+                s.pointee.cpl = 0
+                modeCounters.protectedToReal &+= 1
+            } else {
+                modeCounters.realToProtected &+= 1
+            }
+        }
     }
 
     /// CR3 write: the guest-visible CR3 and, on bare hardware, the walker's root. Flushes

@@ -60,6 +60,16 @@ public final class CPU {
     public var numericErrorSignal: ((Bool) -> Void)? = nil
     /// x87/MMX/SSE instructions run (`--stats`).
     public internal(set) var fpuCounters = FPUCounters()
+    /// Mode switches and task switches (`--stats`).
+    public internal(set) var modeCounters = ModeCounters()
+    /// The task switch behind the last `.intercepted(.taskSwitch)` exit.
+    public internal(set) var taskSwitchRequest: TaskSwitchRequest? = nil
+    /// Called at a task switch's commit point when set, with the new TSS's CR3 (32-bit TSS with
+    /// paging on; nil otherwise): the owner (the VMM, which owns CR0 and CR3) records CR0.TS and
+    /// loads CR3 itself. Unset, the CPU loads CR3 as MOV CR3 does.
+    public var taskSwitchHook: ((_ newCR3: UInt32?) -> Void)? = nil
+    /// The new task's TSS had its T bit set: #DB (DR6.BT) before its first instruction.
+    var taskTrapPending = false
     /// A waiting x87 instruction froze on a pending error (CR0.NE = 0): the halt exit leaves EIP
     /// at it and does not count it as retired.
     var frozenOnNumericError = false
@@ -253,6 +263,7 @@ public final class CPU {
             || traceObserver != nil || st.halted
             || (interruptRequested && st.flags & EFLAGS.if != 0)
             || singleStepHeld || heldBreakpointHits != 0 || ownerCompletedTrap || boundaryCallbackRequested
+            || taskTrapPending
     }
 
     // MARK: The loop
@@ -498,6 +509,15 @@ public final class CPU {
             ownerStopRequested = false
             updateAttention()
             return .breakpoint
+        }
+        if taskTrapPending {
+            // The debug trap flag of a TSS (SDM Vol. 3A §17.3.1.5): DR6.BT.
+            taskTrapPending = false
+            st.pointee.dr[6] = (st.pointee.dr[6] & ~0xF) | 0x8000 | 0xFFFF_0FF0
+            st.pointee.currentEIP = st.pointee.eip
+            if let exit = deliverOrExit(vector: Vector.debug, errorCode: nil, software: false, isTrap: true) {
+                return exit
+            }
         }
         if ownerCompletedTrap {
             ownerCompletedTrap = false

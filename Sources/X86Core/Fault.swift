@@ -144,6 +144,9 @@ public struct Intercept: OptionSet, Sendable, Hashable {
     public static let hlt = Intercept(rawValue: 1 << 6)
     public static let drAccess = Intercept(rawValue: 1 << 7)
     public static let descriptorTable = Intercept(rawValue: 1 << 8)
+    /// Task switches (VT-x exits on every one, SDM Vol. 3C §26.4.2; here the policy decides).
+    /// The CPU exits after the new TSS descriptor's checks; `CPU.taskSwitchRequest` says which.
+    public static let taskSwitch = Intercept(rawValue: 1 << 11)
     /// Not an execution control: the owner's instruction observer made this instruction trap
     /// (binary translation: a hole the scan marked).
     public static let translated = Intercept(rawValue: 1 << 20)

@@ -98,9 +98,12 @@ flat() { printf "$1" > "$tmp/flat.bin"; }
 flat '\xfa\xf4';             check_status "cli; hlt → status 0" 0 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
 flat '\xcc';                  check_status "int3 without an IDT → triple fault, status 8" 8 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
 grep -q "triple fault at eip" "$tmp/err" && pass "triple fault message: $(cat "$tmp/err")" || fail "triple fault message: $(cat "$tmp/err")"
-# push gs, fs, ds, es, ss, esp = 0; push EFLAGS with VM; push cs, eip = 0; iret (issue 17's).
-flat '\x6a\x00\x6a\x00\x6a\x00\x6a\x00\x6a\x00\x6a\x00\x68\x02\x00\x02\x00\x6a\x00\x6a\x00\xcf'
-check_status "IRET to virtual-8086 mode: not implemented → status 6" 6 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
+# mov esp, 0x200000; push gs, fs, ds, es, ss, esp = 0; push EFLAGS with VM (IOPL 0); push cs =
+# 0xFFFF, eip = 0x30 (linear 0x100020: the CLI after the IRET); iret; nop; nop; cli. CLI in V86
+# with IOPL 0 is #GP(0), and with no IDT that ends in a triple fault.
+flat '\xbc\x00\x00\x20\x00\x6a\x00\x6a\x00\x6a\x00\x6a\x00\x6a\x00\x6a\x00\x68\x02\x00\x02\x00\x68\xff\xff\x00\x00\x6a\x30\xcf\x90\x90\xfa'
+check_status "IRET to virtual-8086 mode, CLI with IOPL 0 and no IDT → triple fault, status 8" 8 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
+grep -q "triple fault at eip 0x30 (exceptions: #GP(0x0) at 0x30" "$tmp/err" && pass "V86 #GP(0) at IP 0x30" || fail "V86 CLI: $(cat "$tmp/err")"
 flat '\xeb\xfe';             check_status "jmp \$ with --timeout → status 10" 10 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000 --timeout 0.3
 flat '\xb0\xff\xe6\x21\xe6\xa1\xfb\xf4'; check_status "sti; hlt with the 8259s masked → status 12" 12 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
 flat '\xe4\x80\xf4';         check_status "in al, 0x80 under --strict-io → status 14" 14 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000 --strict-io

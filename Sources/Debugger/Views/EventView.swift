@@ -33,6 +33,7 @@ enum EventView {
         case .cpuid(let l, let sub): return "leaf 0x\(String(l, radix: 16)) subleaf \(sub)"
         case .mmio(let dev, let a, let size, let w, let v): return "\(dev) \(w ? "write" : "read") \(hex8(a)) size \(size) value 0x\(String(v, radix: 16))"
         case .vector(let v): return "vector \(v)"
+        case .taskSwitch(let sel, let source): return "selector 0x\(String(sel, radix: 16)) source \(source.name)"
         }
     }
 
@@ -111,6 +112,8 @@ enum EventView {
             text = "\(at) the guest raised \(Vector.name(v))\(code.map { "(\(hex8($0)))" } ?? "")\(insn). Its bit is set in the exception bitmap, so it exited to the VMM, which \(x.action). SDM Vol. 3C §25.2, §24.6.3."
         case (.gdtrIdtrAccess, _), (.ldtrTrAccess, _):
             text = "\(at) the guest executed a descriptor-table instruction\(insn). Descriptor-table exiting is on; the VMM \(x.action). SDM Vol. 3C §25.1.3."
+        case (.taskSwitch, .taskSwitch(let sel, let source)):
+            text = "\(at) the guest started a hardware task switch (\(source.name)) to the TSS with selector 0x\(String(sel, radix: 16))\(insn). VT-x never lets a guest switch tasks itself: every task switch exits, and the VMM performs it on the guest's TSSs (saving the old task's registers, loading the new one's, its LDT and CR3, the busy bits and back link), then resumes in the new task. SDM Vol. 3A §7.3; Vol. 3C §26.4.2."
         case (.tripleFault, _):
             text = "\(at) the guest triple-faulted: an exception occurred while delivering a double fault. Real hardware shuts down; the VMM stops the guest. SDM Vol. 3A §6.15 (interrupt 8)."
         default:
