@@ -19,7 +19,7 @@ NATIVE_HARNESS := Tools/native-harness/build/native-harness
 CPU_DIFF := .build/release/cpu-diff
 CPU_FUZZ := .build/release/cpu-fuzz
 UNICORN_PY ?= /usr/bin/python3
-APT_PACKAGES := libcapstone-dev libedit-dev pkg-config gcc binutils make gdb graphviz qemu-system-x86
+APT_PACKAGES := libcapstone-dev libedit-dev pkg-config gcc binutils make gdb graphviz qemu-system-x86 nasm
 
 .PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume check-trace check-engines native-harness diff-cpu fuzz-cpu unicorn-cases
 
@@ -34,6 +34,7 @@ deps:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v ld >/dev/null || missing="$$missing binutils"; \
 	command -v qemu-system-i386 >/dev/null || missing="$$missing qemu-system-x86"; \
+	command -v nasm >/dev/null || missing="$$missing nasm"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -103,6 +104,7 @@ test: build guests check-cli check-test-command check-debug check-save-resume ch
 	@a=$$($(CPU_FUZZ) --instructions 1000000 --seed 1 --engine blocks) && echo "$$a" && \
 	b=$$($(CPU_FUZZ) --instructions 1000000 --seed 1 --engine interp) && echo "$$b" && \
 	if [ "$${a% (engine*}" != "$${b% (engine*}" ]; then echo "cpu-fuzz: the engines differ"; exit 1; fi
+	$(X86V) conformance testguests/conformance/80386/00.jsonl
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build
 

@@ -79,10 +79,13 @@ let package = Package(
         // quarter of the time (measured with callgrind on a binary trace of alu).
         .target(name: "Trace", dependencies: ["X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        // The 80386 real-hardware conformance harness (SingleStepTests/80386: JSON lines and MOO
+        // files): readers, the revocation list, the opcode table's flag masks, the runner.
+        .target(name: "Conformance", dependencies: ["X86Core"]),
         .executableTarget(
             name: "x86v",
             dependencies: [
-                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle", "Debugger", "Audit", "Trace",
+                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle", "Debugger", "Audit", "Trace", "Conformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -107,6 +110,7 @@ let package = Package(
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "VMM", "Machine", "X86Core", "ELF", "ShadowMMU"]),
         .testTarget(name: "TraceTests", dependencies: ["Trace", "X86Core", "X86Decode", "Machine", "VMM"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "X86Core", "X86Decode", "Machine"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["Conformance", "X86Core"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "Machine", "X86Core", "ShadowMMU", "ELF", "CMallocCounter"]),
     ]
 )

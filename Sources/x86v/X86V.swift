@@ -10,7 +10,7 @@ struct X86V: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "x86v",
         abstract: "A pure-software x86 system virtualizer .",
-        subcommands: [Run.self, Debug.self, TestCommand.self, PageTables.self, Disasm.self, DecoderCheck.self, AuditCommand.self, TraceCommand.self, LockstepCommand.self]
+        subcommands: [Run.self, Debug.self, TestCommand.self, PageTables.self, Disasm.self, DecoderCheck.self, AuditCommand.self, TraceCommand.self, LockstepCommand.self, ConformanceCommand.self]
     )
 
     static func main() {
