@@ -72,7 +72,10 @@ extension CPU {
     /// In virtual-8086 mode INT n (not INT3 or INTO, as on the 386 and in Bochs) is
     /// IOPL-sensitive: #GP(0) to the monitor when IOPL < 3 (SDM Vol. 3A §20.3.3, Table 20-2).
     func softwareInterrupt(_ vector: UInt8, isINT3: Bool, icebp: Bool = false) throws(Fault) {
-        if !isINT3 { try checkV86IOPL() }
+        if !isINT3 && v86Mode {
+            if try redirectV86Interrupt(vector) { return }
+            try checkV86IOPL()
+        }
         throw Fault(kind: .softwareInterrupt, vector: vector, hasErrorCode: false,
                     errorCode: (isINT3 ? 1 : 0) | (icebp ? 2 : 0))
     }
@@ -265,7 +268,9 @@ extension CPU {
         }
         if target > desc.limit { throw Fault.gp(0) }
         // Commit.
-        var changeable = EFLAGS.writable & ~(EFLAGS.vm | EFLAGS.vip | EFLAGS.vif)
+        // VIF and VIP come back only with a 32-bit IRET at CPL 0 (SDM Vol. 2A IRET).
+        var changeable = EFLAGS.writable & ~EFLAGS.vm
+        if cpl > 0 || sz == 2 { changeable &= ~(EFLAGS.vip | EFLAGS.vif) }
         if cpl > 0 { changeable &= ~EFLAGS.iopl }
         if UInt32(cpl) > (flags >> 12) & 3 { changeable &= ~EFLAGS.if }
         if sz == 2 { changeable &= 0xFFFF }

@@ -2,11 +2,11 @@ import X86Decode
 
 /// The CPU model: CPUID, MSRs, TSC, SYSENTER/SYSEXIT (SDM Vol. 2A CPUID, Vol. 4 MSRs).
 extension CPU {
-    /// CPUID.1:EDX as advertised: only what this CPU implements. FPU (0), DE (2), PSE (3),
-    /// TSC (4), MSR (5), CX8 (8), SEP (11), PGE (13), CMOV (15), CLFSH (19), MMX (23), FXSR (24),
-    /// SSE (25), SSE2 (26). No PAE, VME, APIC (the machine adds a local APIC later), MTRR, PAT
-    /// or MCA.
-    public static let featureEDX: UInt32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8)
+    /// CPUID.1:EDX as advertised: only what this CPU implements. FPU (0), VME (1: CR4.VME and
+    /// CR4.PVI), DE (2), PSE (3), TSC (4), MSR (5), CX8 (8), SEP (11), PGE (13), CMOV (15), CLFSH
+    /// (19), MMX (23), FXSR (24), SSE (25), SSE2 (26). No PAE, APIC (the machine adds a local
+    /// APIC later), MTRR, PAT or MCA.
+    public static let featureEDX: UInt32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8)
         | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 19) | (1 << 23) | (1 << 24) | (1 << 25) | (1 << 26)
     /// CPUID.1:EBX: CLFLUSH line size in 8-byte units (bits 15:8): 64 bytes.
     public static let featureEBX: UInt32 = 8 << 8

@@ -35,6 +35,7 @@ extension CPU {
 
     /// PUSHF: the image has VM and RF cleared (SDM Vol. 2B PUSHF).
     func pushf(sz: Int) throws(Fault) {
+        if v86VirtualFlags(sz: sz) { return try push(virtualFlagsImage(), size: 2) }
         try checkV86IOPL()
         try push(materializedFlags() & ~(EFLAGS.vm | EFLAGS.rf), size: sz)
     }
@@ -43,6 +44,12 @@ extension CPU {
     /// VM/VIP/VIF never, RF cleared (SDM Vol. 2B POPF). Silently ignored changes are the classic
     /// Popek–Goldberg hole.
     func popf(sz: Int) throws(Fault) {
+        if v86VirtualFlags(sz: sz) {
+            try loadVirtualFlags(try peekStack(size: 2))
+            adjustStack(2)
+            updateAttention()
+            return
+        }
         try checkV86IOPL()
         let v = try peekStack(size: sz)
         let cpl = UInt32(s.pointee.cpl)

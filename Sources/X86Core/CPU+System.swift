@@ -30,13 +30,25 @@ extension CPU {
         throw Fault.exit
     }
 
+    /// CLI: with CPL > IOPL, CR4.VME (in V86 mode) or CR4.PVI (at CPL 3) makes it clear VIF
+    /// instead of faulting (SDM Vol. 2A CLI, Vol. 3A §20.3.2, §20.4).
     func cli() throws(Fault) {
-        if protectedMode && UInt32(s.pointee.cpl) > (s.pointee.flags >> 12) & 3 { throw Fault.gp(0) }
+        if protectedMode && UInt32(s.pointee.cpl) > (s.pointee.flags >> 12) & 3 {
+            guard virtualInterruptFlag else { throw Fault.gp(0) }
+            s.pointee.flags &= ~EFLAGS.vif
+            return
+        }
         s.pointee.flags &= ~EFLAGS.if
     }
 
+    /// STI: the same, setting VIF, except that a pending virtual interrupt (VIP) is #GP(0) so
+    /// the monitor can deliver it.
     func sti() throws(Fault) {
-        if protectedMode && UInt32(s.pointee.cpl) > (s.pointee.flags >> 12) & 3 { throw Fault.gp(0) }
+        if protectedMode && UInt32(s.pointee.cpl) > (s.pointee.flags >> 12) & 3 {
+            guard virtualInterruptFlag, s.pointee.flags & EFLAGS.vip == 0 else { throw Fault.gp(0) }
+            s.pointee.flags |= EFLAGS.vif
+            return
+        }
         if s.pointee.flags & EFLAGS.if == 0 {
             s.pointee.flags |= EFLAGS.if
             setInterruptShadow()

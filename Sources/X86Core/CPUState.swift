@@ -184,7 +184,7 @@ public enum CR4 {
     /// User-mode instruction prevention (SDM Vol. 3A §2.5): SGDT, SIDT, SLDT, SMSW and STR raise
     /// #GP(0) at CPL > 0. Only with `CPU.umipSupported` (CPUs since 2017; off for the i686 model).
     public static let umip: UInt32 = 1 << 11
-    /// Bits this CPU accepts; setting any other bit is #GP(0). PAE and VME are not implemented
-    /// and CPUID does not advertise them.
-    public static let supported: UInt32 = tsd | de | pse | mce | pge | pce | osfxsr | osxmmexcpt
+    /// Bits this CPU accepts; setting any other bit is #GP(0). PAE is not implemented and CPUID
+    /// does not advertise it.
+    public static let supported: UInt32 = vme | pvi | tsd | de | pse | mce | pge | pce | osfxsr | osxmmexcpt
 }

@@ -204,3 +204,32 @@ func enterV86(_ t: TaskSystem, eflags: UInt32, v86Code: [UInt8]) {
     #expect(t2.cpu.run(maxInstructions: 3) == .exception(vector: 13, errorCode: 0))
     #expect(t2.cpu.state.eip == 0 && t2.cpu.state.flags & EFLAGS.vm != 0)
 }
+
+@Test func vmeVirtualInterruptFlagAndRedirection() {
+    // CR4.VME, IOPL 0: CLI/STI/PUSHF/POPF/IRET work on VIF, INT 0x21 (redirection bit clear)
+    // goes to the 8086 program's IVT without leaving V86 mode.
+    let t = TaskSystem()
+    var st = t.cpu.state
+    st.cr4 = CR4.vme
+    t.cpu.state = st
+    t.cpu.exitOnExceptions = 1 << 13
+    t.write32(0x84, 0x0650 << 16)                          // IVT[0x21] = 0650:0000
+    t.code([0x9C, 0x5A, 0xCF], at: 0x6500)                 // pushf; pop dx; iret
+    enterV86(t, eflags: EFLAGS.vm | EFLAGS.if | EFLAGS.vif | 0x2,
+             v86Code: [0xFA, 0x9C, 0x5B, 0xFB, 0x9C, 0x59, 0xCD, 0x21, 0xF4])  // cli; pushf; pop bx; sti; pushf; pop cx; int 0x21; hlt
+    #expect(t.cpu.run(maxInstructions: 20) == .exception(vector: 13, errorCode: 0), "HLT in V86")
+    let s = t.cpu.state
+    #expect(s.eip == 8 && s.flags & EFLAGS.vm != 0)
+    #expect(s[.ebx] & 0x3200 == 0x3000, "PUSHF after CLI: IF image = VIF = 0, IOPL image 3")
+    #expect(s[.ecx] & 0x200 != 0 && s[.edx] & 0x200 == 0, "VIF cleared by the redirected INT")
+    #expect(s.flags & EFLAGS.vif != 0 && s.flags & EFLAGS.if != 0, "IRET restored VIF; IF never changed")
+    #expect(s[.esp] & 0xFFFF == 0xFFE)
+    // STI with a virtual interrupt pending is #GP(0).
+    let t2 = TaskSystem()
+    var st2 = t2.cpu.state
+    st2.cr4 = CR4.vme
+    t2.cpu.state = st2
+    t2.cpu.exitOnExceptions = 1 << 13
+    enterV86(t2, eflags: EFLAGS.vm | EFLAGS.vip | 0x2, v86Code: [0xFB])
+    #expect(t2.cpu.run(maxInstructions: 3) == .exception(vector: 13, errorCode: 0))
+}
