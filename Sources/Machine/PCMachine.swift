@@ -54,6 +54,8 @@ public final class PCMachine {
     public static let fruitlessWakeupLimit = 100_000
     /// Called for every MMIO access to a device region (the VMM counts them as exits).
     public var mmioObserver: ((MMIOAccess) -> Void)? = nil
+    /// The firmware ROM (`x86v run --bios`), if the machine powers on into one (`loadROM`).
+    public private(set) var rom: ROMImage? = nil
 
     public struct MMIOAccess: Sendable {
         public var device: String
@@ -103,6 +105,24 @@ public final class PCMachine {
             self.lines.set(CoprocessorPorts.irq, high: false)
             self.cpu.ignoreNumericError()
         }
+    }
+
+    /// Maps a firmware ROM (`ROMImage.map`: at the top of 4 GiB, its end copied below 1 MiB) and
+    /// puts the CPU in its power-on state, so the run starts at the reset vector 0xFFFFFFF0.
+    /// Call before a VMM is built on the machine (it reads the CPU's state and the memory map).
+    public func loadROM(_ image: ROMImage) throws(ROMImage.LoadError) {
+        guard rom == nil else { throw ROMImage.LoadError("a ROM is already mapped") }
+        try image.map(into: memory)
+        rom = image
+        cpu.powerOn()
+    }
+
+    /// Decodes the POST-code port 0x80 (`x86v run --post FILE`): bytes written there go to
+    /// `debugPorts.onPOST`. Without it no device owns 0x80 (writes are dropped and counted as
+    /// unknown ports, and `--strict-io` stops on them), as before POST codes were captured.
+    public func attachPOSTPort(_ sink: @escaping (UInt8) -> Void) {
+        debugPorts.onPOST = sink
+        bus.attach(debugPorts, ports: 0x80...0x80)
     }
 
     /// Where serial (COM1) output goes.

@@ -99,7 +99,7 @@ extension ShadowMMU {
     /// Where a guest frame goes in the shadow: guest RAM and device MMIO as themselves, anything
     /// else (the VMM's private memory above all) to an address nothing decodes.
     func hostFrame(_ frame: UInt32) -> UInt32 {
-        frame < guestTop || frame >= Self.mmioStart ? frame : Self.holeFrame
+        frame < guestTop || frame >= Self.mmioStart ? frame : holeFrame
     }
 
     /// Writes the shadow PTE for `linear` in the current root, creating its shadow table.

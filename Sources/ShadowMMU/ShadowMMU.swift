@@ -77,7 +77,10 @@ public final class ShadowMMU {
     /// Guest-physical addresses at or above this are not guest RAM: shadows send them to
     /// `holeFrame` unless they are device MMIO (above `mmioStart`).
     let guestTop: UInt32
-    static let holeFrame: UInt32 = 0xFFFF_F000
+    /// A frame nothing decodes: 0xFFFFF000, or, when a firmware ROM covers that page (`--bios`),
+    /// the first frame past all RAM (below 0xF0000000, where no device lives).
+    public let holeFrame: UInt32
+    static let defaultHoleFrame: UInt32 = 0xFFFF_F000
     static let mmioStart: UInt32 = 0xF000_0000
     /// Called for every fault the hook sees (the VMM counts and traces them).
     public var observer: ((FaultEvent) -> Void)? = nil
@@ -174,6 +177,7 @@ public final class ShadowMMU {
         memory = cpu.memory
         poolBase = memory.guestSize
         guestTop = memory.guestSize
+        holeFrame = memory.region(at: Self.defaultHoleFrame) == nil ? Self.defaultHoleFrame : memory.size
         let available = Int((memory.size - memory.guestSize) / 4096)
         precondition(poolPages >= 8 && poolPages <= available, "the shadow pool needs 8+ pages of private memory")
         self.poolPages = poolPages

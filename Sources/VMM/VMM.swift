@@ -93,16 +93,15 @@ public final class VMM {
             // unowned(unsafe) for the same reason as the hooks; `deinit` clears it.
             s.observer = { [unowned(unsafe) self] event in self.pageFaultExit(event) }
             if let c = classic {
-                // A CPU before VT-x: no execution controls, no read shadows; every exception
-                // is the VMM's first.
-                cpu.intercepts = []
-                // #BP and #OF come only from INT3 and INTO, whose gate-privilege check must happen
-                // before delivery: the CPU delivers them through the shadow IDT itself.
-                cpu.exitOnExceptions = 0xFFFF_FFFF & ~(1 << 3 | 1 << 4)
-                cpu.cr0GuestHostMask = 0
-                cpu.cr4GuestHostMask = 0
                 cpu.umipSupported = umip
-                enterClassic(c, shadow: s)
+                prepareClassic(c, shadow: s)
+                // A guest in protected mode is ring-compressed now; one at the reset vector
+                // (`--bios`) runs real mode at CPL 0 until it sets CR0.PE.
+                if st.cr0 & CR0.pe != 0 {
+                    enterRingCompression(c)
+                } else {
+                    enterClassicRealMode(c, fromProtectedMode: false)
+                }
                 if c.translator != nil {
                     cpu.instructionObserver = { [unowned self] in translatorObserves() }
                 }
@@ -115,14 +114,24 @@ public final class VMM {
     /// values themselves (already loaded by the emulation). Shadow MMU: paging and CR0.WP always
     /// on (the shadow enforces the guest's WP), CR4.PSE off (shadows use 4 KiB pages only), CR3
     /// = the shadow root for the guest's CR3.
+    ///
+    /// Real mode (guest CR0.PE = 0) cannot run on shadow tables (paging needs PE), so the real
+    /// CR0 is the guest's own, paging off; the CPU's non-paged walk keeps the VMM's private
+    /// memory after guest RAM out of the guest's reach (it reads as an address nothing decodes:
+    /// `CPU.walk`), whatever its segment bases and limits ("unreal" mode included). Under
+    /// classic virtualization a change of PE switches between ring compression and real mode
+    /// (`followClassicGuestMode`).
     func loadControlRegisters() {
         guard let s = shadow else { return }
         let v = virtualCPU
         if v.cr0 & CR0.pe != 0 {
             try? cpu.writeCR0(v.cr0 | CR0.pg | CR0.wp)
+        } else if cpu.statePointer.pointee.cr0 != v.cr0 {
+            try? cpu.writeCR0(v.cr0)
         }
         try? cpu.writeCR4(v.cr4 & ~CR4.pse | (classic?.umip == true ? CR4.umip : 0))
         s.guestControlRegistersChanged(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4)
+        if classic != nil { followClassicGuestMode() }
     }
 
     /// A page fault the shadow MMU resolved (hidden) or handed to the guest (true): an

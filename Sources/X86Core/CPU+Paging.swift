@@ -54,6 +54,12 @@ extension CPU {
         let st = s
         guard st.pointee.cr0 & CR0.pg != 0 else {
             let page = linear & 0xFFFF_F000
+            // The owner's private memory after guest RAM (shadow page tables, the classic VMM's
+            // descriptor tables) is not on the guest's bus: a real-mode guest under the VMM
+            // (paging off for real) that reaches it, with unreal segments or past 1 MiB, gets
+            // the first address past all RAM instead, which nothing decodes (reads all ones,
+            // writes dropped). Without private memory the two bounds are equal.
+            if page >= memory.guestSize && page < memory.size { return memory.size | (linear & 0xFFF) }
             if memory.isPlainRAMPage(page) && !pageHasDataBreakpoint(linear) {
                 tlb.fill(linear: linear, user: user, physPage: page, writable: !traceWrites, global: false)
             }
@@ -134,7 +140,10 @@ extension CPU {
     /// Returns nil when the access would fault.
     public func peekTranslation(_ linear: UInt32, write: Bool = false, user: Bool = false) -> UInt32? {
         let st = s.pointee
-        guard st.cr0 & CR0.pg != 0 else { return linear }
+        guard st.cr0 & CR0.pg != 0 else {
+            // The owner's private memory is not the guest's (see `walk`).
+            return linear >= memory.guestSize && linear < memory.size ? nil : linear
+        }
         let pde = memory.read32((st.pagingRoot & 0xFFFF_F000) | ((linear >> 20) & 0xFFC))
         guard pde & 1 != 0 else { return nil }
         let wp = st.cr0 & CR0.wp != 0

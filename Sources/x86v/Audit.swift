@@ -31,7 +31,7 @@ struct AuditCommand: ParsableCommand {
 
     func validate() throws {
         if table {
-            if options.guest != nil || options.flat != nil || compare { throw InputError("--table takes no guest") }
+            if options.guest != nil || options.flat != nil || options.bios != nil || compare { throw InputError("--table takes no guest") }
             return
         }
         try options.checkGuestGiven()
@@ -96,7 +96,7 @@ struct AuditCommand: ParsableCommand {
         let stop = setup.run(o.limits)
         monitor.detach()
         setup.flushOutputs()
-        let name = options.guest ?? options.flat ?? ""
+        let name = options.guestName
         let n = setup.machine.cpu.state.instructions
         let stopText = stop.name
         return Outcome(text: monitor.report(guest: name, stop: stopText, instructions: n),
@@ -132,7 +132,7 @@ struct AuditCommand: ParsableCommand {
         let stop = setup.run(o.limits)
         setup.flushOutputs()
         guard let c = setup.vmm?.classic, let t = c.translator else { throw InputError("audit --bt: no translator") }
-        return TranslationReport(guest: options.guest ?? options.flat ?? "", stop: stop,
+        return TranslationReport(guest: options.guestName, stop: stop,
                                  instructions: setup.machine.cpu.state.instructions, stats: t.stats, traps: c.traps).text
     }
 
@@ -144,7 +144,7 @@ struct AuditCommand: ParsableCommand {
         let umip = try audit(umip: true)
         let bt = try plain(.bt)
         func same(_ s: [UInt8], _ stop: StopReason) -> Bool { s == bare.serial && stop == bare.stop }
-        var c = Comparison(guest: options.guest ?? options.flat ?? "")
+        var c = Comparison(guest: options.guestName)
         c.rows = [
             .init(machine: "none (bare)", holes: nil, differing: nil, traps: nil, instructions: bare.instructions,
                   stop: bare.stop, sameOutputAsBare: true),

@@ -35,7 +35,7 @@ struct Debug: ParsableCommand {
     func run() throws {
         let setup = try options.makeSetup(interactiveInput: false)
         let session = DebugSession(machine: setup.machine, vmm: setup.vmm, elf: setup.elf,
-                                   guestName: options.guest ?? options.flat ?? "",
+                                   guestName: options.guestName,
                                    maxInstructions: options.maxInstructions, snapshotInterval: snapshotEvery,
                                    historyBytes: historyMB << 20)
         let interpreter = CommandInterpreter(session: session)
@@ -69,10 +69,11 @@ struct Debug: ParsableCommand {
 }
 
 extension SnapshotConfig {
-    /// Same machine shape (what `restore` needs); the guest path and budget may differ.
+    /// Same machine shape (what `restore` needs: the ROM too, which is not RAM); the guest path
+    /// and budget may differ.
     fileprivate func sameMachine(as other: SnapshotConfig) -> Bool {
         memoryBytes == other.memoryBytes && privateMemoryBytes == other.privateMemoryBytes
             && shadowPages == other.shadowPages && virt == other.virt && mmu == other.mmu
-            && exits == other.exits && strictIO == other.strictIO
+            && exits == other.exits && strictIO == other.strictIO && rom == other.rom
     }
 }

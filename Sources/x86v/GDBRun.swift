@@ -24,7 +24,7 @@ struct GDBOptions: ParsableArguments {
         let setup = try options.makeSetup(interactiveInput: false)
         let began = monotonicSeconds()
         let session = DebugSession(machine: setup.machine, vmm: setup.vmm, elf: setup.elf,
-                                   guestName: options.guest ?? options.flat ?? "", maxInstructions: options.maxInstructions)
+                                   guestName: options.guestName, maxInstructions: options.maxInstructions)
         let server: GDBServer
         do { server = try GDBServer(listen: GDBListenAddress(gdb!)!) } catch { throw InputError(error.description) }
         let result = server.serve(session)

@@ -26,6 +26,12 @@ struct LockstepCommand: ParsableCommand {
     var flipFlag: String?
 
     func validate() throws {
+        if options.bios != nil && !engines {
+            // The QEMU side would need `-bios` and the x86v side of --against the ROM instead of
+            // a kernel: not wired (yet); the engines compare fine from the reset vector.
+            throw InputError("lockstep with --bios compares the engines only (--engines): against QEMU or --against it is not supported")
+        }
+        if options.bios != nil { return }
         guard options.guest != nil, options.flat == nil else { throw InputError("lockstep needs a multiboot ELF GUEST (not --flat)") }
         guard (0...1000).contains(context) else { throw InputError("bad --context \(context) (0-1000)") }
         if !options.modules.isEmpty && against == nil { throw InputError("--module is not passed to QEMU: compare with --against") }
@@ -108,6 +114,8 @@ extension LockstepCommand {
         var b = options
         b.engine = .interp
         b.serial = "/dev/null"
+        if b.debugcon != nil { b.debugcon = "/dev/null" }
+        b.post = nil
         b.traceFaults = nil
         b.traceExits = nil
         let sa = try a.makeSetup(interactiveInput: false)

@@ -12,7 +12,7 @@ import Glibc
 /// interpreter (`--virt=none`).
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a multiboot ELF guest (or a flat binary) on the virtual PC.",
+        abstract: "Run a multiboot ELF guest (or a flat binary, or a firmware ROM from the reset vector: --bios) on the virtual PC.",
         discussion: """
             Exit status: the guest's debug-exit status ((V << 1) | 1 for a write of V to port 0xF4, \
             always odd); 0 when the guest halts with interrupts off; x86v's own stops are even: \
@@ -77,14 +77,24 @@ func parseMemorySize(_ text: String) -> Int? {
     return bytes
 }
 
-/// COM1 and 0xE9 output: buffered, flushed at the end (and per line on a terminal, so an
-/// interactive guest is readable as it runs).
+/// COM1, 0xE9 and 0x80 output: buffered, flushed at the end (and per line on a terminal, so an
+/// interactive guest is readable as it runs; per line or per byte in the debug-port files, so a
+/// run that dies loses at most a line).
 final class SerialOutput {
+    enum Buffering {
+        /// 64 KiB at a time (per line on a terminal).
+        case block
+        /// At every newline.
+        case line
+        /// At every byte.
+        case none
+    }
+
     let fd: Int32
-    let lineBuffered: Bool
+    let buffering: Buffering
     var buffer: [UInt8] = []
 
-    init(path: String?) throws {
+    init(path: String?, buffering: Buffering = .block) throws {
         if let p = path {
             let f = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             guard f >= 0 else { throw InputError("\(p): \(String(cString: strerror(errno)))") }
@@ -92,18 +102,22 @@ final class SerialOutput {
         } else {
             fd = 1
         }
-        lineBuffered = isatty(fd) != 0
+        self.buffering = buffering == .block && isatty(fd) != 0 ? .line : buffering
         buffer.reserveCapacity(1 << 16)
     }
 
     func append(_ byte: UInt8) {
         buffer.append(byte)
-        if buffer.count >= 1 << 16 || (lineBuffered && byte == 10) { flush() }
+        switch buffering {
+        case .block: if buffer.count >= 1 << 16 { flush() }
+        case .line: if byte == 10 || buffer.count >= 1 << 16 { flush() }
+        case .none: flush()
+        }
     }
 
     init(fileDescriptor: Int32) {
         fd = fileDescriptor
-        lineBuffered = true
+        buffering = .line
     }
 
     func flush() {

@@ -19,7 +19,7 @@ struct RunOptions: ParsableArguments {
         case shadow, direct
     }
 
-    @Argument(help: "The guest kernel (32-bit multiboot ELF). Omit with --flat.") var guest: String?
+    @Argument(help: "The guest kernel (32-bit multiboot ELF). Omit with --flat or --bios.") var guest: String?
     @Option(help: "Guest memory, e.g. 64M or 1G (1M–3G).") var memory: String = "128M"
     @Option(name: .customLong("module"), help: "A multiboot module: 'FILE [ARGS]' (repeatable).")
     var modules: [String] = []
@@ -56,6 +56,12 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Physical load address for --flat (e.g. 0x100000).") var load: String?
     @Option(help: "Entry point for --flat.") var entry: String?
     @Option(help: "RTC boot date, YYYY-MM-DD[THH:MM:SS] (default 2000-01-01T00:00:00).") var rtc: String?
+    @Option(help: ArgumentHelp("Power on into this firmware ROM instead of a GUEST: 64, 128, 192 or 256 KiB, mapped at the top of 4 GiB with its last 128 KiB at 0xE0000-0xFFFFF; the CPU starts in the power-on state at the reset vector 0xFFFFFFF0 (no multiboot information).", valueName: "FILE"))
+    var bios: String?
+    @Option(help: ArgumentHelp("Write the bytes the guest sends to port 0xE9 (the debug console) to FILE instead of stderr.", valueName: "FILE"))
+    var debugcon: String?
+    @Option(help: ArgumentHelp("Decode port 0x80 (POST codes) and write the bytes the guest sends there to FILE (without it no device owns 0x80).", valueName: "FILE"))
+    var post: String?
 
     /// `--umip` belongs to the classic VMM (`x86v audit` implies it; `run` and `debug` check).
     func checkUMIP() throws {
@@ -66,6 +72,12 @@ struct RunOptions: ParsableArguments {
     /// The guest itself is checked by `checkGuestGiven` (`run --resume` takes it from a snapshot).
     func validate() throws {
         if flat != nil && guest != nil { throw InputError("give either GUEST or --flat, not both") }
+        if bios != nil && (guest != nil || flat != nil) {
+            throw InputError("--bios powers the machine on into a ROM: give GUEST, --flat or --bios, not two of them")
+        }
+        if bios != nil && (!modules.isEmpty || !append.isEmpty) {
+            throw InputError("--module and --append are multiboot information: a --bios run has none")
+        }
         if flat != nil && (load == nil || entry == nil) { throw InputError("--flat needs --load ADDR and --entry ADDR") }
         if flat == nil && (load != nil || entry != nil) { throw InputError("--load and --entry go with --flat") }
         if let t = timeout, !(t > 0) { throw InputError("bad --timeout (seconds > 0)") }
@@ -79,10 +91,15 @@ struct RunOptions: ParsableArguments {
         }
     }
 
-    /// GUEST or --flat was given (`makeSetup` needs one; `run` checks it unless it resumes).
+    /// GUEST, --flat or --bios was given (`makeSetup` needs one; `run` checks it unless it resumes).
     func checkGuestGiven() throws {
-        if flat == nil && guest == nil { throw InputError("missing GUEST (or --flat FILE --load ADDR --entry ADDR)") }
+        if flat == nil && guest == nil && bios == nil {
+            throw InputError("missing GUEST (or --flat FILE --load ADDR --entry ADDR, or --bios FILE)")
+        }
     }
+
+    /// The name the guest goes by in traces, the debugger and snapshots: its file.
+    var guestName: String { guest ?? flat ?? bios ?? "" }
 
     var useShadow: Bool { virt != .none && mmu == .shadow }
     var configName: String {
@@ -121,8 +138,7 @@ struct RunOptions: ParsableArguments {
 
         let output = try SerialOutput(path: serial)
         machine.serialOutput = { output.append($0) }
-        let console = SerialOutput(fileDescriptor: 2)
-        machine.debugPorts.onConsole = { console.append($0) }
+        let (console, post) = try wireDebugPorts(machine)
         if let path = serialIn {
             machine.uart.receive(try readFile(path))
         } else if interactiveInput && isatty(0) != 0 {
@@ -152,11 +168,30 @@ struct RunOptions: ParsableArguments {
             vmm = v
         }
         return GuestSetup(options: self, machine: machine, vmm: vmm, elf: elf, serial: output, console: console,
-                          faults: faults)
+                          faults: faults, post: post)
     }
 
-    /// Loads the ELF (returned, for its symbols) or the flat image.
+    /// Port 0xE9 to stderr or `--debugcon FILE`, port 0x80 to `--post FILE` (or nowhere). The
+    /// files are line-buffered (POST codes unbuffered), so a run that dies loses at most a line.
+    func wireDebugPorts(_ machine: PCMachine) throws -> (console: SerialOutput, post: SerialOutput?) {
+        let console = try debugcon.map { try SerialOutput(path: $0, buffering: .line) } ?? SerialOutput(fileDescriptor: 2)
+        machine.debugPorts.onConsole = { console.append($0) }
+        var post: SerialOutput? = nil
+        if let path = self.post {
+            let p = try SerialOutput(path: path, buffering: .none)
+            machine.attachPOSTPort { p.append($0) }
+            post = p
+        }
+        return (console, post)
+    }
+
+    /// Loads the ELF (returned, for its symbols), the flat image or the ROM (`--bios`).
     func loadGuest(into machine: PCMachine) throws -> ELF32File? {
+        if let path = bios {
+            let image = try Self.readROM(path)
+            do { try machine.loadROM(image) } catch { throw InputError("\(path): \(error.description)") }
+            return nil
+        }
         var mods: [MultibootLoader.Module] = []
         for spec in modules {
             let file = String(spec.split(separator: " ", maxSplits: 1).first ?? "")
@@ -184,6 +219,32 @@ struct RunOptions: ParsableArguments {
     }
 }
 
+extension RunOptions {
+    /// A `--bios` file as a checked `ROMImage`: at most one byte more than the largest ROM is
+    /// read, so a huge file (or a device) is refused without being read whole.
+    static func readROM(_ path: String) throws -> ROMImage {
+        guard let handle = fopen(path, "rb") else {
+            throw InputError("\(path): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(handle) }
+        let cap = ROMImage.maximumSize + 1
+        var bytes = [UInt8](repeating: 0, count: cap)
+        let n = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, cap, handle) }
+        if n < cap && ferror(handle) != 0 { throw InputError("\(path): read error (is it a directory?)") }
+        bytes.removeLast(cap - n)
+        do {
+            return try ROMImage(bytes: bytes)
+        } catch {
+            guard n == cap else { throw InputError("\(path): \(error.description)") }
+            // Too large: say how large when the file knows (not a pipe or a device).
+            var info = stat()
+            let size = fstat(fileno(handle), &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+                ? "\(info.st_size) bytes" : "more than \(ROMImage.maximumSize >> 10) KiB"
+            throw InputError("\(path): " + ROMImage.badSize(size))
+        }
+    }
+}
+
 /// A guest ready to run: the machine, the VMM (nil for `--virt=none`), the ELF it came from, and
 /// the outputs to flush at the end.
 struct GuestSetup {
@@ -194,6 +255,8 @@ struct GuestSetup {
     let serial: SerialOutput
     let console: SerialOutput
     let faults: FaultTrace?
+    /// `--post FILE`.
+    var post: SerialOutput? = nil
 
     /// Runs to one of `limits`' ends under the VMM or the bare runner.
     func run(_ limits: RunLimits) -> StopReason {
@@ -208,6 +271,7 @@ struct GuestSetup {
         vmm?.trace?.close()
         serial.flush()
         console.flush()
+        post?.flush()
         faults?.close()
         var report = RunReport(virt: options.configName, machine: machine, vmm: vmm, stop: stop, wallSeconds: wallSeconds)
         report.startInstructions = since

@@ -61,6 +61,7 @@ struct RunReport {
         s += "  port accesses    \(machine.portAccesses)\n"
         s += "  interrupts       \(machine.interruptsDelivered) delivered\n"
         s += engineLines()
+        s += modeLine()
         let unknown = machine.bus.unknownAccesses.sorted { $0.key < $1.key }
         if !unknown.isEmpty {
             s += "  unknown ports    " + unknown.map { "0x\(String($0.key, radix: 16))×\($0.value)" }.joined(separator: " ") + "\n"
@@ -77,6 +78,9 @@ struct RunReport {
                 let traps = c.traps.sorted { $0.key < $1.key }
                 s += "  classic traps    \(traps.reduce(0) { $0 + $1.value }) emulated" + (c.umip ? " (UMIP on)" : "") + "\n"
                 for (m, n) in traps { s += "    " + m + String(repeating: " ", count: max(0, 20 - m.count)) + " " + String(n).leftPad(10) + "\n" }
+                if c.realModeEntries > 0 || c.compressionEntries > 0 || c.realMode {
+                    s += "  classic modes    \(c.compressionEntries) ring compressions entered from real mode, \(c.realModeEntries) returns to real mode (run at CPL 0 with --virt=hw's intercepts)\n"
+                }
                 if let t = c.translator?.stats {
                     s += "  translation      \(t.blocksScanned) blocks scanned, \(t.holesPatched) instructions marked, \(t.trapsTaken) traps, \(t.rescans) rescans\n"
                 }
@@ -114,16 +118,29 @@ struct RunReport {
         return "  floating point   \(f.x87) x87, \(f.mmx) MMX, \(f.sse) SSE/SSE2 instructions\n"
     }
 
+    /// Mode and task switches (`ModeCounters`: counted where the CPU changes mode, the same in
+    /// both engines and under every configuration).
+    func modeLine() -> String {
+        let m = machine.cpu.modeCounters
+        return "  mode switches    \(m.realToProtected) real→protected, \(m.protectedToReal) protected→real, \(m.v86Entries) V86 entries, \(m.v86Exits) V86 exits, \(m.taskSwitches) task switches\n"
+    }
+
     /// Deterministic: no wall-clock quantities.
     func json() -> String {
         var s = "{\"virt\":\"\(virt)\",\"stop\":\"\(stopName)\",\"exit_status\":\(exitStatus),\"instructions\":\(instructions)"
         s += ",\"virtual_ns\":\(machine.clock.now),\"idle_ns\":\(machine.clock.idleNanoseconds)"
         s += ",\"port_accesses\":\(machine.portAccesses),\"interrupts_delivered\":\(machine.interruptsDelivered)"
+        let m = machine.cpu.modeCounters
+        s += ",\"mode_switches\":{\"real_to_protected\":\(m.realToProtected),\"protected_to_real\":\(m.protectedToReal)"
+        s += ",\"v86_entries\":\(m.v86Entries),\"v86_exits\":\(m.v86Exits),\"task_switches\":\(m.taskSwitches)}"
         let unknown = machine.bus.unknownAccesses.sorted { $0.key < $1.key }
         s += ",\"unknown_ports\":{" + unknown.map { "\"0x\(String($0.key, radix: 16))\":\($0.value)" }.joined(separator: ",") + "}"
         if let vmm {
             s += ",\"exits\":{\"total\":\(vmm.stats.total),\"injected_events\":\(vmm.stats.injectedEvents),\"by_reason\":{"
             s += vmm.stats.nonZero.map { "\"\($0.0.name)\":\($0.1)" }.joined(separator: ",") + "}}"
+            if let c = vmm.classic {
+                s += ",\"classic\":{\"compression_entries\":\(c.compressionEntries),\"real_mode_entries\":\(c.realModeEntries)}"
+            }
             if let sh = vmm.shadow {
                 s += ",\"shadow\":{\"pool_pages\":\(sh.poolPages),\"pages_in_use\":\(sh.stats.pagesInUse),\"peak_pages\":\(sh.stats.peakPagesInUse),"
                 s += Self.shadowCounters(sh.stats).map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"

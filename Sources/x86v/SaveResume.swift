@@ -33,6 +33,7 @@ struct SnapshotOptions: ParsableArguments {
         var given: [String] = []
         if options.guest != nil { given.append("GUEST") }
         if options.flat != nil || options.load != nil || options.entry != nil { given.append("--flat/--load/--entry") }
+        if options.bios != nil { given.append("--bios") }
         if !options.modules.isEmpty { given.append("--module") }
         if !options.append.isEmpty { given.append("--append") }
         if options.memory != "128M" { given.append("--memory") }
@@ -115,9 +116,10 @@ struct SnapshotOptions: ParsableArguments {
             memoryBytes: Int(memory.guestSize), privateMemoryBytes: Int(memory.size - memory.guestSize),
             shadowPages: setup.vmm?.shadow?.poolPages ?? 0, virt: Self.virt(options.virt),
             mmu: setup.vmm?.shadow == nil ? .direct : .shadow, exits: options.exits,
-            strictIO: setup.machine.strictIO, rtcStart: rtc, guestPath: options.guest ?? options.flat ?? "",
+            strictIO: setup.machine.strictIO, rtcStart: rtc, guestPath: options.guestName,
             maxInstructions: options.maxInstructions)
         config.umip = options.umip
+        config.rom = setup.machine.rom
         return config
     }
 
@@ -151,8 +153,7 @@ struct SnapshotOptions: ParsableArguments {
         machine.cpu.engine = options.engine
         let output = try SerialOutput(path: options.serial)
         machine.serialOutput = { output.append($0) }
-        let console = SerialOutput(fileDescriptor: 2)
-        machine.debugPorts.onConsole = { console.append($0) }
+        let (console, post) = try options.wireDebugPorts(machine)
         if isatty(0) != 0 { machine.inputSource = ConsoleInput(fileDescriptor: 0) }
         var faults: FaultTrace? = nil
         if let path = options.traceFaults {
@@ -171,7 +172,7 @@ struct SnapshotOptions: ParsableArguments {
             faults?.attach(to: machine.cpu)
         }
         return GuestSetup(options: options, machine: machine, vmm: built.vmm, elf: nil, serial: output,
-                          console: console, faults: faults)
+                          console: console, faults: faults, post: post)
     }
 
     /// Writes the file whole, or not at all (a temporary file renamed into place).
@@ -202,6 +203,7 @@ extension GuestSetup {
         vmm?.trace?.close()
         serial.flush()
         console.flush()
+        post?.flush()
         faults?.close()
     }
 }

@@ -13,9 +13,11 @@ struct TestCommand: ParsableCommand {
         commandName: "test",
         abstract: "Run test guests in each configuration and compare them with their golden files.",
         discussion: """
-            Inputs are directories (their build/*.elf, else *.elf, that have expected/NAME.out) or \
-            guest files. Configurations: none (--virt=none), hw-direct (--virt=hw --mmu=direct), \
-            hw-shadow (--virt=hw --mmu=shadow). Exit status: 0 all passed, 1 a run failed, \
+            Inputs are directories (their build/*.elf and ROM images build/rom-*.bin, else *.elf, \
+            that have expected/NAME.out) or guest files. Configurations: none (--virt=none), \
+            hw-direct (--virt=hw --mmu=direct), hw-shadow (--virt=hw --mmu=shadow), and for ROM \
+            guests (run with --bios, compared on the 0xE9 debug console) also classic \
+            (--virt=classic) and bt (--virt=bt). Exit status: 0 all passed, 1 a run failed, \
             2 bad input. See docs/formats.md.
             """
     )
@@ -27,7 +29,7 @@ struct TestCommand: ParsableCommand {
     var shard: String?
     @Option(help: "Runs at a time (default: the number of processors).") var jobs: Int?
     @Option(help: "Write a JUnit XML report to this file.") var junit: String?
-    @Option(name: .customLong("config"), help: "Only this configuration: none, hw-direct, hw-shadow (repeatable).")
+    @Option(name: .customLong("config"), help: "Only this configuration: none, hw-direct, hw-shadow, classic, bt (repeatable).")
     var configs: [String] = []
     @Option(help: "The execution engine every run uses: blocks (default) or interp.")
     var engine: ExecutionEngine?
@@ -88,14 +90,16 @@ struct TestCommand: ParsableCommand {
             let stem = "\(tmp)/\(i)-\(guest.name)-\(config.rawValue)"
             cases[i].serialPath = stem + ".serial"
             cases[i].tracePath = stem + ".faults.jsonl"
-            var argv = [exe, "run", guest.elf]
-            switch config {
-            case .none: argv += ["--virt=none"]
-            case .hwDirect: argv += hasMMU ? ["--virt=hw", "--mmu=direct"] : ["--virt=hw"]
-            case .hwShadow: argv += ["--virt=hw", "--mmu=shadow"]
-            }
+            // A ROM guest powers on into its image and prints on the 0xE9 debug console.
+            var argv = guest.isROM ? [exe, "run", "--bios", guest.elf] : [exe, "run", guest.elf]
+            argv += config == .hwDirect && !hasMMU ? ["--virt=hw"] : config.runFlags
             if let e = engine { argv += ["--engine", e.rawValue] }
-            argv += ["--serial", cases[i].serialPath, "--max-instructions", "2000000000", "--timeout", "120"]
+            if guest.isROM {
+                argv += ["--debugcon", cases[i].serialPath, "--serial", "/dev/null"]
+            } else {
+                argv += ["--serial", cases[i].serialPath]
+            }
+            argv += ["--max-instructions", "2000000000", "--timeout", "120"]
             if hasTraceFaults { argv += ["--trace-faults", cases[i].tracePath] }
             argv += guest.spec.flags  // last, so a spec can override the limits
             runs.append(ChildRun(argv: argv, logPath: stem + ".log"))
@@ -178,7 +182,7 @@ struct TestCommand: ParsableCommand {
         }
         let serial = (try? readFile(c.serialPath)) ?? []
         guard let output = markedOutput(serial) else {
-            return .fail("no 'x86v-guest: ' marker in the serial output (exit status \(run.status))")
+            return .fail("no 'x86v-guest: ' marker in the \(guest.outputName) (exit status \(run.status))")
         }
         if let d = firstDifference(got: output, want: golden.body, firstLine: 2) {
             return .fail("output differs \(d)")
@@ -213,7 +217,7 @@ struct TestCommand: ParsableCommand {
             return
         }
         guard let output = markedOutput((try? readFile(c.serialPath)) ?? []) else {
-            print("not updated: \(guest.outPath): no 'x86v-guest: ' marker in the [\(c.config.rawValue)] output (exit status \(run.status))")
+            print("not updated: \(guest.outPath): no 'x86v-guest: ' marker in the [\(c.config.rawValue)] \(guest.outputName) (exit status \(run.status))")
             return
         }
         let header = old.header ?? "# recorded by x86v test --update (config \(c.config.rawValue))"

@@ -7,6 +7,24 @@ enum TestConfig: String, CaseIterable, Comparable {
     case none
     case hwDirect = "hw-direct"
     case hwShadow = "hw-shadow"
+    case classic
+    case bt
+
+    /// What a guest runs in unless its spec says otherwise: multiboot guests the three
+    /// hardware-like configurations (classic virtualization leaves Popek–Goldberg holes open,
+    /// which many of them observe), ROM guests all five.
+    static let multibootDefault: [TestConfig] = [.none, .hwDirect, .hwShadow]
+
+    /// The `x86v run` flags.
+    var runFlags: [String] {
+        switch self {
+        case .none: ["--virt=none"]
+        case .hwDirect: ["--virt=hw", "--mmu=direct"]
+        case .hwShadow: ["--virt=hw", "--mmu=shadow"]
+        case .classic: ["--virt=classic"]
+        case .bt: ["--virt=bt"]
+        }
+    }
 
     static func < (a: TestConfig, b: TestConfig) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -18,17 +36,20 @@ enum TestConfig: String, CaseIterable, Comparable {
 /// `expected/NAME.spec`: per-guest settings, one `key: value` a line (`#` comments).
 ///
 ///     flags: --memory 64M --rtc 2001-02-03     extra `x86v run` flags (split on spaces)
-///     configs: none hw-direct                  the configurations the guest runs in
+///     configs: none hw-direct                  the configurations the guest runs in (default:
+///                                              none hw-direct hw-shadow; ROM guests add
+///                                              classic bt)
 ///     status: 3                                the exit status to expect (default: from the golden)
 ///     skip: needs x87                          do not run; report every configuration as skipped
 struct TestSpec {
     var flags: [String] = ["--memory", "64M"]
-    var configs: [TestConfig] = TestConfig.allCases
+    var configs: [TestConfig] = TestConfig.multibootDefault
     var status: Int32?
     var skip: String?
 
-    static func load(_ path: String) throws -> TestSpec {
+    static func load(_ path: String, defaultConfigs: [TestConfig] = TestConfig.multibootDefault) throws -> TestSpec {
         var spec = TestSpec()
+        spec.configs = defaultConfigs
         guard fileExists(path) else { return spec }
         let text = String(decoding: try readFile(path), as: UTF8.self)
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -72,9 +93,16 @@ struct TestSpec {
 /// One guest with its golden files (`expected/NAME.out`, `.faults.jsonl`, `.spec`).
 struct TestGuest {
     let name: String
+    /// The multiboot ELF, or the ROM image (`rom-*.bin`, run with `--bios`).
     let elf: String
     let expectedDir: String
     var spec: TestSpec
+
+    /// A firmware ROM (`build/rom-*.bin`): it powers on at the reset vector and prints on the
+    /// 0xE9 debug console, not COM1.
+    var isROM: Bool { elf.hasSuffix(".bin") }
+    /// Where its output is compared.
+    var outputName: String { isROM ? "0xE9 debug-console output" : "serial output" }
 
     var outPath: String { "\(expectedDir)/\(name).out" }
     var faultsPath: String { "\(expectedDir)/\(name).faults.jsonl" }
@@ -98,29 +126,33 @@ struct TestGuest {
     }
 }
 
-/// The guests named by the command line: directories (their `build/*.elf`, else `*.elf`, that
-/// have `expected/NAME.out`) and ELF files (golden in `expected/` beside the file or beside its
-/// directory). Sorted by name, then path.
+/// The guests named by the command line: directories (their `build/*.elf` and ROM images
+/// `build/rom-*.bin`, else `*.elf` and `rom-*.bin`, that have `expected/NAME.out`) and guest
+/// files (golden in `expected/` beside the file or beside its directory). Sorted by name, then
+/// path.
 func discoverGuests(_ inputs: [String], allowMissingGolden: Bool) throws -> [TestGuest] {
     var guests: [TestGuest] = []
+    func isGuestFile(_ name: String) -> Bool { name.hasSuffix(".elf") || (name.hasPrefix("rom-") && name.hasSuffix(".bin")) }
+    func guestName(_ path: String) -> String { baseName(path, dropping: path.hasSuffix(".bin") ? ".bin" : ".elf") }
+    func defaults(_ path: String) -> [TestConfig] { path.hasSuffix(".bin") ? TestConfig.allCases : TestConfig.multibootDefault }
     for input in inputs {
         let path = input.count > 1 && input.hasSuffix("/") ? String(input.dropLast()) : input
         if isDirectory(path) {
             let build = "\(path)/build"
-            var elfs = isDirectory(build) ? listDirectory(build).filter { $0.hasSuffix(".elf") }.map { "\(build)/\($0)" } : []
-            if elfs.isEmpty { elfs = listDirectory(path).filter { $0.hasSuffix(".elf") }.map { "\(path)/\($0)" } }
+            var elfs = isDirectory(build) ? listDirectory(build).filter(isGuestFile).map { "\(build)/\($0)" } : []
+            if elfs.isEmpty { elfs = listDirectory(path).filter(isGuestFile).map { "\(path)/\($0)" } }
             let expected = "\(path)/expected"
             var found = 0
             for elf in elfs.sorted() {
-                let name = baseName(elf, dropping: ".elf")
+                let name = guestName(elf)
                 guard fileExists("\(expected)/\(name).out") else { continue }
                 guests.append(TestGuest(name: name, elf: elf, expectedDir: expected,
-                                        spec: try TestSpec.load("\(expected)/\(name).spec")))
+                                        spec: try TestSpec.load("\(expected)/\(name).spec", defaultConfigs: defaults(elf))))
                 found += 1
             }
-            if found == 0 { throw InputError("\(input): no guests (build/*.elf or *.elf with expected/NAME.out)") }
+            if found == 0 { throw InputError("\(input): no guests (build/*.elf, build/rom-*.bin or *.elf with expected/NAME.out)") }
         } else if fileExists(path) {
-            let name = baseName(path, dropping: ".elf")
+            let name = guestName(path)
             let dir = dirName(path)
             var candidates = ["\(dir)/expected"]
             if baseName(dir, dropping: "") == "build" { candidates.insert("\(dirName(dir))/expected", at: 0) }
@@ -129,7 +161,7 @@ func discoverGuests(_ inputs: [String], allowMissingGolden: Bool) throws -> [Tes
                 throw InputError("\(input): no golden output \(candidates.map { "\($0)/\(name).out" }.joined(separator: " or "))")
             }
             guests.append(TestGuest(name: name, elf: path, expectedDir: expected,
-                                    spec: try TestSpec.load("\(expected)/\(name).spec")))
+                                    spec: try TestSpec.load("\(expected)/\(name).spec", defaultConfigs: defaults(path))))
         } else {
             throw InputError("\(input): \(String(cString: strerror(ENOENT)))")
         }

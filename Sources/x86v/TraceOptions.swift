@@ -56,7 +56,7 @@ struct TraceOptions: ParsableArguments {
         if let path = trace {
             let writer: TraceWriter
             do {
-                writer = try TraceWriter(path: path, format: format, guest: setup.options.guest ?? setup.options.flat ?? "",
+                writer = try TraceWriter(path: path, format: format, guest: setup.options.guestName,
                                          config: setup.options.configName)
             } catch { throw InputError(error.description) }
             var filter = TraceRecorder.Filter()

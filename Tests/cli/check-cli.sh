@@ -2,7 +2,8 @@
 # CLI contract checks for `x86v disasm`, run by `make test`:
 #  1. every test guest and the compiled C corpus disassemble with 0 unexplained Capstone mismatches;
 #  2. freshly compiled gcc output (gcc -m32 -O2 -c, several -march) also does;
-#  3. bad input gets exactly one line on stderr and exit status 2, never a crash.
+#  3. bad input gets exactly one line on stderr and exit status 2, never a crash;
+#  4. x86v run's exit statuses and outputs (--bios ROMs among them).
 set -uo pipefail
 x86v=${1:-.build/release/x86v}
 failures=0
@@ -108,6 +109,177 @@ flat '\xeb\xfe';             check_status "jmp \$ with --timeout → status 10" 
 flat '\xb0\xff\xe6\x21\xe6\xa1\xfb\xf4'; check_status "sti; hlt with the 8259s masked → status 12" 12 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
 flat '\xe4\x80\xf4';         check_status "in al, 0x80 under --strict-io → status 14" 14 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000 --strict-io
 flat '\xb0\xfe\xe6\x64\xf4'; check_status "8042 reset command → status 16" 16 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
+# --bios (issue 17): ROM size and file errors are one line and status 2; a tiny ROM (nasm) powers
+# on at the reset vector, prints on port 0xE9 (--debugcon) and a POST code on 0x80 (--post) and
+# exits through 0xF4, in every configuration and both engines.
+head -c 1000 /dev/zero > "$tmp/rom-1000.bin"
+head -c 98304 /dev/zero > "$tmp/rom-96k.bin"
+head -c 327680 /dev/zero > "$tmp/rom-320k.bin"
+check_bad "run --bios: 1000-byte ROM" run --bios "$tmp/rom-1000.bin"
+check_bad "run --bios: 96 KiB ROM (not whole 64 KiB units)" run --bios "$tmp/rom-96k.bin"
+check_bad "run --bios: 320 KiB ROM (larger than its window)" run --bios "$tmp/rom-320k.bin"
+check_bad "run --bios: missing file" run --bios "$tmp/nope.bin"
+check_bad "run --bios: a directory" run --bios /
+check_bad "run --bios with GUEST" run testguests/build/hello.elf --bios "$tmp/rom-1000.bin"
+check_bad "run --bios with --flat" run --bios "$tmp/rom-1000.bin" --flat "$tmp/garbage" --load 0x100000 --entry 0x100000
+check_bad "run --bios with --module" run --bios "$tmp/rom-1000.bin" --module "$tmp/garbage"
+cat > "$tmp/rom-tiny.asm" <<'ASM'
+        bits 16
+        times 0x100 db 0
+start:  mov al, 0x55
+        out 0x80, al            ; POST code
+        mov si, msg
+.next:  mov al, [cs:si]
+        inc si
+        test al, al
+        jz .done
+        out 0xE9, al
+        jmp .next
+.done:  mov al, 0
+        out 0xF4, al            ; debug exit 0: status 1
+        hlt
+msg:    db "x86v-guest: rom-tiny", 10, "1..1", 10, "ok 1 - from the reset vector", 10, 0
+        times 0xFFF0 - ($ - $$) db 0
+        jmp 0xF000:start        ; the reset vector (CS base 0xFFFF0000, EIP 0xFFF0)
+        times 0x10000 - ($ - $$) db 0xF4
+ASM
+mkdir -p "$tmp/romdir/build" "$tmp/romdir/expected"
+if nasm -f bin -o "$tmp/romdir/build/rom-tiny.bin" "$tmp/rom-tiny.asm"; then
+    printf '# check-cli.sh\nx86v-guest: rom-tiny\n1..1\nok 1 - from the reset vector\n' > "$tmp/romdir/expected/rom-tiny.out"
+    for engine in blocks interp; do
+        for c in "--virt=none" "--virt=hw --mmu=shadow" "--virt=hw --mmu=direct" "--virt=classic" "--virt=bt"; do
+            "$x86v" run --bios "$tmp/romdir/build/rom-tiny.bin" $c --engine $engine --debugcon "$tmp/e9" --post "$tmp/post" > "$tmp/out" 2> "$tmp/err"
+            status=$?
+            if [ $status -eq 1 ] && cmp -s <(tail -n +2 "$tmp/romdir/expected/rom-tiny.out") "$tmp/e9" && [ "$(od -An -tx1 "$tmp/post" | tr -d ' ')" = 55 ] \
+                && [ ! -s "$tmp/out" ] && [ ! -s "$tmp/err" ]; then pass "run --bios rom-tiny $c --engine $engine: 0xE9 and 0x80 output, status 1"
+            else fail "run --bios rom-tiny $c --engine $engine: status $status, 0xE9 '$(head -c 100 "$tmp/e9")', err $(head -c 200 "$tmp/err")"; fi
+        done
+    done
+    out=$("$x86v" test "$tmp/romdir" 2>&1)
+    if [ $? -eq 0 ] && [ "$(tail -n 1 <<< "$out")" = "5 passed, 0 failed, 0 skipped" ]; then pass "x86v test runs a ROM guest in none, hw-direct, hw-shadow, classic, bt"
+    else fail "x86v test on a ROM guest: $out"; fi
+    # Save and resume in the middle of a ROM run: the two halves give the whole output.
+    "$x86v" run --bios "$tmp/romdir/build/rom-tiny.bin" --debugcon "$tmp/e9a" --save-at 12 --save "$tmp/rom.snap" 2> /dev/null
+    s1=$?
+    "$x86v" run --resume "$tmp/rom.snap" --debugcon "$tmp/e9b" 2> /dev/null
+    s2=$?
+    if [ $s1 -eq 18 ] && [ $s2 -eq 1 ] && cmp -s <(cat "$tmp/e9a" "$tmp/e9b") "$tmp/e9"; then pass "run --bios --save-at / --resume: the two halves give the whole 0xE9 output"
+    else fail "run --bios --save-at / --resume: statuses $s1 $s2"; fi
+    "$x86v" run --bios "$tmp/romdir/build/rom-tiny.bin" --stats --debugcon /dev/null 2> "$tmp/err"
+    grep -q "^  mode switches    0 real→protected" "$tmp/err" && pass "--stats has a mode switches line" || fail "--stats mode switches: $(grep mode "$tmp/err")"
+    check_bad "lockstep --bios against QEMU: not supported" lockstep --bios "$tmp/romdir/build/rom-tiny.bin"
+else fail "nasm could not assemble the tiny ROM"; fi
+# Real mode under every VMM: MOV to CR0 setting and clearing PE and PG together (CR_ACCESS exits,
+# the shadow MMU resynchronised), and an unreal-mode DS wiping the 4 MiB past 2 MiB of guest RAM,
+# where the VMM keeps its shadow tables and classic descriptor tables: the guest sees nothing
+# there and paging still works afterwards.
+cat > "$tmp/rom-modes.asm" <<'ASM'
+        bits 16
+        times 0x100 db 0
+fail:   mov al, 1
+        out 0xF4, al            ; debug exit 1: status 3
+        hlt
+start:  xor ax, ax
+        mov ds, ax
+        mov ss, ax
+        mov sp, 0x7000
+        mov ax, 0x1000
+        mov es, ax
+        xor di, di
+        xor eax, eax
+        mov cx, 2048
+        rep stosd
+        mov dword [es:0], 0x11003       ; PDE 0 -> the page table at 0x11000
+        mov dword [es:4], 0x11003       ; PDE 1 -> the same: 0x400000 aliases 0
+        mov di, 0x1000
+        mov eax, 3
+        mov cx, 1024
+.pt:    mov [es:di], eax
+        add eax, 0x1000
+        add di, 4
+        loop .pt
+        mov eax, 0x10000
+        mov cr3, eax
+        lgdt [cs:gdtr]
+        mov eax, cr0
+        or eax, 0x80000001              ; PE and PG in one MOV
+        mov cr0, eax
+        jmp 0x08:pm1
+pm1:    mov ax, 0x10                    ; 4 GiB data
+        mov ds, ax
+        mov es, ax
+        mov dword [0x500], 0x12345678
+        mov ebx, cr0
+        mov eax, cr0
+        and eax, 0x7FFFFFFE             ; PE and PG off in one MOV
+        mov cr0, eax
+        jmp 0xF000:rm1
+rm1:    xor ax, ax
+        mov ds, ax                      ; base 0, the 4 GiB limit stays (unreal mode)
+        cmp dword [0x500], 0x12345678
+        jne fail
+        cmp ebx, 0xE0000011
+        jne fail
+        mov eax, cr0
+        cmp eax, 0x60000010
+        jne fail
+        ; Past 2 MiB of RAM (--memory 2M): nothing, even under a VMM whose private memory is there.
+        mov edi, 0x200000
+        cmp dword [edi], 0xFFFFFFFF
+        jne fail
+.wipe:  mov dword [edi], 0
+        add edi, 4
+        cmp edi, 0x600000
+        jb .wipe
+        cmp dword [dword 0x200000], 0xFFFFFFFF
+        jne fail
+        mov eax, cr0
+        or eax, 0x80000001              ; paging again, on the VMM's tables if it has any
+        mov cr0, eax
+        jmp 0x08:pm2
+pm2:    mov ax, 0x10
+        mov ds, ax
+        mov dword [dword 0x400600], 0xCAFE ; through PDE 1: physical 0x600
+        mov eax, cr0
+        and eax, 0x7FFFFFFE
+        mov cr0, eax
+        jmp 0xF000:rm2
+rm2:    xor ax, ax
+        mov ds, ax
+        cmp dword [0x600], 0xCAFE
+        jne fail
+        mov si, msg
+.n:     mov al, [cs:si]
+        inc si
+        test al, al
+        jz .d
+        out 0xE9, al
+        jmp .n
+.d:     mov al, 0
+        out 0xF4, al                    ; debug exit 0: status 1
+        hlt
+msg:    db "x86v-guest: rom-modes", 10, "1..1", 10, "ok 1 - real to protected with paging and back, unreal mode", 10, 0
+gdt:    dq 0
+        dw 0xFFFF, 0x0000
+        db 0x0F, 0x9A, 0x00, 0x00       ; 0x08: 16-bit code, base 0xF0000, limit 0xFFFF
+        dw 0xFFFF, 0
+        db 0, 0x92, 0xCF, 0             ; 0x10: data, base 0, limit 4 GiB
+gdtr:   dw 23
+        dd 0xF0000 + gdt
+        times 0xFFF0 - ($ - $$) db 0
+        jmp 0xF000:start                ; the reset vector
+        times 0x10000 - ($ - $$) db 0xF4
+ASM
+if nasm -f bin -o "$tmp/rom-modes.bin" "$tmp/rom-modes.asm" 2> /dev/null; then
+    for engine in blocks interp; do
+        for c in "--virt=none" "--virt=hw --mmu=shadow" "--virt=hw --mmu=direct" "--virt=classic" "--virt=bt"; do
+            "$x86v" run --bios "$tmp/rom-modes.bin" --memory 2M $c --engine $engine --debugcon "$tmp/e9" > /dev/null 2> "$tmp/err"
+            status=$?
+            if [ $status -eq 1 ] && grep -q "^ok 1 - real to protected" "$tmp/e9"; then pass "run --bios rom-modes $c --engine $engine: PE/PG switches, unreal mode kept out of VMM memory"
+            else fail "run --bios rom-modes $c --engine $engine: status $status: $(head -c 200 "$tmp/err")"; fi
+        done
+    done
+else fail "nasm could not assemble rom-modes"; fi
 # Determinism: a timer-driven guest twice, same output, statistics and exit trace, bit for bit.
 for i in 1 2; do
     "$x86v" run testguests/build/demo.elf --stats-json "$tmp/stats$i.json" --trace-exits "$tmp/trace$i.jsonl" > "$tmp/run$i"

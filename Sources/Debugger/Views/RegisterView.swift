@@ -51,8 +51,16 @@ enum RegisterView {
         } else {
             out += guestLine + "\n"
         }
-        out += mark("cpl", "cpl \(st.cpl)") + "  icount \(st.instructions)" + (st.halted || (s.vmm?.guestHalted ?? false) ? "  (halted)" : "") + "\n"
+        out += mark("cpl", "cpl \(st.cpl)") + modeText(st) + "  icount \(st.instructions)" + (st.halted || (s.vmm?.guestHalted ?? false) ? "  (halted)" : "") + "\n"
         return out
+    }
+
+    /// The operating mode when it is not plain protected mode (SDM Vol. 3A §2.2): real-address
+    /// mode (segments are paragraphs) or virtual-8086 mode (paragraphs at CPL 3 inside a task).
+    static func modeText(_ st: CPUState) -> String {
+        if st.cr0 & CR0.pe == 0 { return "  mode real-address" }
+        if st.flags & EFLAGS.vm != 0 { return "  mode virtual-8086" + (st.cr4 & CR4.vme != 0 ? " (VME)" : "") }
+        return ""
     }
 
     static func cacheText(_ c: SegmentCache) -> String {

@@ -54,6 +54,14 @@ public final class ClassicState {
     public let translator: BinaryTranslator?
     /// True while a trapped instruction runs at real CPL 0 for its emulation.
     public internal(set) var inEmulation = false
+    /// The guest is in real mode (its CR0.PE = 0): not ring-compressed but run at real CPL 0
+    /// with `--virt=hw`'s intercepts, its own descriptor-table registers in the CPU
+    /// (`VMM.enterClassicRealMode`). The guest's GDTR, IDTR, LDTR and TR above are then stale.
+    public internal(set) var realMode = false
+    /// Returns to real mode (CR0.PE 1 → 0) and entries into ring compression from real mode
+    /// (0 → 1), for `--stats`.
+    public internal(set) var realModeEntries: UInt64 = 0
+    public internal(set) var compressionEntries: UInt64 = 0
 
     init(base: UInt32, gdtr: TableRegister, idtr: TableRegister, umip: Bool, translate: Bool) {
         self.base = base

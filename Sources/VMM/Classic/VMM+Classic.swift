@@ -12,8 +12,15 @@ extension VMM {
     static let classicEmulationIntercepts: Intercept = [.cr0Write, .cr3Write, .cr3Read, .cr4Write, .invlpg, .hlt,
                                                         .msr, .descriptorTable, .drAccess]
 
-    /// Puts the guest kernel at ring 1 and the VMM's tables in place (VMM.init, classic).
-    func enterClassic(_ c: ClassicState, shadow s: ShadowMMU) {
+    /// The exceptions that exit under ring compression: all but #BP and #OF, which come only
+    /// from INT3 and INTO, whose gate-privilege check must happen before delivery: the CPU
+    /// delivers them through the shadow IDT itself.
+    static let classicExceptionBitmap: UInt32 = 0xFFFF_FFFF & ~(1 << 3 | 1 << 4)
+
+    /// Puts the VMM's tables in place (VMM.init, classic): the reserved page table, the VMM's TSS
+    /// and its descriptor in the shadow GDT. Then `enterRingCompression` or
+    /// `enterClassicRealMode` sets up the CPU for the guest's current mode.
+    func prepareClassic(_ c: ClassicState, shadow s: ShadowMMU) {
         let mem = machine.memory
         // The reserved page table: GDT (16 pages), IDT, TSS; present, read-only, supervisor,
         // accessed. A guest write to them faults (CR0.WP is always on under the shadow MMU).
@@ -26,7 +33,23 @@ extension VMM {
         mem.write32(at, UInt32(truncatingIfNeeded: descriptor))
         mem.write32(at + 4, UInt32(truncatingIfNeeded: descriptor >> 32))
         mem.write(c.tssPhysical + 0x66, size: 2, value: 0x68)  // I/O map base past the limit: no bitmap
+    }
+
+    /// Ring compression begins (VMM.init for a guest in protected mode, or the guest's CR0.PE
+    /// 0 → 1): the guest's descriptor-table registers become virtual and the CPU gets the shadow
+    /// GDT, IDT and TSS; CS and SS move to ring 1; no intercepts, every exception exits.
+    func enterRingCompression(_ c: ClassicState) {
         let st = cpu.statePointer
+        if c.realMode {
+            // From real mode, where the CPU held the guest's own registers.
+            c.gdtr = st.pointee.gdtr
+            c.idtr = st.pointee.idtr
+            c.ldtr = st.pointee.ldtr.selector
+            c.tr = st.pointee.tr.selector
+            c.realMode = false
+            c.compressionEntries &+= 1
+        }
+        let tss = ClassicState.Layout.tssLinear
         st.pointee.gdtr = TableRegister(base: ClassicState.Layout.gdtLinear, limit: 0xFFFF)
         st.pointee.idtr = TableRegister(base: ClassicState.Layout.idtLinear, limit: c.idtr.limit)
         st.pointee.tr = SegmentCache(selector: UInt16(ClassicState.Layout.tssIndex << 3), base: tss, limit: 0x67,
@@ -41,8 +64,78 @@ extension VMM {
                                              attributes: old.attributes & ~0x60 | 0x20)
             }
         }
+        // A CPU before VT-x: no execution controls, no read shadows; every exception is the
+        // VMM's first.
+        cpu.intercepts = []
+        cpu.exitOnExceptions = Self.classicExceptionBitmap
+        cpu.cr0GuestHostMask = 0
+        cpu.cr4GuestHostMask = 0
         cpu.flushTLB()
         syncClassicTables()
+        cpu.eflags = cpu.eflags  // re-evaluate the CPU's attention
+    }
+
+    /// Real mode (the guest's CR0.PE = 0: at power-on, or cleared by the guest) is not
+    /// ring-compressed: real mode has no rings to compress, and its segments are plain bases.
+    /// As VMware's VMM ran it in its binary translator / emulator rather than deprivileged,
+    /// x86v runs it at real CPL 0 with `--virt=hw`'s intercepts armed (control registers, HLT,
+    /// CPUID, MSRs exit and are emulated; CR0/CR4 reads come from the read shadows), the guest's
+    /// own GDTR, IDTR (its interrupt vector table), LDTR and TR in the CPU, and exceptions
+    /// delivered by the CPU through the IVT. `fromProtectedMode`: the guest's descriptor-table
+    /// registers come back from the virtual ones, and CS/SS lose the ring-1 marks.
+    func enterClassicRealMode(_ c: ClassicState, fromProtectedMode: Bool) {
+        let st = cpu.statePointer
+        if fromProtectedMode {
+            st.pointee.gdtr = c.gdtr
+            st.pointee.idtr = c.idtr
+            if let l = c.ldt {
+                st.pointee.ldtr = SegmentCache(selector: c.ldtr, base: l.base, limit: l.limit, attributes: 0x82)
+            } else {
+                var ldtr = SegmentCache()
+                ldtr.selector = c.ldtr
+                st.pointee.ldtr = ldtr
+            }
+            if c.tr & ~7 != 0 && UInt32(c.tr | 7) <= UInt32(c.gdtr.limit) {
+                st.pointee.tr = RingCompression.segmentCache(selector: c.tr, guestRead64(c.gdtr.base &+ UInt32(c.tr & ~7)))
+            }
+            for r in [SegmentRegister.cs, .ss] where st.pointee[r].selector & 3 == 1 {
+                let old = st.pointee[r]
+                let attributes = old.dpl == 1 ? old.attributes & ~0x60 : old.attributes
+                st.pointee[r] = SegmentCache(selector: old.selector & ~3, base: old.base, limit: old.limit, attributes: attributes)
+            }
+            if st.pointee.fpu.instructionSelector & 3 == 1 { st.pointee.fpu.instructionSelector &= ~3 }
+            if st.pointee.fpu.operandSelector & 3 == 1 { st.pointee.fpu.operandSelector &= ~3 }
+            c.realModeEntries &+= 1
+        }
+        st.pointee.cpl = 0
+        c.realMode = true
+        applyClassicRealModeControls()
+        cpu.flushTLB()
+        cpu.eflags = cpu.eflags
+    }
+
+    /// The controls of classic real mode: `--virt=hw`'s (the shadow MMU's CR and INVLPG exits
+    /// included), except descriptor-table exiting (LGDT and LIDT load the CPU's own registers in
+    /// real mode), with the policy's exception bitmap.
+    func applyClassicRealModeControls() {
+        cpu.intercepts = policy.intercepts.union([.cr0Write, .cr3Write, .cr3Read, .cr4Write, .invlpg])
+            .subtracting(.descriptorTable)
+        cpu.exitOnExceptions = policy.exceptions
+        cpu.cr0GuestHostMask = 0xFFFF_FFFF
+        cpu.cr4GuestHostMask = 0xFFFF_FFFF
+        syncReadShadows()
+    }
+
+    /// Called after every emulated change of the guest's control registers: a change of CR0.PE
+    /// switches between ring compression and classic real mode.
+    func followClassicGuestMode() {
+        guard let c = classic else { return }
+        let real = virtualCPU.cr0 & CR0.pe == 0
+        if real && !c.realMode {
+            enterClassicRealMode(c, fromProtectedMode: true)
+        } else if !real && c.realMode {
+            enterRingCompression(c)
+        }
     }
 
     // MARK: Shadow descriptor tables
@@ -84,7 +177,8 @@ extension VMM {
     /// its tables between two exits is seen at the next exit (the cost of not write-protecting
     /// them; docs/classic.md).
     func syncClassicTables() {
-        guard let c = classic else { return }
+        // In real mode the CPU holds the guest's own tables (`enterClassicRealMode`).
+        guard let c = classic, !c.realMode else { return }
         c.translator?.lastPage = nil
         let mem = machine.memory
         let entries = min(Int(c.gdtr.limit) / 8 + 1, ClassicState.Layout.tssIndex)
@@ -228,6 +322,11 @@ extension VMM {
     func leaveRingZero() {
         guard let c = classic, c.inEmulation else { return }
         c.inEmulation = false
+        // The emulated instruction cleared CR0.PE: the guest stays at CPL 0, in real mode.
+        if c.realMode {
+            applyClassicRealModeControls()
+            return
+        }
         let st = cpu.statePointer
         if st.pointee.cpl == 0 { st.pointee.cpl = 1 }
         cpu.intercepts = []

@@ -14,7 +14,8 @@ import Darwin
 //     string      build identity of the x86v that wrote it (`buildIdentity`)
 //     CONF        the `SnapshotConfig`
 //     SNAP        u64 instruction count, u8 fault-trace counters present, [u64 last seq,
-//                 u64 delivered]
+//                 u64 delivered], u64 × 5 mode switches (real→protected, protected→real, V86
+//                 entries, V86 exits, task switches)
 //     blob        section "CPU "
 //     u8 + blob   VMM present, section "VMM " (with "SHMU" under the shadow MMU)
 //     blob        sections "MACH" … "IOBS" (PCMachine)
@@ -27,7 +28,7 @@ import Darwin
 // identity; only then are the sections parsed (each one checked again as it is read).
 
 extension MachineSnapshot {
-    public static let formatVersion: UInt32 = 2
+    public static let formatVersion: UInt32 = 3
 
     /// Names the x86v build: a snapshot is only resumed by the build that wrote it, since another
     /// build may execute differently and the resumed run would no longer be exact. On Linux it
@@ -62,6 +63,8 @@ extension MachineSnapshot {
         w.put(instructionCount)
         w.put(faultCounters != nil)
         if let f = faultCounters { w.put(f.sequence); w.put(f.delivered) }
+        let m = modeCounters
+        w.put(m.realToProtected); w.put(m.protectedToReal); w.put(m.v86Entries); w.put(m.v86Exits); w.put(m.taskSwitches)
         w.put(bytes: cpuState)
         w.put(vmmState != nil)
         if let v = vmmState { w.put(bytes: v) }
@@ -111,6 +114,9 @@ extension MachineSnapshot {
         let count: UInt64 = try r.get()
         var faults: FaultCounters? = nil
         if try r.getBool() { faults = FaultCounters(sequence: try r.get(), delivered: try r.get()) }
+        var modes = ModeCounters()
+        modes.realToProtected = try r.get(); modes.protectedToReal = try r.get()
+        modes.v86Entries = try r.get(); modes.v86Exits = try r.get(); modes.taskSwitches = try r.get()
         let cpu = Array(try r.getBytes(limit: 1 << 24))
         var vmm: [UInt8]? = nil
         if try r.getBool() { vmm = Array(try r.getBytes(limit: 1 << 28)) }
@@ -123,7 +129,7 @@ extension MachineSnapshot {
         try r.expect("END ")
         guard r.remaining == 8 else { throw StateError("snapshot corrupt: \(r.remaining - 8) stray bytes before the checksum") }
         return (config, MachineSnapshot(cpuState: cpu, machineState: machine, vmmState: vmm, faultCounters: faults,
-                                        ram: ram, instructionCount: count))
+                                        modeCounters: modes, ram: ram, instructionCount: count))
     }
 }
 

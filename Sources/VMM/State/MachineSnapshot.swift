@@ -25,6 +25,8 @@ public final class MachineSnapshot: Sendable {
     let vmmState: [UInt8]?
     /// The fault trace's last `seq` and delivered count, if a trace was attached.
     let faultCounters: FaultCounters?
+    /// The CPU's mode-switch counters (`--stats`; not architectural, so not in "CPU ").
+    let modeCounters: ModeCounters
     public let ram: RAMImage
     /// The CPU's instruction count when the snapshot was taken.
     public let instructionCount: UInt64
@@ -35,11 +37,12 @@ public final class MachineSnapshot: Sendable {
     }
 
     init(cpuState: [UInt8], machineState: [UInt8], vmmState: [UInt8]?, faultCounters: FaultCounters?,
-         ram: RAMImage, instructionCount: UInt64) {
+         modeCounters: ModeCounters, ram: RAMImage, instructionCount: UInt64) {
         self.cpuState = cpuState
         self.machineState = machineState
         self.vmmState = vmmState
         self.faultCounters = faultCounters
+        self.modeCounters = modeCounters
         self.ram = ram
         self.instructionCount = instructionCount
     }
@@ -65,6 +68,7 @@ public final class MachineSnapshot: Sendable {
         return MachineSnapshot(
             cpuState: c.finish(), machineState: m.finish(), vmmState: v,
             faultCounters: trace.map { FaultCounters(sequence: $0.sequence, delivered: $0.delivered) },
+            modeCounters: machine.cpu.modeCounters,
             ram: RAMImage.capture(machine.memory, previous: previous?.ram),
             instructionCount: machine.cpu.statePointer.pointee.instructions)
     }
@@ -96,6 +100,7 @@ public final class MachineSnapshot: Sendable {
         try machine.restoreState(from: &mr)
         try Self.expectEnd(mr, "machine")
         cpuCommit()
+        machine.cpu.restoreModeCounters(modeCounters)
         vmmCommit?()
         if let f = faultCounters, let t = faultTrace ?? vmm?.faultTrace {
             t.sequence = f.sequence
@@ -108,7 +113,8 @@ public final class MachineSnapshot: Sendable {
         guard r.remaining == 0 else { throw StateError("snapshot corrupt: \(r.remaining) stray bytes after the \(what) state") }
     }
 
-    /// The parts in which two snapshots differ ("cpu", "machine", "vmm", "fault trace", "ram"):
+    /// The parts in which two snapshots differ ("cpu", "machine", "vmm", "fault trace", "mode
+    /// counters", "ram"):
     /// empty when they hold the same state, bit for bit.
     public func differences(from other: MachineSnapshot) -> [String] {
         var d: [String] = []
@@ -116,6 +122,7 @@ public final class MachineSnapshot: Sendable {
         if machineState != other.machineState { d.append("machine") }
         if vmmState != other.vmmState { d.append("vmm") }
         if faultCounters != other.faultCounters { d.append("fault trace") }
+        if modeCounters != other.modeCounters { d.append("mode counters") }
         if !ram.hasSameContents(as: other.ram) { d.append("ram") }
         return d
     }

@@ -3,8 +3,10 @@ import X86Core
 
 /// What is needed to rebuild the machine a snapshot was taken of: the run flags that shape the
 /// machine (`x86v run --memory --virt --mmu --shadow-pages --exits --strict-io --rtc`), the
-/// instruction budget of the run, and the guest's path (informational: for symbols). A snapshot
-/// is restored into a machine built from its config (`makeMachine`), so sizes and wiring match.
+/// firmware ROM's bytes (`--bios`: the ROM at the top of 4 GiB is not RAM, so the snapshot
+/// carries it), the instruction budget of the run, and the guest's path (informational: for
+/// symbols). A snapshot is restored into a machine built from its config (`makeMachine`), so
+/// sizes and wiring match.
 public struct SnapshotConfig: Sendable, Equatable {
     public enum Virt: String, Sendable, Equatable { case hw, none, classic, bt }
     public enum MMU: String, Sendable, Equatable { case shadow, direct }
@@ -27,6 +29,8 @@ public struct SnapshotConfig: Sendable, Equatable {
     public var maxInstructions: UInt64
     /// `--umip` (classic and bt only).
     public var umip = false
+    /// `--bios`: the ROM the machine powered on into (nil for a multiboot or flat guest).
+    public var rom: ROMImage? = nil
 
     public init(memoryBytes: Int, privateMemoryBytes: Int, shadowPages: Int, virt: Virt, mmu: MMU,
                 exits: String, strictIO: Bool, rtcStart: RTCDateTime, guestPath: String, maxInstructions: UInt64) {
@@ -65,6 +69,11 @@ public struct SnapshotConfig: Sendable, Equatable {
         let policy = try policy()
         let machine = PCMachine(memorySize: memoryBytes, rtcStart: rtcStart, privateMemory: privateMemoryBytes)
         machine.strictIO = strictIO
+        if let r = rom {
+            // Mapped before the VMM is built, as `x86v run` does (RAM and CPU state then come
+            // from the snapshot).
+            do { try machine.loadROM(r) } catch { throw StateError("snapshot ROM: \(error.description)") }
+        }
         guard virt != .none else { return (machine, nil) }
         let classic = virt == .classic || virt == .bt
         if classic && (mmu != .shadow || privateMemoryBytes < (shadowPages + ClassicState.Layout.privatePages) * 4096) {
@@ -89,6 +98,8 @@ public struct SnapshotConfig: Sendable, Equatable {
         w.put(guestPath)
         w.put(maxInstructions)
         w.put(umip)
+        w.put(rom != nil)
+        if let r = rom { w.put(bytes: r.bytes) }
     }
 
     static func read(from r: inout StateReader) throws(StateError) -> SnapshotConfig {
@@ -118,6 +129,13 @@ public struct SnapshotConfig: Sendable, Equatable {
                                virt: virt, mmu: mmu, exits: exits, strictIO: strict, rtcStart: rtc,
                                guestPath: guest, maxInstructions: maxInstructions)
         c.umip = try r.getBool()
+        if try r.getBool() {
+            let at = r.offset
+            let bytes = Array(try r.getBytes(limit: ROMImage.maximumSize))
+            do { c.rom = try ROMImage(bytes: bytes) } catch {
+                throw StateError("snapshot corrupt: ROM at byte \(at): \(error.description)")
+            }
+        }
         return c
     }
 
