@@ -22,9 +22,12 @@ public final class ExitTrace {
 
     public func close() { fflush(file) }
 
-    func write(_ exit: VMExit) {
+    /// `mode`: the guest's operating mode and CS selector when it is not in protected mode
+    /// (real-address or virtual-8086 mode, where EIP alone does not say where it is).
+    func write(_ exit: VMExit, mode: (name: String, cs: UInt16)? = nil) {
         sequence &+= 1
         var line = "{\"seq\":\(sequence),\"icount\":\(exit.instructionCount),\"reason\":\"\(exit.reason.name)\",\"basic_reason\":\(exit.reason.rawValue),\"eip\":\"\(hex(exit.eip))\""
+        if let m = mode { line += ",\"mode\":\"\(m.name)\",\"cs\":\"\(hex(UInt32(m.cs), digits: 4))\"" }
         if let d = exit.instruction, d.length > 0 {
             line += ",\"insn\":\"\(disassembler.text(d, address: exit.eip))\""
         }

@@ -25,6 +25,15 @@ extension VMM {
         return executeNatively(without: .taskSwitch)
     }
 
+    /// The guest's mode for the exit trace when it is not protected mode (nil then): the guest's
+    /// own CR0.PE (the VMM's virtual CR0) and EFLAGS.VM, with CS.
+    func guestModeForTrace() -> (name: String, cs: UInt16)? {
+        let st = cpu.statePointer.pointee
+        if virtualCPU.cr0 & CR0.pe == 0 { return ("real-address", st.segments[1].selector) }
+        if st.flags & EFLAGS.vm != 0 { return ("virtual-8086", st.segments[1].selector) }
+        return nil
+    }
+
     /// The commit point of a task switch (`CPU.taskSwitchHook`).
     func taskSwitchCommitted(newCR3: UInt32?) {
         virtualCPU.cr0 |= CR0.ts

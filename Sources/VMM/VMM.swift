@@ -305,13 +305,13 @@ public final class VMM {
         let exit = VMExit(reason: reason, eip: eip ?? cpu.statePointer.pointee.currentEIP,
                           instructionCount: cpu.statePointer.pointee.instructions, instruction: instruction,
                           qualification: qualification, action: action)
-        trace?.write(exit)
+        trace?.write(exit, mode: guestModeForTrace())
         exitObserver?(exit)
     }
 
     func record(_ exit: VMExit) {
         stats.count(exit.reason)
-        trace?.write(exit)
+        trace?.write(exit, mode: guestModeForTrace())
         exitObserver?(exit)
     }
 
