@@ -4,7 +4,8 @@ extension CPU {
     /// Delivers `vector` or, if the owner asked (`exitOnExceptions`), returns it as an exit.
     /// Faults during delivery are combined by the SDM's Table 6-5: contributory + contributory
     /// or #PF + (#PF or contributory) become #DF; a fault while delivering #DF is a triple
-    /// fault (shutdown).
+    /// fault (shutdown). INT n and external interrupts are benign whatever their vector (Table
+    /// 6-4): `int 13` failing its gate check is #GP, not #DF.
     func deliverOrExit(vector: UInt8, errorCode: UInt32?, software: Bool, isTrap: Bool,
                        isINT3: Bool = false) -> ExitReason? {
         var v = vector
@@ -12,13 +13,18 @@ extension CPU {
         var ext: UInt32 = software ? 0 : 1
         var soft = software
         var chain = 0
+        // The event is an exception (its class counts for the double-fault rules) and a fault
+        // (its pushed EFLAGS image has RF = 1, SDM Vol. 3A §17.3.1.1).
+        var isException = !software && !deliveringExternalInterrupt
+        var isFault = !isTrap
         while true {
             recordException(v, code)
             if (!soft || isINT3) && v < 32 && exitOnExceptions & (1 << UInt32(v)) != 0 {
                 return .exception(vector: v, errorCode: code)
             }
             do throws(Fault) {
-                try deliver(vector: v, errorCode: code, software: soft, ext: ext, isINT3: isINT3)
+                try deliver(vector: v, errorCode: code, software: soft, ext: ext, isINT3: isINT3,
+                            pushRF: isException && isFault && Vector.setsRF(v))
                 // A delivery takes one instruction time on the virtual clock: a guest caught in
                 // an exception loop that never retires an instruction still reaches its budget.
                 s.pointee.instructions &+= 1
@@ -30,14 +36,14 @@ extension CPU {
                 if error.kind == .exit { return pendingExitAfterDeliveryFailure() }
                 chain += 1
                 let second = error.vector
-                if v == Vector.doubleFault || chain > 3 {
+                if (isException && v == Vector.doubleFault) || chain > 3 {
                     recordException(second, error.hasErrorCode ? error.errorCode : nil)
                     return .shutdown
                 }
-                let firstContributory = Vector.isContributory(v)
+                let firstContributory = isException && Vector.isContributory(v)
                 let secondContributory = Vector.isContributory(second)
                 if (firstContributory && secondContributory)
-                    || (v == Vector.pageFault && (secondContributory || second == Vector.pageFault)) {
+                    || (isException && v == Vector.pageFault && (secondContributory || second == Vector.pageFault)) {
                     recordException(second, error.hasErrorCode ? error.errorCode : nil)
                     v = Vector.doubleFault
                     code = 0
@@ -51,6 +57,8 @@ extension CPU {
                 // except those caused by INT n itself.
                 ext = soft ? 0 : 1
                 soft = false
+                isException = true
+                isFault = true
             }
         }
     }
@@ -105,7 +113,11 @@ extension CPU {
     }
 
     /// One delivery through the IDT.
-    func deliver(vector: UInt8, errorCode: UInt32?, software: Bool, ext: UInt32, isINT3: Bool) throws(Fault) {
+    /// `pushRF`: a fault-class exception, whose EFLAGS image (on the stack or in the old TSS)
+    /// has RF set so that IRET back to the faulting instruction does not retrigger its
+    /// instruction breakpoint (SDM Vol. 3A §17.3.1.1).
+    func deliver(vector: UInt8, errorCode: UInt32?, software: Bool, ext: UInt32, isINT3: Bool,
+                 pushRF: Bool = false) throws(Fault) {
         let st = s
         if st.pointee.cr0 & CR0.pe == 0 {
             try deliverRealMode(vector: vector)
@@ -134,7 +146,7 @@ extension CPU {
             event.isINT3 = isINT3
             event.external = deliveringExternalInterrupt
             try taskSwitch(selector: gate.gateSelector, desc: tss, address: address, source: .taskGate,
-                           errorCode: errorCode, ext: ext, event: event)
+                           errorCode: errorCode, ext: ext, event: event, savedRF: pushRF)
             return
         }
         let codeSel = gate.gateSelector
@@ -156,7 +168,7 @@ extension CPU {
         let gsz = gate32 ? 4 : 2
         let target = gate32 ? gate.gateOffset : gate.gateOffset & 0xFFFF
         if target > code.limit { throw Fault.gp(ext) }
-        let flags = materializedFlags()
+        let flags = materializedFlags() | (pushRF ? EFLAGS.rf : 0)
         let returnEIP = st.pointee.eip
         let oldCS = UInt32(st.pointee.segments[1].selector)
         let newCPL: UInt8

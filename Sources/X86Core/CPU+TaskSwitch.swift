@@ -119,7 +119,7 @@ extension CPU {
     /// The switch itself (SDM Vol. 3A §7.3 steps 3–13), with the TSS descriptor already checked
     /// by the caller for type, privilege and presence.
     func taskSwitch(selector: UInt16, desc: Descriptor, address: UInt32, source: TaskSwitchSource,
-                    errorCode: UInt32?, ext: UInt32, event: TaskSwitchRequest? = nil) throws(Fault) {
+                    errorCode: UInt32?, ext: UInt32, event: TaskSwitchRequest? = nil, savedRF: Bool = false) throws(Fault) {
         let st = s
         let sel = UInt32(selector & 0xFFFC)
         let new32 = desc.type & 8 != 0
@@ -159,7 +159,7 @@ extension CPU {
             let high = try readSystem(d, size: 4)
             try writeSystem(d, size: 4, value: high & ~0x200)
         }
-        var oldFlags = materializedFlags()
+        var oldFlags = materializedFlags() | (savedRF ? EFLAGS.rf : 0)
         if source == .iret { oldFlags &= ~EFLAGS.nt }
         let eip = st.pointee.eip
         if old32 {
