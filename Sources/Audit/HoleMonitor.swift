@@ -84,8 +84,10 @@ public final class HoleMonitor {
     // MARK: Observation
 
     func observe() {
-        // The VMM re-running a trapped instruction at CPL 0 is the VMM, not the guest.
-        if classic.inEmulation { return }
+        // The VMM re-running a trapped instruction at CPL 0 is the VMM, not the guest; in the
+        // emulated modes (real mode, V86, a task switch) the guest is not deprivileged: it runs
+        // at its own privilege level on its own tables, so nothing there is a hole.
+        if classic.inEmulation || classic.emulated != nil { return }
         let cpu = vmm.machine.cpu
         let st = cpu.statePointer.pointee
         let lin = st.segments[1].base &+ st.eip

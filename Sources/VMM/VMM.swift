@@ -100,7 +100,7 @@ public final class VMM {
                 if st.cr0 & CR0.pe != 0 {
                     enterRingCompression(c)
                 } else {
-                    enterClassicRealMode(c, fromProtectedMode: false)
+                    enterClassicEmulatedMode(c, .realMode, tablesLoaded: true)
                 }
                 if c.translator != nil {
                     cpu.instructionObserver = { [unowned self] in translatorObserves() }
@@ -129,7 +129,7 @@ public final class VMM {
         } else if cpu.statePointer.pointee.cr0 != v.cr0 {
             try? cpu.writeCR0(v.cr0)
         }
-        try? cpu.writeCR4(v.cr4 & ~CR4.pse | (classic?.umip == true ? CR4.umip : 0))
+        try? cpu.writeCR4(v.cr4 & ~CR4.pse | (classic?.umip == true && classic?.emulated == nil ? CR4.umip : 0))
         s.guestControlRegistersChanged(cr0: v.cr0, cr3: v.cr3, cr4: v.cr4)
         if classic != nil { followClassicGuestMode() }
     }
@@ -178,6 +178,7 @@ public final class VMM {
                 return .breakpoint
             }
             if let c = classic {
+                resumeRingCompression(c)
                 syncClassicTables()
                 if let p = c.problem { return .notImplemented(eip: cpu.statePointer.pointee.eip, what: p) }
             }
@@ -214,8 +215,26 @@ public final class VMM {
         stats.injectedEvents &+= 1
         machine.noteInterruptDelivered()
         guestHalted = false
+        // Classic: through a task gate of the guest's IDT, in the emulated mode.
+        if classicDeliveryNeedsTask(vector) { enterEmulatedForDelivery(vector, external: true) }
         let fromKernel = cpu.statePointer.pointee.cpl == 1
-        if cpu.deliverInterrupt(vector: vector) == .shutdown { return tripleFault() }
+        if let exit = cpu.deliverInterrupt(vector: vector) {
+            // An exit the delivery itself made: a TASK_SWITCH (a task gate in the IDT), or an
+            // exception the bitmap takes out of the guest, raised by the delivery and not by the
+            // instruction at EIP: reflected as it is.
+            switch exit {
+            case .shutdown:
+                return tripleFault()
+            case .exception(let v, let code):
+                let cr2: UInt32? = v == Vector.pageFault ? cpu.pageFaultAddress : nil
+                if let a = cr2 { cpu.statePointer.pointee.cr2 = a }
+                record(.exceptionOrNMI, eip: cpu.statePointer.pointee.eip, .exception(vector: v, errorCode: code, cr2: cr2),
+                       action: "reflected to the guest (raised delivering interrupt \(vector))")
+                return reflect(vector: v, errorCode: code)
+            default:
+                return handle(exit, deadline: nil)
+            }
+        }
         if fromKernel { fixDeliveredFrame(errorCode: false) }
         return nil
     }
@@ -243,8 +262,14 @@ public final class VMM {
             let cr2: UInt32? = vector == Vector.pageFault ? cpu.pageFaultAddress : nil
             // VT-x leaves CR2 alone on a #PF exit; the guest sees it when the fault is reflected.
             if let a = cr2 { cpu.statePointer.pointee.cr2 = a }
-            if classic != nil && vector == Vector.generalProtection && classic?.inEmulation == false {
-                return classicGeneralProtection(errorCode: code)
+            if let c = classic, c.emulated == nil, !c.inEmulation, (Vector.invalidTSS...Vector.generalProtection).contains(vector) {
+                // Classic: the faulting instruction of the deprivileged guest, decoded once.
+                let d = cpu.captureInstructionAtEIP()
+                // A task switch or an entry into V86 that ring compression made fault.
+                if let d, let mode = classicModeSwitchFault(d, vector: vector, errorCode: code) {
+                    return reexecuteEmulated(c, mode, d, vector: vector, errorCode: code)
+                }
+                if vector == Vector.generalProtection { return classicGeneralProtection(d, errorCode: code) }
             }
             if classic != nil && vector == Vector.pageFault, let a = cr2, a >> 22 == UInt32(ClassicState.Layout.slot) {
                 leaveRingZero()
@@ -279,13 +304,21 @@ public final class VMM {
         // A fault of an instruction being emulated at real CPL 0 is the deprivileged guest's.
         leaveRingZero()
         // Deliver through the guest's tables as they are now, not as at the last VM entry.
-        if classic != nil { syncClassicTables() }
+        if classic != nil {
+            syncClassicTables()
+            // Through a task gate of the guest's IDT: in the emulated mode.
+            if classicDeliveryNeedsTask(vector) { enterEmulatedForDelivery(vector, external: false) }
+        }
         let saved = cpu.exitOnExceptions
         cpu.exitOnExceptions = 0
-        defer { cpu.exitOnExceptions = saved }
         stats.injectedEvents &+= 1
         let fromKernel = cpu.statePointer.pointee.cpl == 1
-        if cpu.injectException(vector: vector, errorCode: errorCode) == .shutdown { return tripleFault() }
+        let exit = cpu.injectException(vector: vector, errorCode: errorCode)
+        cpu.exitOnExceptions = saved
+        if let exit {
+            // Shutdown, or a TASK_SWITCH exit (a task gate in the IDT).
+            return exit == .shutdown ? tripleFault() : handle(exit, deadline: nil)
+        }
         if fromKernel { fixDeliveredFrame(errorCode: errorCode != nil) }
         return nil
     }

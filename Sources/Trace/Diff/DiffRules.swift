@@ -112,7 +112,13 @@ public enum DiffRules {
         section: "Intel SDM Vol. 2A FCOMI/FCOMIP/FUCOMI/FUCOMIP (ZF, PF, CF set by the comparison; OF, SF and AF cleared); QEMU departure",
         summary: "After FCOMI, FCOMIP, FUCOMI or FUCOMIP, x86v (as the host CPU) clears OF, SF and AF; QEMU 7.2 keeps them from before. Those three flags are masked until the runs agree on them (the next instruction that writes them).")
 
-    public static let all: [DiffRule] = [qemuExtBit, accessedOnFault, entryState, undefinedFlags, repIterations, modelIdentity, timeStamp,
+    /// QEMU pushes RF = 0 for faults.
+    public static let qemuFaultRF = DiffRule(
+        id: "qemu-fault-rf",
+        section: "Intel SDM Vol. 3A §17.3.1.1 (for any fault-class exception except an instruction-breakpoint #DB, the EFLAGS image pushed has RF = 1; Bochs agrees); QEMU departure",
+        summary: "Where both runs deliver the same fault, x86v's EFLAGS image on the stack (or in the old TSS) has RF set and QEMU's has not: those four bytes are masked where the guest reads them back, and after an IRET or POPF that reloads them, EFLAGS.RF until the two runs agree again (x86v clears it when the restarted instruction completes).")
+
+    public static let all: [DiffRule] = [qemuFaultRF, qemuExtBit, accessedOnFault, entryState, undefinedFlags, repIterations, modelIdentity, timeStamp,
                                          deviceTiming, interruptTiming, qemuSegmentChecks, qemuAlignmentCheck, qemuAccessedBit,
                                          qemuModemStatus, qemuFPUStatus, qemuMMXExponent, qemuFPUResults, qemuFcomiFlags]
 }

@@ -69,8 +69,10 @@ final class StepCursor {
             guard let next = try source.next() else { ended = true; break }
             if isFetchFault(next) {
                 // The instruction could not even be fetched: no instruction ran there (QEMU logs
-                // none); its fault belongs with the step that led to it.
+                // none); its fault belongs with the step that led to it, and so do the writes of
+                // its delivery (the frame).
                 current.after = next.after
+                current.writes += next.writes
                 current.events += next.events
                 foldedFetchFaults += 1
                 continue

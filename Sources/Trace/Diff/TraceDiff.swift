@@ -384,14 +384,38 @@ public final class TraceDiff {
         pendingFPURule = DiffRules.entryState
     }
 
-    /// What the instruction just compared means for the next comparison: flags it leaves
-    /// undefined, registers it loads from the model or a clock.
+    /// The same fault in both runs: x86v's pushed EFLAGS image has RF (SDM), QEMU's not
+    /// (qemu-fault-rf). Applied after the step's data flow, which would clear the taint of
+    /// bytes it writes.
+    func applyFaultRFRule(_ sa: TraceStep, _ sb: TraceStep) {
+        let rf: UInt32 = 1 << 16
+        // #DE, #BR, #UD, #NM, #TS, #NP, #SS, #GP, #PF, #MF, #AC, #XM.
+        let faultVectors: UInt32 = 0b1011_0111_1100_1110_0001
+        // (QEMU's log may attach a fetch fault to another step than x86v's trace: the fault is
+        // not required in B's paired step; a fault only one side took diverges anyway.)
+        for ea in sa.events where ea.kind == .exception && ea.vector < 32 && faultVectors & (1 << UInt32(ea.vector)) != 0 {
+            let image = sa.before[.eflags] | rf
+            for w in sa.writes where w.size == 4 && w.value == image && sa.before[.eflags] & rf == 0 {
+                for k in 0..<UInt32(4) { memoryTaint[w.linear &+ k] = DiffRules.qemuFaultRF }
+                count(DiffRules.qemuFaultRF)
+            }
+        }
+    }
+
     func applyInstructionRules(_ sa: TraceStep, _ sb: TraceStep) {
         let bytes = sa.bytes.isEmpty ? sb.bytes : sa.bytes
-        guard !bytes.isEmpty else { return }
+        guard !bytes.isEmpty else {
+            // A fetch fault: no instruction to decode, but its frame has RF.
+            if options.rules { applyFaultRFRule(sa, sb) }
+            return
+        }
         var d = DecodedInstruction()
         let ok = bytes.withUnsafeBufferPointer { decoder.decode($0.baseAddress!, count: $0.count, mode: .bits32, into: &d) == .ok }
-        guard ok else { return }
+        guard ok else {
+            // A #UD's bytes do not decode: no data flow to follow, but its frame has RF.
+            if options.rules { applyFaultRFRule(sa, sb) }
+            return
+        }
         let faulted = sa.events.contains { $0.kind == .exception } || sb.events.contains { $0.kind == .exception }
         if options.rules && !faulted {
             let e = table.flagEffect(of: d, cl: UInt8(truncatingIfNeeded: sa.before[.ecx]))
@@ -400,6 +424,7 @@ public final class TraceDiff {
         guard options.rules else { return }
         followDataFlow(d, sa, sb)
         applyFPURules(d, sa)
+        applyFaultRFRule(sa, sb)
         // The same exception with error codes differing only in EXT (bit 0): the pushed error
         // code is QEMU's known departure; mask it where the guest will read it.
         for ea in sa.events where ea.kind == .exception {
@@ -475,6 +500,11 @@ public final class TraceDiff {
         if let rule = source {
             pendingPropagation = rule
             branchRule = inputs.conditional ? rule : nil
+            // IRET or POPF reloading a fault's EFLAGS image: RF differs until the restarted
+            // instruction completes (qemu-fault-rf).
+            if rule.id == DiffRules.qemuFaultRF.id && d.map == 0 && (d.opcode == 0xCF || d.opcode == 0x9D) {
+                mask(.eflags, 1 << 16, by: rule)
+            }
             for w in sa.writes {
                 for k in 0..<UInt32(w.size) { memoryTaint[w.linear &+ k] = rule }
             }

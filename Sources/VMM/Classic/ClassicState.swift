@@ -54,14 +54,44 @@ public final class ClassicState {
     public let translator: BinaryTranslator?
     /// True while a trapped instruction runs at real CPL 0 for its emulation.
     public internal(set) var inEmulation = false
-    /// The guest is in real mode (its CR0.PE = 0): not ring-compressed but run at real CPL 0
-    /// with `--virt=hw`'s intercepts, its own descriptor-table registers in the CPU
-    /// (`VMM.enterClassicRealMode`). The guest's GDTR, IDTR, LDTR and TR above are then stale.
-    public internal(set) var realMode = false
+    /// Why the guest is not ring-compressed but runs "emulated": at its own privilege level
+    /// (ring 0 at real ring 0), with `--virt=hw`'s intercepts and its own GDTR, IDTR, LDTR and
+    /// TR in the CPU (`VMM.enterClassicEmulatedMode`), the way VMware's VMM handed what it could
+    /// not deprivilege to its emulator. The guest's GDTR, IDTR, LDTR and TR above are then stale.
+    public enum EmulatedMode: UInt8, Sendable {
+        /// The guest's CR0.PE = 0: no rings to compress, segments are plain bases.
+        case realMode = 1
+        /// Virtual-8086 mode (EFLAGS.VM = 1) and its ring-0 monitor until the next safe exit.
+        case v86 = 2
+        /// A hardware task switch, run on the guest's own GDT and TSSs, until the next safe exit.
+        case taskSwitch = 3
+    }
+    /// nil: ring compression.
+    public internal(set) var emulated: EmulatedMode? = nil
+    /// The guest is in real mode (its CR0.PE = 0).
+    public var realMode: Bool { emulated == .realMode }
     /// Returns to real mode (CR0.PE 1 → 0) and entries into ring compression from real mode
     /// (0 → 1), for `--stats`.
     public internal(set) var realModeEntries: UInt64 = 0
     public internal(set) var compressionEntries: UInt64 = 0
+    /// Entries into the emulated mode for virtual-8086 mode and for task switches, and returns
+    /// from those to ring compression.
+    public internal(set) var v86Entries: UInt64 = 0
+    public internal(set) var taskSwitchEntries: UInt64 = 0
+    public internal(set) var emulatedReturns: UInt64 = 0
+    /// Vectors whose gate in the guest's IDT is a task gate (256 bits, from the last sync): their
+    /// shadow gates are not present, so the VMM delivers them in the emulated mode.
+    var taskGates: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    func hasTaskGate(_ vector: UInt8) -> Bool {
+        let bit = UInt64(1) << UInt64(vector & 63)
+        switch vector >> 6 {
+        case 0: return taskGates.0 & bit != 0
+        case 1: return taskGates.1 & bit != 0
+        case 2: return taskGates.2 & bit != 0
+        default: return taskGates.3 & bit != 0
+        }
+    }
 
     init(base: UInt32, gdtr: TableRegister, idtr: TableRegister, umip: Bool, translate: Bool) {
         self.base = base

@@ -15,12 +15,15 @@
 /// - code and data (S = 1): DPL 0 becomes 1; the accessed bit is set, so the CPU never writes the
 ///   shadow table (the VMM maps it read-only: a guest write must trap);
 /// - call gates: DPL 0 becomes 1 (ring-1 kernel code may still call through them);
-/// - TSS descriptors are never loaded by the CPU (the real TR is the VMM's TSS): kept, marked
-///   available; LDT descriptors and task gates are kept as they are;
+/// - TSS descriptors (types 1, 3, 9, B) and task gates (5) are kept but marked not present: a
+///   deprivileged task switch would save into the VMM's TSS and load from the shadow GDT, so
+///   every JMP, CALL or INT n that would switch tasks faults (#GP or #NP with the selector) and
+///   exits; the VMM finds the guest's own descriptor behind it and runs the switch on the
+///   guest's tables (`VMM+ClassicModes.swift`). LDT descriptors are kept as they are;
 /// - IDT interrupt and trap gates: DPL 0 becomes 1 (so `int n` from the ring-1 kernel still
 ///   reaches them, and ring 3 still cannot); their target selector names a shadow code
 ///   descriptor of DPL 1, so the handler runs at ring 1, on the ring-1 stack of the VMM's TSS
-///   when it comes from ring 3.
+///   when it comes from ring 3. Task gates are not present, as in the GDT.
 public enum RingCompression {
     /// The real privilege level a guest privilege level runs at.
     public static func realRing(ofGuestRing r: UInt8) -> UInt8 { r == 0 ? 1 : r }
@@ -33,6 +36,15 @@ public enum RingCompression {
     static func withDPL(_ d: UInt64, _ v: UInt8) -> UInt64 { d & ~(3 << 45) | UInt64(v & 3) << 45 }
     static func present(_ d: UInt64) -> Bool { d & (1 << 47) != 0 }
 
+    /// A TSS descriptor (types 1, 3, 9, B) or a task gate (5): what a task switch goes through.
+    public static func isTaskDescriptor(_ d: UInt64) -> Bool {
+        guard d & (1 << 44) == 0 else { return false }
+        switch (d >> 40) & 0xF {
+        case 0x1, 0x3, 0x9, 0xB, 0x5: return true
+        default: return false
+        }
+    }
+
     /// What a guest GDT or LDT entry becomes in the shadow table.
     public static func shadowDescriptor(_ d: UInt64) -> UInt64 {
         guard present(d) else { return d }
@@ -43,8 +55,7 @@ public enum RingCompression {
             return r | (1 << 40)  // accessed
         }
         switch type {
-        case 0xB: return d & ~(UInt64(0x2) << 40)  // busy 32-bit TSS → available
-        case 0x3: return d & ~(UInt64(0x2) << 40)  // busy 16-bit TSS → available
+        case 0x1, 0x3, 0x9, 0xB, 0x5: return d & ~(1 << 47)  // TSSs and task gates: not present
         case 0xC, 0x4: return dpl(d) == 0 ? withDPL(d, 1) : d  // call gates
         default: return d
         }
@@ -57,8 +68,10 @@ public enum RingCompression {
         switch type {
         case 0x0E, 0x0F, 0x06, 0x07:  // 32- and 16-bit interrupt and trap gates
             return dpl(g) == 0 ? withDPL(g, 1) : g
+        case 0x05:
+            return g & ~(1 << 47)  // task gates: not present (the VMM delivers through them)
         default:
-            return g  // task gates (and invalid types, which fault as they would natively)
+            return g  // invalid types fault as they would natively
         }
     }
 

@@ -19,7 +19,7 @@ extension VMM {
 
     /// Puts the VMM's tables in place (VMM.init, classic): the reserved page table, the VMM's TSS
     /// and its descriptor in the shadow GDT. Then `enterRingCompression` or
-    /// `enterClassicRealMode` sets up the CPU for the guest's current mode.
+    /// `enterClassicEmulatedMode` sets up the CPU for the guest's current mode.
     func prepareClassic(_ c: ClassicState, shadow s: ShadowMMU) {
         let mem = machine.memory
         // The reserved page table: GDT (16 pages), IDT, TSS; present, read-only, supervisor,
@@ -35,19 +35,22 @@ extension VMM {
         mem.write(c.tssPhysical + 0x66, size: 2, value: 0x68)  // I/O map base past the limit: no bitmap
     }
 
-    /// Ring compression begins (VMM.init for a guest in protected mode, or the guest's CR0.PE
-    /// 0 → 1): the guest's descriptor-table registers become virtual and the CPU gets the shadow
+    /// Ring compression begins (VMM.init for a guest in protected mode, the guest's CR0.PE
+    /// 0 → 1, the end of a V86 or task-switch stretch: `resumeRingCompression`): the guest's
+    /// descriptor-table registers become virtual and the CPU gets the shadow
     /// GDT, IDT and TSS; CS and SS move to ring 1; no intercepts, every exception exits.
     func enterRingCompression(_ c: ClassicState) {
         let st = cpu.statePointer
-        if c.realMode {
-            // From real mode, where the CPU held the guest's own registers.
+        if let from = c.emulated {
+            // From an emulated mode (real mode, V86, a task switch), where the CPU held the
+            // guest's own registers (LGDT, LTR, a task switch may have changed them there).
             c.gdtr = st.pointee.gdtr
             c.idtr = st.pointee.idtr
             c.ldtr = st.pointee.ldtr.selector
             c.tr = st.pointee.tr.selector
-            c.realMode = false
-            c.compressionEntries &+= 1
+            c.emulated = nil
+            if from == .realMode { c.compressionEntries &+= 1 } else { c.emulatedReturns &+= 1 }
+            loadClassicCR4(c)
         }
         let tss = ClassicState.Layout.tssLinear
         st.pointee.gdtr = TableRegister(base: ClassicState.Layout.gdtLinear, limit: 0xFFFF)
@@ -73,69 +76,6 @@ extension VMM {
         cpu.flushTLB()
         syncClassicTables()
         cpu.eflags = cpu.eflags  // re-evaluate the CPU's attention
-    }
-
-    /// Real mode (the guest's CR0.PE = 0: at power-on, or cleared by the guest) is not
-    /// ring-compressed: real mode has no rings to compress, and its segments are plain bases.
-    /// As VMware's VMM ran it in its binary translator / emulator rather than deprivileged,
-    /// x86v runs it at real CPL 0 with `--virt=hw`'s intercepts armed (control registers, HLT,
-    /// CPUID, MSRs exit and are emulated; CR0/CR4 reads come from the read shadows), the guest's
-    /// own GDTR, IDTR (its interrupt vector table), LDTR and TR in the CPU, and exceptions
-    /// delivered by the CPU through the IVT. `fromProtectedMode`: the guest's descriptor-table
-    /// registers come back from the virtual ones, and CS/SS lose the ring-1 marks.
-    func enterClassicRealMode(_ c: ClassicState, fromProtectedMode: Bool) {
-        let st = cpu.statePointer
-        if fromProtectedMode {
-            st.pointee.gdtr = c.gdtr
-            st.pointee.idtr = c.idtr
-            if let l = c.ldt {
-                st.pointee.ldtr = SegmentCache(selector: c.ldtr, base: l.base, limit: l.limit, attributes: 0x82)
-            } else {
-                var ldtr = SegmentCache()
-                ldtr.selector = c.ldtr
-                st.pointee.ldtr = ldtr
-            }
-            if c.tr & ~7 != 0 && UInt32(c.tr | 7) <= UInt32(c.gdtr.limit) {
-                st.pointee.tr = RingCompression.segmentCache(selector: c.tr, guestRead64(c.gdtr.base &+ UInt32(c.tr & ~7)))
-            }
-            for r in [SegmentRegister.cs, .ss] where st.pointee[r].selector & 3 == 1 {
-                let old = st.pointee[r]
-                let attributes = old.dpl == 1 ? old.attributes & ~0x60 : old.attributes
-                st.pointee[r] = SegmentCache(selector: old.selector & ~3, base: old.base, limit: old.limit, attributes: attributes)
-            }
-            if st.pointee.fpu.instructionSelector & 3 == 1 { st.pointee.fpu.instructionSelector &= ~3 }
-            if st.pointee.fpu.operandSelector & 3 == 1 { st.pointee.fpu.operandSelector &= ~3 }
-            c.realModeEntries &+= 1
-        }
-        st.pointee.cpl = 0
-        c.realMode = true
-        applyClassicRealModeControls()
-        cpu.flushTLB()
-        cpu.eflags = cpu.eflags
-    }
-
-    /// The controls of classic real mode: `--virt=hw`'s (the shadow MMU's CR and INVLPG exits
-    /// included), except descriptor-table exiting (LGDT and LIDT load the CPU's own registers in
-    /// real mode), with the policy's exception bitmap.
-    func applyClassicRealModeControls() {
-        cpu.intercepts = policy.intercepts.union([.cr0Write, .cr3Write, .cr3Read, .cr4Write, .invlpg])
-            .subtracting(.descriptorTable)
-        cpu.exitOnExceptions = policy.exceptions
-        cpu.cr0GuestHostMask = 0xFFFF_FFFF
-        cpu.cr4GuestHostMask = 0xFFFF_FFFF
-        syncReadShadows()
-    }
-
-    /// Called after every emulated change of the guest's control registers: a change of CR0.PE
-    /// switches between ring compression and classic real mode.
-    func followClassicGuestMode() {
-        guard let c = classic else { return }
-        let real = virtualCPU.cr0 & CR0.pe == 0
-        if real && !c.realMode {
-            enterClassicRealMode(c, fromProtectedMode: true)
-        } else if !real && c.realMode {
-            enterRingCompression(c)
-        }
     }
 
     // MARK: Shadow descriptor tables
@@ -177,8 +117,8 @@ extension VMM {
     /// its tables between two exits is seen at the next exit (the cost of not write-protecting
     /// them; docs/classic.md).
     func syncClassicTables() {
-        // In real mode the CPU holds the guest's own tables (`enterClassicRealMode`).
-        guard let c = classic, !c.realMode else { return }
+        // In the emulated modes the CPU holds the guest's own tables (`enterClassicEmulatedMode`).
+        guard let c = classic, c.emulated == nil else { return }
         c.translator?.lastPage = nil
         let mem = machine.memory
         let entries = min(Int(c.gdtr.limit) / 8 + 1, ClassicState.Layout.tssIndex)
@@ -196,6 +136,18 @@ extension VMM {
         if gates < 256 {
             (mem.ram + Int(c.idtPhysical) + gates * 8).initializeMemory(as: UInt8.self, repeating: 0, count: (256 - gates) * 8)
         }
+        // The vectors whose guest gate is a task gate (their shadow gates are not present).
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        for i in 0..<gates where (mem.ram.loadUnaligned(fromByteOffset: Int(c.idtPhysical) + i * 8 + 5, as: UInt8.self) & 0x1F) == 0x05 {
+            let bit = UInt64(1) << UInt64(i & 63)
+            switch i >> 6 {
+            case 0: words.0 |= bit
+            case 1: words.1 |= bit
+            case 2: words.2 |= bit
+            default: words.3 |= bit
+            }
+        }
+        c.taskGates = words
         cpu.statePointer.pointee.idtr.limit = c.idtr.limit
         syncShadowLDT(c)
         // Ring-1 stack = the guest's ring-0 stack from its TSS (ESP0 at +4, SS0 at +8).
@@ -270,11 +222,12 @@ extension VMM {
     // MARK: The #GP handler
 
     /// A #GP exit under classic virtualization: the guest kernel (real CPL 1) ran a privileged
-    /// instruction — emulate it — or the fault is the guest's own — reflect it.
-    func classicGeneralProtection(errorCode: UInt32?) -> StopReason? {
+    /// instruction — emulate it — or the fault is the guest's own — reflect it. `captured`: the
+    /// instruction at EIP (`CPU.captureInstructionAtEIP`, nil if it cannot be fetched).
+    func classicGeneralProtection(_ captured: DecodedInstruction?, errorCode: UInt32?) -> StopReason? {
         guard let c = classic else { return reflect(vector: Vector.generalProtection, errorCode: errorCode) }
         let st = cpu.statePointer
-        guard st.pointee.cpl == 1, let d = cpu.captureInstructionAtEIP() else {
+        guard st.pointee.cpl == 1, let d = captured else {
             return reflect(vector: Vector.generalProtection, errorCode: errorCode)
         }
         let row = OpcodeTable.rows[Int(d.row)]
@@ -323,8 +276,8 @@ extension VMM {
         guard let c = classic, c.inEmulation else { return }
         c.inEmulation = false
         // The emulated instruction cleared CR0.PE: the guest stays at CPL 0, in real mode.
-        if c.realMode {
-            applyClassicRealModeControls()
+        if c.emulated != nil {
+            applyClassicEmulatedControls()
             return
         }
         let st = cpu.statePointer
@@ -517,7 +470,8 @@ extension VMM {
 extension VMM {
     /// The binary translator's look before each instruction: guest-kernel code only.
     func translatorObserves() -> Bool {
-        guard let c = classic, let bt = c.translator else { return false }
+        // The emulated modes run the guest exactly (its own tables, its own rings): nothing to translate.
+        guard let c = classic, let bt = c.translator, c.emulated == nil else { return false }
         let st = cpu.statePointer.pointee
         guard st.cpl == 1 || st.cpl == 3 else { return false }
         let cs = st.segments[1]
@@ -542,8 +496,10 @@ extension VMM {
         guard let c = classic, let bt = c.translator else { return nil }
         let st = cpu.statePointer
         bt.noteTrap()
+        var mnemonic = "?"
         if let d = cpu.captureInstructionAtEIP() {
-            c.traps[OpcodeTable.shared.mnemonic(row: Int(d.row), wide: d.operandSize32) + " (translated)", default: 0] &+= 1
+            mnemonic = OpcodeTable.shared.mnemonic(row: Int(d.row), wide: d.operandSize32)
+            c.traps[mnemonic + " (translated)", default: 0] &+= 1
         }
         // The guest may have edited its tables since the last exit: what it runs on now counts.
         syncClassicTables()
@@ -566,13 +522,24 @@ extension VMM {
             if st.pointee.fpu.instructionSelector & 3 == 1 { st.pointee.fpu.instructionSelector &= ~3 }
             if st.pointee.fpu.operandSelector & 3 == 1 { st.pointee.fpu.operandSelector &= ~3 }
         }
-        cpu.intercepts = Self.classicEmulationIntercepts
+        // A task switch exits as under --virt=hw (the policy's TASK_SWITCH), before anything
+        // changed: the guest's view then becomes the emulated mode.
+        cpu.intercepts = Self.classicEmulationIntercepts.union(policy.intercepts.intersection(.taskSwitch))
         cpu.cr0GuestHostMask = 0xFFFF_FFFF
         cpu.cr4GuestHostMask = 0xFFFF_FFFF
         syncReadShadows()
+        let switches = cpu.modeCounters.taskSwitches
         bt.passThrough = true
         let exit = cpu.run(maxInstructions: 1)
         bt.passThrough = false
+        // An IRET into virtual-8086 mode or a task switch (IRET with NT, a far JMP or CALL to a
+        // TSS or task gate): what follows runs in the emulated mode, not compressed again.
+        let v86 = st.pointee.flags & EFLAGS.vm != 0
+        if exit == .intercepted(.taskSwitch) || v86 || cpu.modeCounters.taskSwitches != switches {
+            c.inEmulation = false
+            continueGuestViewEmulated(c, v86 ? .v86 : .taskSwitch, mnemonic: mnemonic)
+            return handle(exit, deadline: nil)
+        }
         st.pointee.ldtr = shadowLDTR
         st.pointee.tr = shadowTR
         leaveGuestView(shadowGDTR: shadowGDTR)

@@ -1,8 +1,8 @@
 import X86Core
 
 /// Snapshots of the classic VMM's own state (the guest's descriptor-table registers, the trap
-/// counts, the shadow LDT's source, real mode or ring compression and the switches between
-/// them, the binary translator's marks and counts). The shadow tables
+/// counts, the shadow LDT's source, ring compression or the emulated mode (real mode, V86, a task
+/// switch) and the switches between them, the binary translator's marks and counts). The shadow tables
 /// themselves are VMM-private RAM, saved with the rest of RAM.
 extension ClassicState {
     func saveState(to w: inout StateWriter) {
@@ -17,8 +17,9 @@ extension ClassicState {
         if let p = problem { w.put(p) }
         w.put(ldt != nil)
         if let l = ldt { w.put(l.base); w.put(l.limit) }
-        w.put(realMode)
+        w.put(emulated?.rawValue ?? 0)
         w.put(realModeEntries); w.put(compressionEntries)
+        w.put(v86Entries); w.put(taskSwitchEntries); w.put(emulatedReturns)
         w.put(translator != nil)
         if let bt = translator {
             let s = bt.stats
@@ -42,8 +43,13 @@ extension ClassicState {
         for _ in 0..<(try r.getCount(limit: 4096)) { trapCounts[try r.getString(limit: 64)] = try r.get() }
         let prob: String? = try r.getBool() ? try r.getString(limit: 4096) : nil
         let ldtSource: (UInt32, UInt32)? = try r.getBool() ? (try r.get(), try r.get()) : nil
-        let real = try r.getBool()
+        let modeByte: UInt8 = try r.get()
+        guard modeByte == 0 || EmulatedMode(rawValue: modeByte) != nil else {
+            throw StateError("snapshot corrupt: classic mode \(modeByte)")
+        }
+        let mode = EmulatedMode(rawValue: modeByte)
         let realEntries: UInt64 = try r.get(), compressions: UInt64 = try r.get()
+        let v86: UInt64 = try r.get(), tasks: UInt64 = try r.get(), returns: UInt64 = try r.get()
         guard try r.getBool() == (translator != nil) else {
             throw StateError("the snapshot was taken \(translator == nil ? "with" : "without") binary translation")
         }
@@ -66,9 +72,12 @@ extension ClassicState {
             self.problem = prob
             self.ldt = ldtSource.map { (base: $0.0, limit: $0.1) }
             self.inEmulation = false
-            self.realMode = real
+            self.emulated = mode
             self.realModeEntries = realEntries
             self.compressionEntries = compressions
+            self.v86Entries = v86
+            self.taskSwitchEntries = tasks
+            self.emulatedReturns = returns
             self.translator?.restore(stats: stats, entries: marks)
         }
     }
