@@ -78,8 +78,9 @@ struct RunReport {
                 let traps = c.traps.sorted { $0.key < $1.key }
                 s += "  classic traps    \(traps.reduce(0) { $0 + $1.value }) emulated" + (c.umip ? " (UMIP on)" : "") + "\n"
                 for (m, n) in traps { s += "    " + m + String(repeating: " ", count: max(0, 20 - m.count)) + " " + String(n).leftPad(10) + "\n" }
-                if c.realModeEntries > 0 || c.compressionEntries > 0 || c.realMode {
+                if c.realModeEntries > 0 || c.compressionEntries > 0 || c.realMode || c.v86Entries > 0 || c.taskSwitchEntries > 0 {
                     s += "  classic modes    \(c.compressionEntries) ring compressions entered from real mode, \(c.realModeEntries) returns to real mode (run at CPL 0 with --virt=hw's intercepts)\n"
+                    s += "                   emulated: \(c.v86Entries) times for V86 mode, \(c.taskSwitchEntries) for task switches; \(c.emulatedReturns) returns to ring compression\n"
                 }
                 if let t = c.translator?.stats {
                     s += "  translation      \(t.blocksScanned) blocks scanned, \(t.holesPatched) instructions marked, \(t.trapsTaken) traps, \(t.rescans) rescans\n"
@@ -139,7 +140,7 @@ struct RunReport {
             s += ",\"exits\":{\"total\":\(vmm.stats.total),\"injected_events\":\(vmm.stats.injectedEvents),\"by_reason\":{"
             s += vmm.stats.nonZero.map { "\"\($0.0.name)\":\($0.1)" }.joined(separator: ",") + "}}"
             if let c = vmm.classic {
-                s += ",\"classic\":{\"compression_entries\":\(c.compressionEntries),\"real_mode_entries\":\(c.realModeEntries)}"
+                s += ",\"classic\":{\"compression_entries\":\(c.compressionEntries),\"real_mode_entries\":\(c.realModeEntries),\"v86_entries\":\(c.v86Entries),\"task_switch_entries\":\(c.taskSwitchEntries),\"emulated_returns\":\(c.emulatedReturns)}"
             }
             if let sh = vmm.shadow {
                 s += ",\"shadow\":{\"pool_pages\":\(sh.poolPages),\"pages_in_use\":\(sh.stats.pagesInUse),\"peak_pages\":\(sh.stats.peakPagesInUse),"

@@ -233,3 +233,21 @@ func enterV86(_ t: TaskSystem, eflags: UInt32, v86Code: [UInt8]) {
     enterV86(t2, eflags: EFLAGS.vm | EFLAGS.vip | 0x2, v86Code: [0xFB])
     #expect(t2.cpu.run(maxInstructions: 3) == .exception(vector: 13, errorCode: 0))
 }
+
+@Test func gate286PushesAWordFrame() {
+    // A 286 interrupt gate (type 6): FLAGS, CS, IP pushed as words, a 16-bit offset, IF cleared
+    // (SDM Vol. 3A §6.12.1, Figure 6-4 with 16-bit gates).
+    let t = TaskSystem()
+    t.gate(0x40, selector: 0x08, offset: 0x5000, type: 0x6)
+    var st = t.cpu.state
+    st.flags = EFLAGS.if | 0x2
+    t.cpu.state = st
+    t.code([0xCD, 0x40], at: 0x1000)   // int 0x40
+    t.code([0xF4], at: 0x5000)
+    #expect(t.cpu.run(maxInstructions: 5) == .halted)
+    let s = t.cpu.state
+    #expect(s[.esp] == 0x7000 - 6 && s.flags & EFLAGS.if == 0)
+    #expect(t.cpu.memory.read(0x7000 - 6, size: 2) == 0x1002, "IP after INT")
+    #expect(t.cpu.memory.read(0x7000 - 4, size: 2) == 0x08)
+    #expect(t.cpu.memory.read(0x7000 - 2, size: 2) == (EFLAGS.if | 0x2))
+}
