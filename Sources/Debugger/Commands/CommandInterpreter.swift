@@ -255,7 +255,18 @@ public final class CommandInterpreter {
         let st = session.cpu.statePointer.pointee
         let lin = st.segments[1].base &+ st.eip
         let insn = CodeView.disassemble(session, at: lin, count: 1).split(separator: "\n").last.map(String.init) ?? ""
-        return "icount \(st.instructions)  cpl \(st.cpl)  " + insn.trimmingCharacters(in: " =>") + "\n"
+        return "icount \(st.instructions)  cpl \(st.cpl)  " + segmentedAddress(st) + insn.trimmingCharacters(in: " =>") + "\n"
+    }
+
+    /// "f000:057f " in real-address and virtual-8086 mode, where CS is a paragraph and the
+    /// listing's linear address alone hides it; "" in protected mode.
+    func segmentedAddress(_ st: CPUState) -> String {
+        guard st.cr0 & CR0.pe == 0 || st.flags & EFLAGS.vm != 0 else { return "" }
+        func four(_ v: UInt32) -> String {
+            let t = String(v & 0xFFFF, radix: 16)
+            return String(repeating: "0", count: 4 - t.count) + t
+        }
+        return four(UInt32(st.segments[1].selector)) + ":" + four(st.eip) + "  "
     }
 
     // MARK: Breakpoints
