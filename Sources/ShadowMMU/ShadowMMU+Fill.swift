@@ -19,6 +19,21 @@ extension ShadowMMU {
         guard pagingEnabled else {
             // Guest paging off: the shadow is an identity map of guest-physical memory.
             stats.hiddenFaults += 1
+            let frame = linear & 0xFFFF_F000
+            if write && isWatched(frame) {
+                // A traced page (see the paged case below): the store is emulated.
+                stats.writeProtectFaults += 1
+                if cpu.translatingStore {
+                    if code & 1 == 0 {
+                        guard install(linear, frame: frame, writable: false, user: true, global: false,
+                                      guestTable: nil) else { return .retry }
+                    }
+                    beginEmulatedStore(linear)
+                    observer?(FaultEvent(linear: linear, shadowCode: code, guestCode: nil, walk: nil, action: "write-protect"))
+                    return .emulateStore(physical: linear)
+                }
+                beginTableWrite(frame)
+            }
             guard install(linear, frame: linear & 0xFFFF_F000, writable: true, user: true, global: false,
                           guestTable: nil) else { return .retry }
             observer?(FaultEvent(linear: linear, shadowCode: code, guestCode: nil, walk: nil, action: "identity"))
@@ -43,8 +58,11 @@ extension ShadowMMU {
             userAccess = false
         }
         var isTable = tracked.contains(frame) && !tracked.isUnsync(frame)
+        // A page the owner traces (the classic VMM's view of the guest's descriptor tables) is
+        // written like a table page: each store emulated, never mapped writable.
+        let watched = !watchedFrames.isEmpty && watchedFrames.contains(frame)
         var action = write && !w.dirty ? "dirty" : "fill"
-        if isTable && write && canUnsync(frame) {
+        if isTable && write && !watched && canUnsync(frame) {
             // KVM's unsync pages: a leaf table the guest writes goes out of sync instead of
             // taking a write-protect exit per store; this fault maps it writable.
             stats.writeProtectFaults += 1
@@ -52,7 +70,7 @@ extension ShadowMMU {
             isTable = false
             action = "unsync"
         }
-        if isTable && write {
+        if (isTable || watched) && write {
             stats.writeProtectFaults += 1
             if cpu.translatingStore {
                 // KVM's pte-write path: the CPU does this one store without a mapping, then
@@ -72,7 +90,7 @@ extension ShadowMMU {
             // let this instruction through, compare the page at the next boundary.
             beginTableWrite(frame)
             action = "write-protect"
-        } else if isTable {
+        } else if isTable || watched {
             writable = false
         }
         guard install(linear, frame: frame, writable: writable, user: userAccess, global: w.global,
@@ -120,7 +138,7 @@ extension ShadowMMU {
         let target = hostFrame(frame)
         // A tracked table page stays read-only (the table may have been tracked just now, by
         // `createTable`, when a page directory maps itself), unless this instruction writes it.
-        let protect = tracked.contains(frame) && !pendingFrames.contains(frame) && !tracked.isUnsync(frame)
+        let protect = (tracked.contains(frame) && !tracked.isUnsync(frame) || isWatched(frame)) && !pendingFrames.contains(frame)
         var value = target | 0x21 | (writable && !protect ? 0x42 : 0) | (user ? 4 : 0)
         if global { value |= 0x100 }
         setEntry(spte, value, linear: linear)
@@ -195,7 +213,7 @@ extension ShadowMMU {
         guard pde & 0x21 == 0x21, pde & 0x80 == 0 || !controls.pse, pde & 0xFFFF_F000 == table else { return nil }
         let frame = pte & 0xFFFF_F000
         let writable = pde & pte & 2 != 0 && pte & 0x40 != 0
-        let protect = tracked.contains(frame) && !pendingFrames.contains(frame) && !tracked.isUnsync(frame)
+        let protect = (tracked.contains(frame) && !tracked.isUnsync(frame) || isWatched(frame)) && !pendingFrames.contains(frame)
         var value = hostFrame(frame) | 0x21 | (writable && !protect ? 0x42 : 0) | (pde & pte & 4)
         if pte & 0x100 != 0 && controls.pge { value |= 0x100 }
         return value

@@ -122,6 +122,14 @@ extension ShadowMMU {
 
     /// Installed as `CPU.boundaryCallback`: what the last instruction changed in guest tables.
     public func finishTableWrites() {
+        // The owner's traced pages last: what it rebuilds from them sees this instruction's
+        // table updates too.
+        defer {
+            if watchedDirty {
+                watchedDirty = false
+                watchedWrite?()
+            }
+        }
         guard !pendingFrames.isEmpty else { return }
         // Work on the other buffer (syncing may reset everything and clear the list); swapping
         // the two reused arrays copies nothing.
@@ -137,6 +145,10 @@ extension ShadowMMU {
                 where old.load(fromByteOffset: i * 4, as: UInt32.self) != now.load(fromByteOffset: i * 4, as: UInt32.self) {
                     syncEntry(frame: frame, index: i)
                 }
+            }
+            if isWatched(frame) {
+                noteWatchedWrite()
+                writeProtect(frame)
             }
             guard tracked.contains(frame) else { continue }
             var writes = 0
@@ -164,6 +176,7 @@ extension ShadowMMU {
     /// compare-at-the-boundary path.
     public func emulatedStore(physical: UInt32, size: Int) {
         let frame = physical & 0xFFFF_F000
+        if isWatched(frame) { noteWatchedWrite() }
         guard tracked.contains(frame) else { return }
         stats.pteWrites += 1
         let at = physical & ~3

@@ -42,6 +42,12 @@ public final class ShadowMMU {
     /// Page-table pages the guest is writing in the current instruction; their old contents are
     /// in `snapshots` (page k at k * 4096), compared at the next instruction boundary.
     var pendingFrames: [UInt32] = []
+    /// Guest frames the owner traces writes to (`watch(frames:)`): kept read-only in every
+    /// shadow, each store emulated, `watchedWrite` called at the next instruction boundary.
+    public internal(set) var watchedFrames: Set<UInt32> = []
+    /// Called at the instruction boundary after a store to a watched frame.
+    public var watchedWrite: (() -> Void)? = nil
+    var watchedDirty = false
     /// The frames `finishTableWrites` is working through (swapped with `pendingFrames`).
     var finishingFrames: [UInt32] = []
     static let maxPendingFrames = 8

@@ -141,6 +141,7 @@ public final class VMM {
         // The shadow MMU's hooks (see init) must not outlive it.
         if let s = shadow {
             s.observer = nil
+            s.watchedWrite = nil
             cpu.pageFaultHandler = nil
             cpu.boundaryCallback = nil
             cpu.emulatedStoreHandler = nil

@@ -82,6 +82,9 @@ struct RunReport {
                     s += "  classic modes    \(c.compressionEntries) ring compressions entered from real mode, \(c.realModeEntries) returns to real mode (run at CPL 0 with --virt=hw's intercepts)\n"
                     s += "                   emulated: \(c.v86Entries) times for V86 mode, \(c.taskSwitchEntries) for task switches; \(c.emulatedReturns) returns to ring compression\n"
                 }
+                if c.tableWriteSyncs > 0 {
+                    s += "  traced tables    \(c.tableWriteSyncs) re-syncs of the shadow tables after guest stores to its GDT/IDT/LDT/TSS pages\n"
+                }
                 if let t = c.translator?.stats {
                     s += "  translation      \(t.blocksScanned) blocks scanned, \(t.holesPatched) instructions marked, \(t.trapsTaken) traps, \(t.rescans) rescans\n"
                 }
@@ -140,7 +143,7 @@ struct RunReport {
             s += ",\"exits\":{\"total\":\(vmm.stats.total),\"injected_events\":\(vmm.stats.injectedEvents),\"by_reason\":{"
             s += vmm.stats.nonZero.map { "\"\($0.0.name)\":\($0.1)" }.joined(separator: ",") + "}}"
             if let c = vmm.classic {
-                s += ",\"classic\":{\"compression_entries\":\(c.compressionEntries),\"real_mode_entries\":\(c.realModeEntries),\"v86_entries\":\(c.v86Entries),\"task_switch_entries\":\(c.taskSwitchEntries),\"emulated_returns\":\(c.emulatedReturns)}"
+                s += ",\"classic\":{\"compression_entries\":\(c.compressionEntries),\"real_mode_entries\":\(c.realModeEntries),\"v86_entries\":\(c.v86Entries),\"task_switch_entries\":\(c.taskSwitchEntries),\"emulated_returns\":\(c.emulatedReturns),\"table_write_syncs\":\(c.tableWriteSyncs)}"
             }
             if let sh = vmm.shadow {
                 s += ",\"shadow\":{\"pool_pages\":\(sh.poolPages),\"pages_in_use\":\(sh.stats.pagesInUse),\"peak_pages\":\(sh.stats.peakPagesInUse),"

@@ -58,14 +58,17 @@ final class ClassicROMRig {
 
     /// rom-task under plain classic: the switches are right (what the tasks find in their TSSs,
     /// the busy bits, the back links), and what differs is what the guest reads through the
-    /// holes ring compression leaves open — STR (0xFFF8), SLDT (0xFFF0) — until it writes a task
-    /// gate into its IDT and uses it before any exit (the shadow IDT is rebuilt at exits only).
+    /// holes ring compression leaves open — STR (0xFFF8: 1, 9, 15, 19, 20, 31, 36, 37; 22 and 23
+    /// find their TSS through it), SLDT (0xFFF0: 16, 18), MOV from CS (RPL 1: 25). The task gate
+    /// the guest writes into its IDT and raises before any exit (test 19) is seen: the IDT's page
+    /// is traced (VMM+ClassicTracing.swift), so the run goes to the end.
     @Test func romTaskUnderClassicDiffersOnlyByItsHoles() throws {
         guard let rig = try ClassicROMRig("rom-task", bt: false) else { return }
-        _ = rig.run()
+        #expect(rig.run() == .debugExit(3), "the guest reports its failed (hole) tests with status 1")
         let lines = rig.output.split(separator: "\n").map(String.init)
         let failed = lines.filter { $0.hasPrefix("not ok ") }.compactMap { Int($0.dropFirst(7).prefix { $0 != " " }) }
-        #expect(Set(failed).isSubset(of: [1, 9, 15, 16, 18]), "\(rig.output)")
+        #expect(Set(failed).isSubset(of: [1, 9, 15, 16, 18, 19, 20, 22, 23, 25, 31, 36, 37]), "\(rig.output)")
+        #expect(lines.contains { $0.hasPrefix("ok 40 - ") } && !rig.output.contains("Bail out"), "\(rig.output)")
         for n in [2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 17] {
             #expect(lines.contains { $0.hasPrefix("ok \(n) - ") }, "test \(n):\n\(rig.output)")
         }

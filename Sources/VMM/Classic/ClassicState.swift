@@ -79,6 +79,9 @@ public final class ClassicState {
     public internal(set) var v86Entries: UInt64 = 0
     public internal(set) var taskSwitchEntries: UInt64 = 0
     public internal(set) var emulatedReturns: UInt64 = 0
+    /// Re-syncs of the shadow tables after a guest store to a traced descriptor-table page
+    /// (VMM+ClassicTracing.swift), for `--stats`.
+    public internal(set) var tableWriteSyncs: UInt64 = 0
     /// Vectors whose gate in the guest's IDT is a task gate (256 bits, from the last sync): their
     /// shadow gates are not present, so the VMM delivers them in the emulated mode.
     var taskGates: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)

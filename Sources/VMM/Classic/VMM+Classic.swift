@@ -22,6 +22,8 @@ extension VMM {
     /// `enterClassicEmulatedMode` sets up the CPU for the guest's current mode.
     func prepareClassic(_ c: ClassicState, shadow s: ShadowMMU) {
         let mem = machine.memory
+        // unowned(unsafe) as the shadow MMU's other hooks; `deinit` clears it.
+        s.watchedWrite = { [unowned(unsafe) self] in self.classicTablesWritten() }
         // The reserved page table: GDT (16 pages), IDT, TSS; present, read-only, supervisor,
         // accessed. A guest write to them faults (CR0.WP is always on under the shadow MMU).
         for i in 0..<34 { mem.write32(c.base + UInt32(i) * 4, (c.base + 0x1000 * UInt32(i + 1)) | 0x21) }
@@ -118,7 +120,11 @@ extension VMM {
     /// them; docs/classic.md).
     func syncClassicTables() {
         // In the emulated modes the CPU holds the guest's own tables (`enterClassicEmulatedMode`).
-        guard let c = classic, c.emulated == nil else { return }
+        guard let c = classic else { return }
+        guard c.emulated == nil else {
+            shadow?.watch(frames: [])
+            return
+        }
         c.translator?.lastPage = nil
         let mem = machine.memory
         let entries = min(Int(c.gdtr.limit) / 8 + 1, ClassicState.Layout.tssIndex)
@@ -157,6 +163,7 @@ extension VMM {
             mem.write32(c.tssPhysical + 0x0C, guestRead32(tssBase &+ 4) ?? 0)                 // ESP1 ← ESP0
             mem.write32(c.tssPhysical + 0x10, (guestRead32(tssBase &+ 8) ?? 0) & 0xFFFF | 1)   // SS1 ← SS0 | RPL 1
         }
+        traceClassicTables(c)
         // No TLB flush: the soft TLB caches translations, not the tables' contents (descriptors
         // are cached in the segment registers, which only a load refreshes, as on hardware).
     }

@@ -19,7 +19,7 @@ extension ClassicState {
         if let l = ldt { w.put(l.base); w.put(l.limit) }
         w.put(emulated?.rawValue ?? 0)
         w.put(realModeEntries); w.put(compressionEntries)
-        w.put(v86Entries); w.put(taskSwitchEntries); w.put(emulatedReturns)
+        w.put(v86Entries); w.put(taskSwitchEntries); w.put(emulatedReturns); w.put(tableWriteSyncs)
         w.put(translator != nil)
         if let bt = translator {
             let s = bt.stats
@@ -50,6 +50,7 @@ extension ClassicState {
         let mode = EmulatedMode(rawValue: modeByte)
         let realEntries: UInt64 = try r.get(), compressions: UInt64 = try r.get()
         let v86: UInt64 = try r.get(), tasks: UInt64 = try r.get(), returns: UInt64 = try r.get()
+        let syncs: UInt64 = try r.get()
         guard try r.getBool() == (translator != nil) else {
             throw StateError("the snapshot was taken \(translator == nil ? "with" : "without") binary translation")
         }
@@ -78,6 +79,7 @@ extension ClassicState {
             self.v86Entries = v86
             self.taskSwitchEntries = tasks
             self.emulatedReturns = returns
+            self.tableWriteSyncs = syncs
             self.translator?.restore(stats: stats, entries: marks)
         }
     }
