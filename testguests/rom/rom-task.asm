@@ -126,38 +126,13 @@ T_IOMAP equ 0x66
         section .text16
         bits    16
 rom_start:
-        cli
-        cld
-        xor     ax, ax
-        mov     ss, ax
-        mov     sp, RM_STACK
-        mov     ds, ax
-        mov     es, ax
-        mov     al, 0xFF                ; mask both 8259s
-        out     0x21, al
-        out     0xA1, al
-        call    tap_begin16
+        POWER_ON_16
         mov     ax, cs
         mov     ds, ax
-        mov     si, gdt_template
-        mov     di, GDT_BASE
-        mov     cx, gdt_template_end - gdt_template
-        rep     movsb
-        mov     si, ldt1_template
-        mov     di, LDT1
-        mov     cx, ldt1_template_end - ldt1_template
-        rep     movsb
-        mov     si, ldt2_template
-        mov     di, LDT2
-        mov     cx, ldt2_template_end - ldt2_template
-        rep     movsb
-        xor     ax, ax
-        mov     ds, ax
-        lgdt    [cs:gdt_ptr]
-        mov     eax, cr0
-        or      eax, 1
-        mov     cr0, eax
-        jmp     dword SEL_CODE32:pm_entry
+        COPY_TEMPLATE gdt_template, GDT_BASE
+        COPY_TEMPLATE ldt1_template, LDT1
+        COPY_TEMPLATE ldt2_template, LDT2
+        ENTER_PM_32
 
 gdt_template:
         GDT_COMMON
