@@ -25,7 +25,7 @@ public enum Vector {
     }
     /// Fault-class exceptions whose pushed EFLAGS image has RF = 1 (SDM Vol. 3A §17.3.1.1,
     /// Table 6-1): all faults but #DB (an instruction breakpoint's handler sets RF itself).
-    static func setsRF(_ v: UInt8) -> Bool {
+    public static func setsRF(_ v: UInt8) -> Bool {
         v == 0 || v == 5 || v == 6 || v == 7 || (v >= 10 && v <= 14) || v == 16 || v == 17 || v == 19
     }
     /// Contributory exceptions for the double-fault rules (SDM Vol. 3A Table 6-4).

@@ -426,14 +426,7 @@ ivt_ptr:
         section .text32
         bits    32
 pm_entry:
-        mov     ax, SEL_DATA32
-        mov     ds, ax
-        mov     es, ax
-        mov     ss, ax
-        mov     fs, ax
-        mov     gs, ax
-        mov     esp, PM_STACK
-        call    install_idt32
+        FLAT_SEGMENTS_32 PM_STACK
         mov     eax, cs
         movzx   eax, ax
         mov     ebx, cr0

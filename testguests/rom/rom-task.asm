@@ -178,14 +178,7 @@ task16:
         section .text32
         bits    32
 pm_entry:
-        mov     ax, SEL_DATA32
-        mov     ds, ax
-        mov     es, ax
-        mov     ss, ax
-        mov     fs, ax
-        mov     gs, ax
-        mov     esp, STK_A
-        call    install_idt32
+        FLAT_SEGMENTS_32 STK_A
         mov     dword [0x50000], 0x1D71D71      ; what LDT1 and LDT2 entry 0 see
         mov     dword [0x51000], 0x2D72D72
 

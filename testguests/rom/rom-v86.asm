@@ -171,14 +171,7 @@ v86_int41:
         section .text32
         bits    32
 pm_entry:
-        mov     ax, SEL_DATA32
-        mov     ds, ax
-        mov     es, ax
-        mov     ss, ax
-        mov     fs, ax
-        mov     gs, ax
-        mov     esp, MON_STACK
-        call    install_idt32
+        FLAT_SEGMENTS_32 MON_STACK
         mov     eax, 0x30               ; INT 0x30 from V86 (IOPL=3): DPL 3
         mov     ebx, [pm_stub_table + 0x30 * 4]
         mov     cl, 0xEE

@@ -103,14 +103,7 @@ v86_handler:                            ; V86 IVT entry 0x41
         section .text32
         bits    32
 pm_entry:
-        mov     ax, SEL_DATA32
-        mov     ds, ax
-        mov     es, ax
-        mov     ss, ax
-        mov     fs, ax
-        mov     gs, ax
-        mov     esp, MON_STACK
-        call    install_idt32
+        FLAT_SEGMENTS_32 MON_STACK
         mov     eax, VEC_NOREDIR        ; reachable from V86 with IOPL=3
         mov     ebx, [pm_stub_table + VEC_NOREDIR * 4]
         mov     cl, 0xEE

@@ -1,4 +1,5 @@
 import X86Decode
+import X86Core
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -387,13 +388,11 @@ public final class TraceDiff {
     /// The same fault in both runs: x86v's pushed EFLAGS image has RF (SDM), QEMU's not
     /// (qemu-fault-rf). Applied after the step's data flow, which would clear the taint of
     /// bytes it writes.
-    func applyFaultRFRule(_ sa: TraceStep, _ sb: TraceStep) {
+    func applyFaultRFRule(_ sa: TraceStep) {
         let rf: UInt32 = 1 << 16
-        // #DE, #BR, #UD, #NM, #TS, #NP, #SS, #GP, #PF, #MF, #AC, #XM.
-        let faultVectors: UInt32 = 0b1011_0111_1100_1110_0001
-        // (QEMU's log may attach a fetch fault to another step than x86v's trace: the fault is
-        // not required in B's paired step; a fault only one side took diverges anyway.)
-        for ea in sa.events where ea.kind == .exception && ea.vector < 32 && faultVectors & (1 << UInt32(ea.vector)) != 0 {
+        // Only x86v's side is looked at: QEMU's log may attach a fetch fault to another step
+        // than x86v's trace, and a fault only one side took diverges anyway.
+        for ea in sa.events where ea.kind == .exception && Vector.setsRF(ea.vector) {
             let image = sa.before[.eflags] | rf
             for w in sa.writes where w.size == 4 && w.value == image && sa.before[.eflags] & rf == 0 {
                 for k in 0..<UInt32(4) { memoryTaint[w.linear &+ k] = DiffRules.qemuFaultRF }
@@ -406,14 +405,14 @@ public final class TraceDiff {
         let bytes = sa.bytes.isEmpty ? sb.bytes : sa.bytes
         guard !bytes.isEmpty else {
             // A fetch fault: no instruction to decode, but its frame has RF.
-            if options.rules { applyFaultRFRule(sa, sb) }
+            if options.rules { applyFaultRFRule(sa) }
             return
         }
         var d = DecodedInstruction()
         let ok = bytes.withUnsafeBufferPointer { decoder.decode($0.baseAddress!, count: $0.count, mode: .bits32, into: &d) == .ok }
         guard ok else {
             // A #UD's bytes do not decode: no data flow to follow, but its frame has RF.
-            if options.rules { applyFaultRFRule(sa, sb) }
+            if options.rules { applyFaultRFRule(sa) }
             return
         }
         let faulted = sa.events.contains { $0.kind == .exception } || sb.events.contains { $0.kind == .exception }
@@ -424,7 +423,7 @@ public final class TraceDiff {
         guard options.rules else { return }
         followDataFlow(d, sa, sb)
         applyFPURules(d, sa)
-        applyFaultRFRule(sa, sb)
+        applyFaultRFRule(sa)
         // The same exception with error codes differing only in EXT (bit 0): the pushed error
         // code is QEMU's known departure; mask it where the guest will read it.
         for ea in sa.events where ea.kind == .exception {
