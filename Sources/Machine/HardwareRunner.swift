@@ -28,6 +28,7 @@ public struct RunGate {
     public init(machine: PCMachine, limits: RunLimits) {
         self.machine = machine
         self.limits = limits
+        machine.skipScheduledNMIs(before: machine.cpu.statePointer.pointee.instructions)
     }
 
     public mutating func check() -> StopReason? {
@@ -38,6 +39,9 @@ public struct RunGate {
             return .timeout
         }
         machine.runDueTimers()
+        if let at = machine.nextScheduledNMI, machine.cpu.statePointer.pointee.instructions >= at {
+            machine.fireScheduledNMI()
+        }
         machine.pollInput(waitMilliseconds: 0)
         return nil
     }
@@ -46,6 +50,11 @@ public struct RunGate {
     public func budget() -> (instructions: UInt64, deadline: UInt64?) {
         let left = limits.maxInstructions - machine.cpu.statePointer.pointee.instructions
         var n = min(left, RunLimits.burst)
+        if let at = machine.nextScheduledNMI {
+            // Stop exactly there: the NMI button is pressed between two instructions.
+            let now = machine.cpu.statePointer.pointee.instructions
+            if at > now { n = min(n, at - now) }
+        }
         let deadline = machine.nextDeadline()
         if let d = deadline { n = min(n, machine.clock.instructions(until: d)) }
         return (n, deadline)
@@ -73,7 +82,9 @@ public final class HardwareRunner {
         while true {
             if let stop = gate.check() { return stop }
             cpu.interruptRequested = machine.interrupts.pending
-            if cpu.statePointer.pointee.halted && !(cpu.interruptRequested && cpu.eflags & EFLAGS.if != 0) {
+            cpu.nmiRequested = machine.interrupts.nmiPending
+            if cpu.statePointer.pointee.halted && !(cpu.interruptRequested && cpu.eflags & EFLAGS.if != 0)
+                && !cpu.nmiDeliverable {
                 if let stop = machine.sleep(interruptsEnabled: cpu.eflags & EFLAGS.if != 0) { return stop }
                 continue
             }
@@ -87,6 +98,14 @@ public final class HardwareRunner {
             case .portIO(let access):
                 machine.completePortIO(access)
             case .interruptWindow:
+                // An NMI comes before a maskable interrupt (SDM Vol. 3A §6.9).
+                if machine.interrupts.nmiPending && cpu.nmiDeliverable {
+                    machine.interrupts.acknowledgeNMI()
+                    machine.noteInterruptDelivered()
+                    if cpu.deliverNMI() == .shutdown { return .tripleFault }
+                    cpu.interruptRequested = machine.interrupts.pending
+                    continue
+                }
                 // INTA: the controller names the vector (or the request vanished).
                 if let vector = machine.interrupts.acknowledge() {
                     machine.noteInterruptDelivered()

@@ -182,6 +182,48 @@ public final class PCMachine {
         return any
     }
 
+    /// The chipset's NMI line (the NMI button; on a PC also I/O channel check and parity
+    /// errors, which x86v never raises): passes only while port 0x70's bit 7 leaves NMIs unmasked,
+    /// then reaches the CPU through the local APIC's LINT1 (virtual-wire mode, MP spec §3.6.2.2).
+    /// Returns whether the edge got past the mask.
+    @discardableResult
+    public func pulseNMI() -> Bool {
+        guard !cmos.nmiMasked else { return false }
+        lapic.assertLINT1()
+        cpu.interruptRequested = interrupts.pending
+        cpu.nmiRequested = interrupts.nmiPending
+        return true
+    }
+
+    /// `--nmi-at N,…`: the NMI button pressed before instruction N (retired-instruction counts,
+    /// ascending), so a run with NMIs is as deterministic as one without. A run option like the
+    /// limits, not machine state: a resumed run is given the same list and skips what lies
+    /// before its start (`RunGate`).
+    public var scheduledNMIs: [UInt64] = [] { didSet { scheduledNMIs.sort(); nmiScheduleIndex = 0 } }
+    var nmiScheduleIndex = 0
+
+    public var nextScheduledNMI: UInt64? {
+        nmiScheduleIndex < scheduledNMIs.count ? scheduledNMIs[nmiScheduleIndex] : nil
+    }
+
+    func skipScheduledNMIs(before count: UInt64) {
+        while let at = nextScheduledNMI, at < count { nmiScheduleIndex += 1 }
+    }
+
+    /// A sleeping CPU that nothing else can wake retires no more instructions, so an NMI
+    /// scheduled for later would never come: the button is pressed now instead (nil: the CPU may
+    /// wake), or the run stops with `stop` when none is left.
+    func pressNMIButtonInstead(of stop: StopReason) -> StopReason? {
+        guard nextScheduledNMI != nil else { return stop }
+        fireScheduledNMI()
+        return nil
+    }
+
+    func fireScheduledNMI() {
+        nmiScheduleIndex += 1
+        pulseNMI()
+    }
+
     /// The CPU took an external interrupt (INTA done, delivered or injected).
     public func noteInterruptDelivered() {
         interruptsDelivered &+= 1
@@ -192,9 +234,11 @@ public final class PCMachine {
     /// counting), or say why the CPU can never wake: IF = 0 (a clean stop), or no timer armed and
     /// no input possible, or only masked interrupts for `fruitlessWakeupLimit` timer events.
     public func sleep(interruptsEnabled: Bool) -> StopReason? {
-        if !interruptsEnabled { return .haltedWithInterruptsOff }
+        // With IF = 0 only an NMI wakes the CPU: a timer can raise one only through an I/O APIC
+        // entry in NMI mode (the old NMI-watchdog setup); without one this is a clean stop.
+        if !interruptsEnabled && !ioapic.routesNMI { return pressNMIButtonInstead(of: .haltedWithInterruptsOff) }
         if let d = nextDeadline() {
-            if fruitlessWakeups >= Self.fruitlessWakeupLimit { return .idleForever }
+            if fruitlessWakeups >= Self.fruitlessWakeupLimit { return pressNMIButtonInstead(of: .idleForever) }
             fruitlessWakeups += 1
             clock.skipIdle(to: d)
             return nil
@@ -203,7 +247,7 @@ public final class PCMachine {
             pollInput(waitMilliseconds: 100)
             return nil
         }
-        return .idleForever
+        return pressNMIButtonInstead(of: .idleForever)
     }
 
     // MARK: Console input
@@ -247,5 +291,6 @@ final class ObservedRegion: MMIORegion {
         // A self-IPI, an EOI or a TPR write can make an interrupt deliverable right after this
         // instruction, not at the end of the CPU's burst.
         machine.cpu.interruptRequested = machine.interrupts.pending
+        machine.cpu.nmiRequested = machine.interrupts.nmiPending
     }
 }

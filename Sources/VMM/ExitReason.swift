@@ -5,6 +5,7 @@ public enum VMExitReason: UInt8, CaseIterable, Sendable, Comparable {
     case externalInterrupt = 1
     case tripleFault = 2
     case interruptWindow = 7
+    case nmiWindow = 8
     case taskSwitch = 9
     case cpuid = 10
     case hlt = 12
@@ -27,6 +28,7 @@ public enum VMExitReason: UInt8, CaseIterable, Sendable, Comparable {
         case .externalInterrupt: "EXTERNAL_INTERRUPT"
         case .tripleFault: "TRIPLE_FAULT"
         case .interruptWindow: "INTERRUPT_WINDOW"
+        case .nmiWindow: "NMI_WINDOW"
         case .taskSwitch: "TASK_SWITCH"
         case .cpuid: "CPUID"
         case .hlt: "HLT"

@@ -37,6 +37,9 @@ public final class VMM {
     public let shadow: ShadowMMU?
     /// The guest executed HLT (activity state "HLT" in VT-x terms): it sleeps until an event.
     public internal(set) var guestHalted = false
+    /// An NMI waits while the guest blocks NMIs: its end is an NMI_WINDOW exit (VT-x's NMI-window
+    /// exiting control), not an EXCEPTION_NMI.
+    var nmiWindowRequested = false
     /// `machine.cpu`, stored: a computed property was a retain/release of the CPU per use on
     /// the exit path.
     let cpu: CPU
@@ -89,6 +92,12 @@ public final class VMM {
         }
         // CR0.TS and the new task's CR3 are the VMM's (VMM+TaskSwitch.swift); cleared in deinit.
         cpu.taskSwitchHook = { [unowned(unsafe) self] cr3 in self.taskSwitchCommitted(newCR3: cr3) }
+        // An NMI the guest's own APIC write (or a device) raises while the guest blocks NMIs is
+        // seen at that exit: the VMM asks for an NMI-window exit (cleared in deinit).
+        machine.lapic.onNMI = { [unowned(unsafe) self] in
+            let st = self.cpu.statePointer.pointee
+            if st.nmiBlocked || st.interruptShadow { self.nmiWindowRequested = true }
+        }
         if let s = shadow {
             // unowned(unsafe) for the same reason as the hooks; `deinit` clears it.
             s.observer = { [unowned(unsafe) self] event in self.pageFaultExit(event) }
@@ -138,6 +147,7 @@ public final class VMM {
     /// EXCEPTION_NMI exit for #PF, handled at the point of the fault.
     deinit {
         cpu.taskSwitchHook = nil
+        machine.lapic.onNMI = {}
         // The shadow MMU's hooks (see init) must not outlive it.
         if let s = shadow {
             s.observer = nil
@@ -195,9 +205,27 @@ public final class VMM {
         }
     }
 
-    /// Event injection before VM entry: a pending external interrupt goes in now if the guest
-    /// can take it (IF = 1, no STI/MOV SS shadow); otherwise ask for an interrupt-window exit.
+    /// Event injection before VM entry, one event per entry as VT-x's: a pending NMI goes in
+    /// first if the guest is not blocking NMIs (else ask for an NMI-window exit), then a pending
+    /// external interrupt if the guest can take it (IF = 1, no STI/MOV SS shadow; else ask for
+    /// an interrupt-window exit).
     func prepareEntry() -> StopReason? {
+        if machine.interrupts.nmiPending {
+            let st = cpu.statePointer.pointee
+            if !st.nmiBlocked && !st.interruptShadow {
+                cpu.nmiRequested = false
+                nmiWindowRequested = false
+                if let stop = injectNMI() { return stop }
+                // A maskable interrupt waits for the next boundary (its window exit).
+                cpu.interruptRequested = machine.interrupts.pending
+                return nil
+            }
+            // Blocked until the guest's IRET (or the shadow's end): NMI-window exiting.
+            nmiWindowRequested = true
+            cpu.nmiRequested = true
+        } else {
+            cpu.nmiRequested = false
+        }
         guard machine.interrupts.pending else {
             cpu.interruptRequested = false
             return nil
@@ -220,24 +248,42 @@ public final class VMM {
         if classicDeliveryNeedsTask(vector) { enterEmulatedForDelivery(vector, external: true) }
         let fromKernel = cpu.statePointer.pointee.cpl == 1
         if let exit = cpu.deliverInterrupt(vector: vector) {
-            // An exit the delivery itself made: a TASK_SWITCH (a task gate in the IDT), or an
-            // exception the bitmap takes out of the guest, raised by the delivery and not by the
-            // instruction at EIP: reflected as it is.
-            switch exit {
-            case .shutdown:
-                return tripleFault()
-            case .exception(let v, let code):
-                let cr2: UInt32? = v == Vector.pageFault ? cpu.pageFaultAddress : nil
-                if let a = cr2 { cpu.statePointer.pointee.cr2 = a }
-                record(.exceptionOrNMI, eip: cpu.statePointer.pointee.eip, .exception(vector: v, errorCode: code, cr2: cr2),
-                       action: "reflected to the guest (raised delivering interrupt \(vector))")
-                return reflect(vector: v, errorCode: code)
-            default:
-                return handle(exit, deadline: nil)
-            }
+            return handleDeliveryExit(exit, what: "interrupt \(vector)")
         }
         if fromKernel { fixDeliveredFrame(errorCode: false) }
         return nil
+    }
+
+    /// NMI injection (VT-x event injection with interruption type NMI): vector 2 through the
+    /// guest's IDT whatever its IF, and the guest blocks further NMIs until its IRET.
+    func injectNMI() -> StopReason? {
+        machine.interrupts.acknowledgeNMI()
+        stats.injectedEvents &+= 1
+        machine.noteInterruptDelivered()
+        guestHalted = false
+        if classicDeliveryNeedsTask(Vector.nmi) { enterEmulatedForDelivery(Vector.nmi, external: true) }
+        let fromKernel = cpu.statePointer.pointee.cpl == 1
+        if let exit = cpu.deliverNMI() { return handleDeliveryExit(exit, what: "an NMI") }
+        if fromKernel { fixDeliveredFrame(errorCode: false) }
+        return nil
+    }
+
+    /// An exit the delivery of an injected event itself made: a TASK_SWITCH (a task gate in the
+    /// IDT), or an exception the bitmap takes out of the guest, raised by the delivery and not
+    /// by the instruction at EIP: reflected as it is.
+    func handleDeliveryExit(_ exit: ExitReason, what: String) -> StopReason? {
+        switch exit {
+        case .shutdown:
+            return tripleFault()
+        case .exception(let v, let code):
+            let cr2: UInt32? = v == Vector.pageFault ? cpu.pageFaultAddress : nil
+            if let a = cr2 { cpu.statePointer.pointee.cr2 = a }
+            record(.exceptionOrNMI, eip: cpu.statePointer.pointee.eip, .exception(vector: v, errorCode: code, cr2: cr2),
+                   action: "reflected to the guest (raised delivering \(what))")
+            return reflect(vector: v, errorCode: code)
+        default:
+            return handle(exit, deadline: nil)
+        }
     }
 
     func handle(_ exit: ExitReason, deadline: UInt64?) -> StopReason? {
@@ -256,6 +302,21 @@ public final class VMM {
         case .intercepted(let what):
             return emulate(what)
         case .interruptWindow:
+            if machine.interrupts.nmiPending && cpu.nmiDeliverable {
+                // The guest's NMI blocking ended (NMI_WINDOW, which the VMM asked for), or the
+                // guest's own APIC write raised an NMI while it ran (an EXCEPTION_NMI exit, as
+                // an NMI arriving in VMX non-root operation with NMI exiting on).
+                let eip = cpu.statePointer.pointee.eip
+                if nmiWindowRequested {
+                    record(.nmiWindow, eip: eip, .none, action: "inject NMI")
+                } else {
+                    record(.exceptionOrNMI, eip: eip, .exception(vector: Vector.nmi, errorCode: nil, cr2: nil),
+                           action: "inject NMI")
+                }
+                nmiWindowRequested = false
+                cpu.nmiRequested = false
+                return injectNMI()
+            }
             record(.interruptWindow, eip: cpu.statePointer.pointee.eip, .none, action: "inject")
             cpu.interruptRequested = false
             return injectExternalInterrupt()

@@ -102,6 +102,24 @@ extension CPU {
         return r
     }
 
+    /// Delivers an NMI now (the owner saw `nmiDeliverable` after an `.interruptWindow` exit, or
+    /// injects one at VM entry): interrupt 2 through the IDT (or the IVT), whatever IF says, as an
+    /// external event (EXT = 1 in an error code its delivery raises), a benign one for the
+    /// double-fault rules. NMIs stay blocked until the next IRET (SDM Vol. 3A §6.7.1); the CPU
+    /// leaves HLT. Returns `.shutdown` if delivery triple-faults, or an exit it raised.
+    @discardableResult
+    public func deliverNMI() -> ExitReason? {
+        nmiRequested = false
+        s.pointee.nmiBlocked = true
+        s.pointee.halted = false
+        s.pointee.currentEIP = s.pointee.eip
+        deliveringExternalInterrupt = true
+        let r = deliverOrExit(vector: Vector.nmi, errorCode: nil, software: false, isTrap: true)
+        deliveringExternalInterrupt = false
+        updateAttention()
+        return r
+    }
+
     /// Injects an exception as the VMM's event injection does (delivered before the next
     /// instruction, as if the current instruction had faulted).
     @discardableResult
@@ -238,6 +256,12 @@ extension CPU {
     /// follow POPF's by the CPL before the return.
     func iret(sz: Int) throws(Fault) {
         let st = s
+        // IRET ends NMI blocking even when it then faults (SDM Vol. 3C §27.2.3: the exit
+        // information of a faulting IRET says NMIs were already unblocked).
+        if st.pointee.nmiBlocked {
+            st.pointee.nmiBlocked = false
+            if nmiRequested { updateAttention() }
+        }
         let flags = materializedFlags()
         if st.pointee.cr0 & CR0.pe == 0 {
             let ip = try peekStack(size: sz)

@@ -50,6 +50,7 @@ extension CPU {
         st.fpu = FPUState()
         s.pointee = st
         interruptRequested = false
+        nmiRequested = false
         deliveringVector = 0xFF
         pendingPort = nil
         exceptionChain = []

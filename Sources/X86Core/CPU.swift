@@ -76,6 +76,17 @@ public final class CPU {
     public var interruptRequested = false {
         didSet { if interruptRequested != oldValue { updateAttention() } }
     }
+    /// The NMI input is latched: an NMI waits for the CPU (IF does not hold it; NMI blocking and
+    /// a MOV SS/STI shadow do). The owner sets it from its interrupt controller; at the first
+    /// boundary where it can be taken the CPU exits with `.interruptWindow` and the owner calls
+    /// `deliverNMI` (an NMI is taken before a maskable interrupt, SDM Vol. 3A §6.9).
+    public var nmiRequested = false {
+        didSet { if nmiRequested != oldValue { updateAttention() } }
+    }
+    /// An NMI could be taken at this boundary: requested, not blocked, no shadow.
+    public var nmiDeliverable: Bool {
+        nmiRequested && !s.pointee.nmiBlocked && !s.pointee.interruptShadow
+    }
     /// The last port access that left the loop, until completed.
     public internal(set) var pendingPort: PortAccess? = nil
     var pendingPortInstruction = DecodedInstruction()
@@ -238,6 +249,7 @@ public final class CPU {
         st.idtr = TableRegister()
         s.pointee = st
         interruptRequested = false
+        nmiRequested = false
         deliveringVector = 0xFF
         flushTLB()
         updateAttention()
@@ -262,6 +274,7 @@ public final class CPU {
             || st.interruptShadow || !breakpoints.isEmpty || !watchpoints.isEmpty || ownerStopRequested || instructionObserver != nil
             || traceObserver != nil || st.halted
             || (interruptRequested && st.flags & EFLAGS.if != 0)
+            || (nmiRequested && !st.nmiBlocked)
             || singleStepHeld || heldBreakpointHits != 0 || ownerCompletedTrap || boundaryCallbackRequested
             || taskTrapPending
     }
@@ -530,6 +543,7 @@ public final class CPU {
         if interruptRequested && st.pointee.flags & EFLAGS.if != 0 && !st.pointee.interruptShadow {
             return .interruptWindow
         }
+        if nmiRequested && !st.pointee.nmiBlocked && !st.pointee.interruptShadow { return .interruptWindow }
         if st.pointee.halted { return .halted }
         return nil
     }

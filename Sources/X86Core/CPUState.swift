@@ -97,6 +97,8 @@ public struct CPUState: Sendable {
     /// One-instruction interrupt shadow after STI / MOV SS / POP SS (SDM Vol. 3A §6.8.3).
     public var interruptShadow: Bool = false
     public var halted: Bool = false
+    /// NMIs are blocked: from the delivery of an NMI until the next IRET (SDM Vol. 3A §6.7.1).
+    public var nmiBlocked: Bool = false
     /// Retired instructions; also the TSC base (the clock is virtual: see `tscOffset`).
     public var instructions: UInt64 = 0
     public var tscOffset: UInt64 = 0

@@ -60,6 +60,8 @@ struct RunOptions: ParsableArguments {
     var bios: String?
     @Option(help: ArgumentHelp("Write the bytes the guest sends to port 0xE9 (the debug console) to FILE instead of stderr.", valueName: "FILE"))
     var debugcon: String?
+    @Option(name: .customLong("nmi-at"), help: ArgumentHelp("Press the NMI button before these instructions (retired-instruction counts, comma-separated): the chipset's NMI, masked by port 0x70 bit 7, reaches the CPU through the local APIC's LINT1.", valueName: "N,..."))
+    var nmiAt: String?
     @Option(help: ArgumentHelp("Decode port 0x80 (POST codes) and write the bytes the guest sends there to FILE (without it no device owns 0x80).", valueName: "FILE"))
     var post: String?
 
@@ -133,6 +135,7 @@ struct RunOptions: ParsableArguments {
         let machine = PCMachine(memorySize: bytes, rtcStart: start,
                                 privateMemory: useShadow ? (pool + classicPages) * 4096 : 0)
         machine.strictIO = strictIO
+        machine.scheduledNMIs = try parseNMISchedule()
         machine.cpu.engine = engine
         let elf = try loadGuest(into: machine)
 
@@ -169,6 +172,19 @@ struct RunOptions: ParsableArguments {
         }
         return GuestSetup(options: self, machine: machine, vmm: vmm, elf: elf, serial: output, console: console,
                           faults: faults, post: post)
+    }
+
+    /// `--nmi-at N,…` as instruction counts.
+    func parseNMISchedule() throws -> [UInt64] {
+        guard let text = nmiAt else { return [] }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count <= 4096 else { throw InputError("--nmi-at: at most 4096 instruction counts") }
+        return try parts.map { part in
+            guard let n = UInt64(part.trimmingSpaces()) else {
+                throw InputError("bad --nmi-at '\(text)' (instruction counts, e.g. 1000000,2500000)")
+            }
+            return n
+        }
     }
 
     /// Port 0xE9 to stderr or `--debugcon FILE`, port 0x80 to `--post FILE` (or nowhere). The

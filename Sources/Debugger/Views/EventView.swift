@@ -108,6 +108,10 @@ enum EventView {
             text = "\(at) the guest executed \(x.reason == .rdmsr ? "RDMSR" : "WRMSR") on MSR 0x\(String(i, radix: 16))\(v.map { " (value 0x\(String($0, radix: 16)))" } ?? ""). MSR accesses exit (MSR bitmaps all ones); the VMM emulated it against x86v's MSR model (\(x.action)). SDM Vol. 3C §25.1.3, §24.6.9."
         case (.apicAccess, .mmio(_, let a, _, let w, _)), (.eptViolation, .mmio(_, let a, _, let w, _)):
             text = "\(at) the guest \(w ? "wrote" : "read") device memory at \(hex8(a)). The page belongs to an emulated device (\(x.reason == .apicAccess ? "the local APIC: APIC-access page" : "MMIO, as an EPT violation would report it")); the access was emulated by the device model. SDM Vol. 3C §29.4, §28.3.3."
+        case (.nmiWindow, _):
+            text = "\(at) an NMI was pending while the guest blocked NMIs (it was still in its NMI handler, before the IRET, or in an STI/MOV SS shadow), so the VMM asked for an NMI-window exit; the guest's IRET ended the blocking and the VMM injected the NMI (interrupt 2, whatever IF says). SDM Vol. 3A §6.7.1; Vol. 3C §25.2, §26.6.6."
+        case (.exceptionOrNMI, .exception(Vector.nmi, _, _)):
+            text = "\(at) an NMI arrived (from the local APIC: an NMI IPI, LINT1 or an I/O APIC entry in NMI mode) while the guest ran: with NMI exiting on it exits to the VMM, which injected it as an NMI event (interrupt 2 through the guest's IDT, whatever IF says; the guest then blocks NMIs until its IRET). SDM Vol. 3C §25.2, §26.6.1.1; Vol. 3A §6.7.1."
         case (.exceptionOrNMI, .exception(let v, let code, _)):
             text = "\(at) the guest raised \(Vector.name(v))\(code.map { "(\(hex8($0)))" } ?? "")\(insn). Its bit is set in the exception bitmap, so it exited to the VMM, which \(x.action). SDM Vol. 3C §25.2, §24.6.3."
         case (.gdtrIdtrAccess, _), (.ldtrTrAccess, _):

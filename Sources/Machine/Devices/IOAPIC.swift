@@ -98,6 +98,12 @@ public final class IOAPIC: MMIORegion {
         }
     }
 
+    /// Some unmasked entry has delivery mode NMI: a device can still raise an NMI (a CPU halted
+    /// with IF = 0 may wake).
+    public var routesNMI: Bool {
+        redirection.contains { $0 & Self.masked == 0 && ($0 & Self.deliveryModeMask) >> 8 == 4 }
+    }
+
     /// The pin is asserted once its polarity is applied.
     func isAsserted(_ pin: Int) -> Bool {
         (pinLevels >> UInt32(pin) & 1 != 0) != (redirection[pin] & Self.polarityLow != 0)
@@ -130,8 +136,14 @@ public final class IOAPIC: MMIORegion {
     func send(_ pin: Int) -> Bool {
         let e = redirection[pin]
         let mode = (e & Self.deliveryModeMask) >> 8
-        guard mode <= 1, lapic.isSoftwareEnabled else { return false }
         let destination = UInt8(truncatingIfNeeded: e >> 56)
+        if mode == 4 {
+            // NMI (the 82093AA datasheet asks for edge mode with it): the vector is ignored, and
+            // a level entry never waits for an EOI that an NMI handler does not send.
+            if lapic.matchesDestination(destination, logical: e & Self.destinationLogical != 0) { lapic.signalNMI() }
+            return false
+        }
+        guard mode <= 1, lapic.isSoftwareEnabled else { return false }
         guard lapic.matchesDestination(destination, logical: e & Self.destinationLogical != 0) else {
             return false
         }

@@ -37,8 +37,11 @@ struct VectorBitmap {
 /// hardware-reset state instead.
 ///
 /// The timer counts bus clocks at 100 MHz: one tick is 10 ns, one instruction of virtual time.
-/// Only the CPU's delivery of fixed interrupts is modelled: NMI/SMI/INIT/SIPI IPIs and the
-/// NMI on LINT1 go nowhere (there is no other CPU, and the VMM has no NMI path).
+/// Fixed interrupts and NMIs reach the CPU: an NMI comes from the ICR (delivery mode NMI to
+/// ourselves), from LINT1 (the chipset's NMI line, `assertLINT1`) when its LVT entry says NMI,
+/// or from an I/O APIC entry with delivery mode NMI, and is latched in `nmiPending` until the
+/// CPU takes it (edge-triggered, one latch: NMIs arriving while one waits merge, as on the
+/// pin). SMI/INIT/SIPI IPIs go nowhere (there is no other CPU and no SMM).
 public final class LocalAPIC: MMIORegion, ClockedDevice {
     /// EOI of a vector whose TMR bit was set (level-triggered): the EOI message the I/O APIC
     /// sees (it clears Remote IRR). `IOAPIC.init(lapic:)` installs this.
@@ -80,6 +83,10 @@ public final class LocalAPIC: MMIORegion, ClockedDevice {
     var lvtLINT0: UInt32 = lvtMask
     var lvtLINT1: UInt32 = lvtMask
     var lvtError: UInt32 = lvtMask
+    /// An NMI is waiting for the CPU (`InterruptController.nmiPending`).
+    public internal(set) var nmiPending = false
+    /// NMIs this APIC passed to the CPU's NMI input (`--stats`).
+    public internal(set) var nmisSignalled: UInt64 = 0
 
     // Timer: the counter held `timerAnchorCount` at time `timerAnchor` and has counted down one
     // per `timerTickNanoseconds` since; 0 = stopped (one-shot expired or initial count 0).
@@ -222,9 +229,46 @@ public final class LocalAPIC: MMIORegion, ClockedDevice {
         case 1, 2: toSelf = true
         default: toSelf = false
         }
+        if mode == 4 {
+            // NMI: the vector field is ignored (SDM §10.6.1, delivery mode 100).
+            if toSelf { signalNMI() }
+            return
+        }
         guard mode == 0 || (mode == 1 && shorthand != 1) else { return }
         if vector < 16 { signalError(Self.errorSendIllegalVector) }
         if toSelf { accept(vector: vector, levelTriggered: false) }
+    }
+
+    /// The CPU's NMI input sees an edge.
+    public func signalNMI() {
+        nmiPending = true
+        nmisSignalled &+= 1
+        onNMI()
+    }
+
+    /// Told of every NMI edge (the VMM: an NMI raised while the guest blocks NMIs waits for an
+    /// NMI-window exit). Wiring, not state.
+    public var onNMI: () -> Void = {}
+
+    /// The CPU took the NMI (`InterruptController.acknowledgeNMI`).
+    public func nmiTaken() { nmiPending = false }
+
+    /// The LINT1 pin saw a rising edge (on a PC: the chipset's NMI, after the NMI mask in port
+    /// 0x70). What happens follows the LVT LINT1 entry (SDM §10.5.1): masked — nothing; NMI — an
+    /// NMI; fixed — its vector. SMI, INIT and ExtINT on LINT1 have no receiver here. With the
+    /// APIC software-disabled, LINT1 is the CPU's NMI pin, as `acceptsExtINT` makes LINT0 its
+    /// INTR pin (QEMU's disabled APIC): a guest that never touched its APIC still gets NMIs.
+    public func assertLINT1() {
+        guard isSoftwareEnabled else {
+            signalNMI()
+            return
+        }
+        guard lvtLINT1 & Self.lvtMask == 0 else { return }
+        switch (lvtLINT1 >> 8) & 7 {
+        case 4: signalNMI()
+        case 0: accept(vector: UInt8(truncatingIfNeeded: lvtLINT1), levelTriggered: false)
+        default: break
+        }
     }
 }
 

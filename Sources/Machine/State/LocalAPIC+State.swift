@@ -1,8 +1,9 @@
 import X86Core
 
 // Snapshot state of the local APIC: every register (ID, TPR, LDR, DFR, SVR, ISR/TMR/IRR, ESR and
-// the errors pending for it, ICR, the six LVT entries) and the timer (initial count, divide
-// configuration, and the anchor its current count is computed from). The base address is wiring.
+// the errors pending for it, ICR, the six LVT entries), the timer (initial count, divide
+// configuration, and the anchor its current count is computed from), the NMI latch and count.
+// The base address is wiring.
 // Each register is checked against the bits its write path can set.
 
 extension VectorBitmap {
@@ -27,6 +28,7 @@ extension LocalAPIC {
         w.put(lvtTimer); w.put(lvtThermal); w.put(lvtPerformance)
         w.put(lvtLINT0); w.put(lvtLINT1); w.put(lvtError)
         w.put(timerInitial); w.put(timerDivide); w.put(timerAnchor); w.put(timerAnchorCount)
+        w.put(nmiPending); w.put(nmisSignalled)
     }
 
     public func restoreState(from r: inout StateReader) throws(StateError) {
@@ -59,7 +61,10 @@ extension LocalAPIC {
         let divide = try r.get("LAPIC timer divide", mask: 0xB as UInt32)
         let anchor: UInt64 = try r.get()
         let anchorCount: UInt32 = try r.get()
+        let nmi = try r.getBool()
+        let nmis: UInt64 = try r.get()
         return {
+            self.nmiPending = nmi; self.nmisSignalled = nmis
             self.idRegister = newID; self.tpr = newTPR; self.ldr = newLDR; self.dfr = newDFR
             self.svr = newSVR
             self.irr = newIRR; self.isr = newISR; self.tmr = newTMR

@@ -7,7 +7,7 @@ import X86Core
 //     policy     FNV-1a 64 of the exit policy (checked: the VMM restored into must have been
 //                built with the same policy and MMU, which the snapshot's config guarantees)
 //     stats      exit counts by basic reason (64), injected events
-//     guest      virtual CR0, CR3, CR4; HLT activity state
+//     guest      virtual CR0, CR3, CR4; HLT activity state; NMI window requested
 //     trace      the exit trace's last `seq` (the exit count when no trace is attached: every
 //                recorded exit is counted and traced, so the two move together)
 //     shadow     present flag, then the shadow MMU's section "SHMU"
@@ -27,6 +27,7 @@ extension VMM {
         w.put(stats.injectedEvents)
         w.put(virtualCPU.cr0); w.put(virtualCPU.cr3); w.put(virtualCPU.cr4)
         w.put(guestHalted)
+        w.put(nmiWindowRequested)
         w.put(trace?.sequence ?? stats.total)
         w.put(shadow != nil)
         shadow?.saveState(to: &w)
@@ -52,6 +53,7 @@ extension VMM {
         s.injectedEvents = try r.get()
         let v = VirtualCPU(cr0: try r.get(), cr3: try r.get(), cr4: try r.get())
         let halted = try r.getBool()
+        let nmiWindow = try r.getBool()
         let exitSequence: UInt64 = try r.get()
         let hasShadow = try r.getBool()
         guard hasShadow == (shadow != nil) else {
@@ -67,6 +69,7 @@ extension VMM {
             self.stats = s
             self.virtualCPU = v
             self.guestHalted = halted
+            self.nmiWindowRequested = nmiWindow
             self.trace?.sequence = exitSequence
             shadowCommit?()
         }

@@ -6,9 +6,9 @@ import X86Decode
 //     CPUState   GPRs, EIP, current EIP, EFLAGS, LazyFlags (op, size, result, dst, src, aux),
 //                ES CS SS DS FS GS LDTR TR (selector, attributes, base, limit: `access` is
 //                recomputed), GDTR, IDTR, CR0 CR2 CR3 CR4, paging root, DR0–DR7, CPL, user TLB
-//                bank, interrupt shadow, halted, instruction count, TSC offset, SYSENTER_CS/ESP/
+//                bank, interrupt shadow, halted, NMI blocked, instruction count, TSC offset, SYSENTER_CS/ESP/
 //                EIP, APIC base, MISC_ENABLE, PAT
-//     events     interrupt requested, vector being delivered, pending port access (+ its
+//     events     interrupt requested, NMI requested, vector being delivered, pending port access (+ its
 //                instruction), the last exit's instruction, the exception chain (≤ 8)
 //     owner      exception bitmap, intercepts, CR0/CR4 guest/host masks and read shadows
 //     in flight  boundary callback requested, #PF address, owed single-step trap, breakpoint
@@ -56,6 +56,7 @@ extension CPU {
         w.put(st.userBank)
         w.put(st.interruptShadow)
         w.put(st.halted)
+        w.put(st.nmiBlocked)
         w.put(st.instructions)
         w.put(st.tscOffset)
         w.put(st.sysenterCS); w.put(st.sysenterESP); w.put(st.sysenterEIP)
@@ -65,6 +66,7 @@ extension CPU {
         Self.put(st.fpu, to: &w)
 
         w.put(interruptRequested)
+        w.put(nmiRequested)
         w.put(deliveringVector)
         w.put(pendingPort != nil)
         if let p = pendingPort {
@@ -141,6 +143,7 @@ extension CPU {
         guard st.userBank == 1 || st.userBank == 2 else { throw StateError("snapshot corrupt: TLB bank \(st.userBank)") }
         st.interruptShadow = try r.getBool()
         st.halted = try r.getBool()
+        st.nmiBlocked = try r.getBool()
         st.instructions = try r.get()
         st.tscOffset = try r.get()
         st.sysenterCS = try r.get(); st.sysenterESP = try r.get(); st.sysenterEIP = try r.get()
@@ -150,6 +153,7 @@ extension CPU {
         st.fpu = try Self.fpu(from: &r)
 
         let requested = try r.getBool()
+        let nmi = try r.getBool()
         let delivering: UInt8 = try r.get()
         var port: PortAccess? = nil
         if try r.getBool() {
@@ -205,6 +209,7 @@ extension CPU {
         return {
             self.s.pointee = st
             self.interruptRequested = requested
+            self.nmiRequested = nmi
             self.deliveringVector = delivering
             self.pendingPort = port
             self.pendingPortInstruction = portInstruction
