@@ -28,7 +28,7 @@ import Darwin
 // identity; only then are the sections parsed (each one checked again as it is read).
 
 extension MachineSnapshot {
-    public static let formatVersion: UInt32 = 3
+    public static let formatVersion: UInt32 = 4
 
     /// Names the x86v build: a snapshot is only resumed by the build that wrote it, since another
     /// build may execute differently and the resumed run would no longer be exact. On Linux it
