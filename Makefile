@@ -21,7 +21,7 @@ CPU_FUZZ := .build/release/cpu-fuzz
 UNICORN_PY ?= /usr/bin/python3
 APT_PACKAGES := libcapstone-dev libedit-dev pkg-config gcc binutils make gdb graphviz qemu-system-x86 nasm
 
-.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume check-trace check-engines native-harness diff-cpu fuzz-cpu unicorn-cases
+.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume check-trace check-engines native-harness diff-cpu fuzz-cpu unicorn-cases xv6-check
 
 all: build
 
@@ -71,6 +71,8 @@ unicorn-cases:
 
 check-cli: build guests
 	bash Tests/cli/check-cli.sh $(X86V)
+	python3 Tests/cli/check-console.py $(X86V) testguests
+	bash Tests/cli/check-drive.sh $(X86V)
 
 # The page-fault regression runner on every guest in all three configurations, with JUnit.
 check-test-command: build guests
@@ -107,6 +109,16 @@ test: build guests check-cli check-test-command check-debug check-save-resume ch
 	$(X86V) conformance testguests/conformance/80386/00.jsonl
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build
+	@$(MAKE) --no-print-directory xv6-check
+
+# xv6 (issue 18): boot mit-pdos/xv6-public's kernel with its file system on the primary slave,
+# run usertests on the serial console in none, hw-direct and hw-shadow, type on the keyboard
+# under --display text, and time QEMU TCG doing the same (docs/xv6.md). Needs a built xv6
+# tree: make xv6-check XV6=DIR (DIR/kernel, DIR/fs.img); skipped, and says so, without one.
+xv6-check: build
+	@if [ -z "$(XV6)" ] || [ ! -f "$(XV6)/kernel" ] || [ ! -f "$(XV6)/fs.img" ]; then \
+		echo "xv6-check: skipped: no xv6 build given (make xv6-check XV6=DIR, DIR a built mit-pdos/xv6-public tree with kernel and fs.img; see docs/xv6.md)"; \
+	else python3 Tools/xv6/xv6-check.py --x86v $(X86V) --xv6 "$(XV6)"; fi
 
 # An I/O-bound flat guest: 1,000,000 × OUT 0x3F8 (mov ecx, 1000000 / mov dx, 0x3f8 /
 # mov al, 'A' / 1: out dx, al / loop 1b / cli / hlt) — one IO_INSTRUCTION exit each.

@@ -82,10 +82,15 @@ let package = Package(
         // The 80386 real-hardware conformance harness (SingleStepTests/80386: JSON lines and MOO
         // files): readers, the revocation list, the opcode table's flag masks, the runner.
         .target(name: "Conformance", dependencies: ["X86Core"]),
+        // The terminal at the edge: raw mode (always restored), the Ctrl-A escapes, the text
+        // screen drawn with ANSI sequences and dumped as text. Depends on nothing else. Its signal
+        // handler reads saved globals: no dynamic exclusivity checks there (they call into the
+        // runtime's access tracking, which is not async-signal-safe).
+        .target(name: "Console", swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .executableTarget(
             name: "x86v",
             dependencies: [
-                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle", "Debugger", "Audit", "Trace", "Conformance",
+                "X86Decode", "X86Core", "Machine", "VMM", "ShadowMMU", "ELF", "CapstoneOracle", "Debugger", "Audit", "Trace", "Conformance", "Console",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -107,6 +112,7 @@ let package = Package(
             exclude: ["UnicornKnownDifferences.md", "Fixtures"]
         ),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "X86Core"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console"]),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "VMM", "Machine", "X86Core", "ELF", "ShadowMMU"]),
         .testTarget(name: "TraceTests", dependencies: ["Trace", "X86Core", "X86Decode", "Machine", "VMM"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "X86Core", "X86Decode", "Machine"]),

@@ -7,11 +7,20 @@ set -u
 header=0
 if [ "${1:-}" = "--header" ]; then header=1; shift; fi
 elf=$1
-cmd="qemu-system-i386 -accel tcg -nographic -monitor none -no-reboot -m 64 -rtc base=2000-01-01T00:00:00,clock=vm -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel $elf"
+given=$1
+# Extra QEMU arguments for a guest (a disk, say): expected/NAME.qemu, words on its non-comment
+# lines, with paths relative to this directory (QEMU runs here).
+here=$(cd "$(dirname "$0")" && pwd)
+case "$elf" in /*) ;; *) elf="$PWD/$elf" ;; esac
+extra=""
+name=$(basename "$elf" .elf)
+if [ -f "$here/expected/$name.qemu" ]; then extra=$(grep -v '^[[:space:]]*#' "$here/expected/$name.qemu" | tr '\n' ' '); fi
+cd "$here" || exit 1
+cmd="qemu-system-i386 -accel tcg -nographic -monitor none -no-reboot -m 64 -rtc base=2000-01-01T00:00:00,clock=vm -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 ${extra}-kernel $given"
 out=$(mktemp)
 # shellcheck disable=SC2086
 timeout 20 qemu-system-i386 -accel tcg -nographic -monitor none -no-reboot -m 64 \
-    -rtc base=2000-01-01T00:00:00,clock=vm -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$elf" \
+    -rtc base=2000-01-01T00:00:00,clock=vm -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 $extra -kernel "$elf" \
     < /dev/null > "$out" 2>/dev/null
 status=$?
 if [ $header = 1 ]; then

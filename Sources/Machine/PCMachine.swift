@@ -16,9 +16,13 @@ public enum StopReason: Equatable, Sendable {
     case resetRequested
     /// `--strict-io`: the guest touched a port no device owns.
     case unknownPort(port: UInt16, isIn: Bool)
+    /// The guest entered ACPI S5 (SLP_EN with the soft-off SLP_TYP in PM1_CNT).
+    case powerOff
     /// A debugger breakpoint, watchpoint or stop request (`CPU.breakpoints`, `watchpoints`,
     /// `requestOwnerStop`): only ever seen by a debugger, which resumes the run.
     case breakpoint
+    /// The user ended the run from the console (`Ctrl-A x`).
+    case userQuit
 }
 
 /// The PC around the CPU: RAM, the I/O bus and its devices, the interrupt controllers, the
@@ -33,13 +37,25 @@ public final class PCMachine {
     public let pit: PIT8254
     public let cmos: CMOS
     public let systemControl: SystemControl
+    /// The 8042 with its PS/2 keyboard (0x60, 0x64; IRQ1).
+    public let keyboard: Keyboard8042
+    /// The VGA in text mode: the screen at 0xB8000, the CRTC (0x3D4/0x3D5), misc, status.
+    public let vga: VGAText
     public let uart: UART16550
     public let lapic: LocalAPIC
     public let ioapic: IOAPIC
     public let lines: InterruptLines
     public let interrupts: InterruptController
     public let debugPorts: DebugPorts
+    /// The IDE controller (both channels, always present; disks from `attachDrive`).
+    public let ide: IDEController
     public let coprocessor = CoprocessorPorts()
+    /// QEMU's fw_cfg (0x510/0x511) and the ACPI power-management registers (PIIX4 PM at 0x600,
+    /// 0xB2, 0xCF9): always present, as on QEMU's pc.
+    public let firmwareConfig: FirmwareConfig
+    public let acpi: ACPIPowerManagement
+    /// QEMU's pc-testdev, once `attachTestDevice` (`--device pc-testdev`) added it.
+    public internal(set) var testDevice: PCTestDevice? = nil
     /// `--strict-io`: an access to a port nobody owns stops the run.
     public var strictIO = false
     /// Set by a device or a strict-I/O violation; the runner stops at the next boundary.
@@ -78,23 +94,35 @@ public final class PCMachine {
         pit = PIT8254(clock: clock, lines: lines)
         cmos = CMOS(clock: clock, lines: lines, start: rtcStart, memorySize: memorySize)
         systemControl = SystemControl()
+        keyboard = Keyboard8042(lines: lines, clock: clock)
+        vga = VGAText(memory: memory)
         uart = UART16550(lines: lines)
         debugPorts = DebugPorts()
+        firmwareConfig = FirmwareConfig(ramSize: UInt64(memorySize))
+        acpi = ACPIPowerManagement(clock: clock, lines: lines)
+        ide = IDEController(lines: lines)
         bus.attach(pic, ports: 0x20...0x21)
         bus.attach(pic, ports: 0xA0...0xA1)
         bus.attach(pic, ports: 0x4D0...0x4D1)
         bus.attach(pit, ports: 0x40...0x43)
         bus.attach(pit, ports: 0x61...0x61)
         bus.attach(cmos, ports: 0x70...0x71)
-        bus.attach(systemControl, ports: 0x60...0x60)
-        bus.attach(systemControl, ports: 0x64...0x64)
+        bus.attach(keyboard, ports: 0x60...0x60)
+        bus.attach(keyboard, ports: 0x64...0x64)
+        for r in VGAText.portRanges { bus.attach(vga, ports: r) }
         bus.attach(systemControl, ports: 0x92...0x92)
         bus.attach(uart, ports: 0x3F8...0x3FF)
         bus.attach(debugPorts, ports: 0xF4...0xF7)
         bus.attach(debugPorts, ports: 0xE9...0xE9)
+        ide.attachPorts(to: bus)
         memory.add(ObservedRegion(lapic, name: "lapic", machine: self))
         memory.add(ObservedRegion(ioapic, name: "ioapic", machine: self))
         systemControl.onReset = { [unowned self] in self.stopRequest = .resetRequested }
+        keyboard.onReset = { [unowned self] in self.stopRequest = .resetRequested }
+        bus.attach(firmwareConfig, ports: FirmwareConfig.ports)
+        for r in ACPIPowerManagement.portRanges { bus.attach(acpi, ports: r) }
+        acpi.onReset = { [unowned self] in self.stopRequest = .resetRequested }
+        acpi.onPowerOff = { [unowned self] in self.stopRequest = .powerOff }
         bus.attach(coprocessor, ports: CoprocessorPorts.ports)
         // FERR# → IRQ13 → the CPU at the next instruction boundary; 0xF0 → IGNNE#.
         cpu.numericErrorSignal = { [unowned self] high in
@@ -115,6 +143,12 @@ public final class PCMachine {
         try image.map(into: memory)
         rom = image
         cpu.powerOn()
+    }
+
+    /// Puts a disk at IDE position `index` (0–3: primary master, primary slave, secondary master,
+    /// secondary slave, as QEMU's `-drive index=`). Attach before the run starts.
+    public func attachDrive(_ image: DiskImage, index: Int) {
+        ide.attach(image, index: index)
     }
 
     /// Decodes the POST-code port 0x80 (`x86v run --post FILE`): bytes written there go to
@@ -163,10 +197,12 @@ public final class PCMachine {
     public func nextDeadline() -> UInt64? {
         // The three clocked devices by name, not through `[any ClockedDevice]`: this runs on
         // every VM exit, and existential dispatch plus retain/release of each element was a
-        // tenth of an exit's cost. The order is fixed (determinism): PIT, CMOS, LAPIC.
+        // tenth of an exit's cost. The order is fixed (determinism): PIT, CMOS, LAPIC, ACPI.
         var best = pit.nextDeadline() ?? .max
         if let d = cmos.nextDeadline(), d < best { best = d }
         if let d = lapic.nextDeadline(), d < best { best = d }
+        if let d = acpi.nextDeadline(), d < best { best = d }
+        if let d = keyboard.nextDeadline(), d < best { best = d }
         return best == .max ? nil : best
     }
 
@@ -179,6 +215,7 @@ public final class PCMachine {
         if let d = pit.nextDeadline(), d <= now { pit.tick(now: now); any = true }
         if let d = cmos.nextDeadline(), d <= now { cmos.tick(now: now); any = true }
         if let d = lapic.nextDeadline(), d <= now { lapic.tick(now: now); any = true }
+        if let d = acpi.nextDeadline(), d <= now { acpi.tick(now: now); any = true }
         return any
     }
 
@@ -238,7 +275,12 @@ public final class PCMachine {
         // entry in NMI mode (the old NMI-watchdog setup); without one this is a clean stop.
         if !interruptsEnabled && !ioapic.routesNMI { return pressNMIButtonInstead(of: .haltedWithInterruptsOff) }
         if let d = nextDeadline() {
-            if fruitlessWakeups >= Self.fruitlessWakeupLimit { return pressNMIButtonInstead(of: .idleForever) }
+            if fruitlessWakeups >= Self.fruitlessWakeupLimit {
+                // Nothing the timers raise wakes it; a person at the terminal still may.
+                guard canReceiveInput else { return pressNMIButtonInstead(of: .idleForever) }
+                pollInput(waitMilliseconds: 100)
+                return nil
+            }
             fruitlessWakeups += 1
             clock.skipIdle(to: d)
             return nil
@@ -252,17 +294,50 @@ public final class PCMachine {
 
     // MARK: Console input
 
-    /// Hands pending host input to the UART (the caller says whether it may block waiting).
-    public var inputSource: ConsoleInput? = nil
+    /// Host input (a terminal): its bytes go to `inputTarget`.
+    public var inputSource: (any HostInput)? = nil
+    /// COM1's receiver, or the keyboard (`--display text`: keys typed as on QEMU's screen).
+    public var inputTarget: InputTarget = .serial
+    /// Host bytes → key events for `inputTarget == .keyboard` (holds a split escape sequence).
+    public var keyDecoder = KeyDecoder()
+    /// Called from the input poll about every 256 polls or 2^20 instructions, and at every
+    /// poll of a sleeping CPU: the terminal front end's chance to redraw (`--display text`).
+    public var onPoll: (() -> Void)? = nil
+    var pollCount: UInt32 = 0
+    var lastPollInstructions: UInt64 = 0
 
     /// True when something outside the CPU could still raise an interrupt while it sleeps.
     public var canReceiveInput: Bool { inputSource?.isOpen ?? false }
 
+    /// Gives the keyboard its next typed key if it may have one (every call: deterministic), then,
+    /// rate-limited, lets the front end redraw and takes host input (the caller says whether it
+    /// may block waiting). Polling a terminal costs a system call: at every VM exit it would
+    /// halve the exit rate, so a waiting byte is seen within 256 exits or ~10 ms of guest time.
     public func pollInput(waitMilliseconds: Int32) {
-        guard let input = inputSource, input.isOpen, uart.wantsInput else { return }
+        keyboard.deliverTyped()
+        if waitMilliseconds == 0 {
+            pollCount &+= 1
+            let n = cpu.statePointer.pointee.instructions
+            guard pollCount & 255 == 0 || n &- lastPollInstructions >= 1 << 20 else { return }
+            lastPollInstructions = n
+        }
+        onPoll?()
+        guard let input = inputSource, input.isOpen else { return }
         let bytes = input.read(waitMilliseconds: waitMilliseconds)
-        if !bytes.isEmpty { uart.receive(bytes) }
+        switch inputTarget {
+        case .serial:
+            if !bytes.isEmpty { uart.receive(bytes) }
+        case .keyboard:
+            var events = keyDecoder.decode(bytes)
+            if bytes.isEmpty { events += keyDecoder.flush() }
+            if !events.isEmpty { keyboard.type(events) }
+        }
     }
+}
+
+/// Where interactive host input goes.
+public enum InputTarget: Sendable {
+    case serial, keyboard
 }
 
 /// A device's MMIO window as the bus sees it: forwards to the device and tells the machine's
@@ -270,7 +345,10 @@ public final class PCMachine {
 final class ObservedRegion: MMIORegion {
     let inner: MMIORegion
     let name: String
-    unowned let machine: PCMachine
+    /// unowned(unsafe): the machine owns its memory and so this region; a checked unowned
+    /// reference cost a retain/release pair on every access (xv6 reads its APIC ID once per
+    /// lock operation: ~100 M accesses in usertests).
+    unowned(unsafe) let machine: PCMachine
 
     init(_ inner: MMIORegion, name: String, machine: PCMachine) {
         self.inner = inner

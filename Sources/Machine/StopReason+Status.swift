@@ -13,6 +13,8 @@ extension StopReason {
         case .unknownPort: 14
         case .resetRequested: 16
         case .breakpoint: 20
+        case .powerOff: 22
+        case .userQuit: 24
         }
     }
 }
@@ -31,6 +33,8 @@ extension StopReason {
         case .unknownPort: "unknown-port"
         case .resetRequested: "reset"
         case .breakpoint: "debugger-stop"
+        case .userQuit: "user-quit"
+        case .powerOff: "power-off"
         }
     }
 }

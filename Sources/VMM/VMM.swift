@@ -88,7 +88,8 @@ public final class VMM {
         cpu.cr4GuestHostMask = 0xFFFF_FFFF
         syncReadShadows()
         if policy.mmio {
-            machine.mmioObserver = { [unowned self] access in self.mmioExit(access) }
+            // unowned(unsafe) as the CPU hooks (deinit clears it): this runs on every MMIO access.
+            machine.mmioObserver = { [unowned(unsafe) self] access in self.mmioExit(access) }
         }
         // CR0.TS and the new task's CR3 are the VMM's (VMM+TaskSwitch.swift); cleared in deinit.
         cpu.taskSwitchHook = { [unowned(unsafe) self] cr3 in self.taskSwitchCommitted(newCR3: cr3) }
@@ -148,6 +149,7 @@ public final class VMM {
     deinit {
         cpu.taskSwitchHook = nil
         machine.lapic.onNMI = {}
+        machine.mmioObserver = nil
         // The shadow MMU's hooks (see init) must not outlive it.
         if let s = shadow {
             s.observer = nil

@@ -121,7 +121,13 @@ public final class PhysicalMemory {
             }
             return
         }
-        if let r = region(at: address) { r.write(offset: address &- r.base, size: n, value: value); return }
+        if let r = region(at: address) {
+            // Only the bytes written: a device (and the exit trace) must not see whatever the
+            // engine left above a 1- or 2-byte store's value.
+            let v = n >= 4 ? value : value & ((1 << (UInt32(n) * 8)) &- 1)
+            r.write(offset: address &- r.base, size: n, value: v)
+            return
+        }
         for i in 0..<n { write8(address &+ UInt32(i), UInt8(truncatingIfNeeded: value >> (8 * i))) }
     }
 

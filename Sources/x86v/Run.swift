@@ -21,8 +21,11 @@ struct Run: ParsableCommand {
             --strict-io, 16 reset requested, 18 saved (--save-at N --save FILE wrote the machine \
             at instruction N; --resume FILE continues it, and the two runs together give the serial \
             output, exit status, --stats-json and trace tails of one uninterrupted run), 20 stopped by \
-            the debugger (--gdb: GDB killed the run). See \
-            docs/formats.md.
+            the debugger (--gdb: GDB killed the run), 22 the guest powered the machine off (ACPI S5: \
+            SLP_EN with SLP_TYP 0 written to PM1_CNT, port 0x604), 24 ended from the console \
+            (Ctrl-A x, or the terminal closed). With a terminal on stdin (and no --serial-in or \
+            --keys-in) the terminal is raw and feeds COM1 (the keyboard under --display text); \
+            Ctrl-A h lists the escapes. See docs/formats.md.
             """
     )
 
@@ -77,12 +80,12 @@ func parseMemorySize(_ text: String) -> Int? {
     return bytes
 }
 
-/// COM1, 0xE9 and 0x80 output: buffered, flushed at the end (and per line on a terminal, so an
+/// COM1, 0xE9 and 0x80 output: buffered, flushed at the end (and per byte on a terminal, so an
 /// interactive guest is readable as it runs; per line or per byte in the debug-port files, so a
 /// run that dies loses at most a line).
 final class SerialOutput {
     enum Buffering {
-        /// 64 KiB at a time (per line on a terminal).
+        /// 64 KiB at a time (per byte on a terminal).
         case block
         /// At every newline.
         case line
@@ -102,7 +105,8 @@ final class SerialOutput {
         } else {
             fd = 1
         }
-        self.buffering = buffering == .block && isatty(fd) != 0 ? .line : buffering
+        // On a terminal every byte at once: an interactive guest's prompt has no newline.
+        self.buffering = buffering == .block && isatty(fd) != 0 ? .none : buffering
         buffer.reserveCapacity(1 << 16)
     }
 

@@ -19,6 +19,10 @@ struct RunOptions: ParsableArguments {
         case shadow, direct
     }
 
+    enum Display: String, ExpressibleByArgument, CaseIterable {
+        case none, text
+    }
+
     @Argument(help: "The guest kernel (32-bit multiboot ELF). Omit with --flat or --bios.") var guest: String?
     @Option(help: "Guest memory, e.g. 64M or 1G (1M–3G).") var memory: String = "128M"
     @Option(name: .customLong("module"), help: "A multiboot module: 'FILE [ARGS]' (repeatable).")
@@ -50,6 +54,12 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("trace-exits"), help: "Write one JSON line per VM exit.") var traceExits: String?
     @Option(help: "Write COM1 output to this file instead of stdout.") var serial: String?
     @Option(name: .customLong("serial-in"), help: "Feed this file to COM1's receive line.") var serialIn: String?
+    @Option(name: .customLong("keys-in"), help: ArgumentHelp("Type this file's bytes on the PS/2 keyboard (ASCII, Enter, Backspace, Tab, Esc, Ctrl-letters, ANSI sequences for arrows, Home/End, PgUp/PgDn, Insert/Delete, F1-F12), one key after the guest read the last, from 100 ms of virtual time on. See docs/formats.md.", valueName: "FILE"))
+    var keysIn: String?
+    @Option(help: ArgumentHelp("text: draw the guest's 80x25 text screen in this terminal as it changes (like QEMU's -display curses); keys typed go to the PS/2 keyboard, and COM1 output is not shown (give --serial FILE). none: no screen.", valueName: "none|text"))
+    var display: Display = .none
+    @Option(name: .customLong("screen-dump"), help: ArgumentHelp("At the end of the run, whatever stopped it, write the 80x25 text screen to FILE as UTF-8 text (docs/formats.md).", valueName: "FILE"))
+    var screenDump: String?
     @Flag(name: .customLong("strict-io"), help: "An access to a port no device owns stops the run (status 14).")
     var strictIO = false
     @Option(help: "Load this flat binary instead of an ELF (needs --load and --entry).") var flat: String?
@@ -60,10 +70,19 @@ struct RunOptions: ParsableArguments {
     var bios: String?
     @Option(help: ArgumentHelp("Write the bytes the guest sends to port 0xE9 (the debug console) to FILE instead of stderr.", valueName: "FILE"))
     var debugcon: String?
+    @Option(name: .customLong("dump-firmware"), help: ArgumentHelp("After loading the guest, write the firmware tables (BDA, EBDA, IVT, MP, ACPI), the memory map and the multiboot information to DIR (created if missing; docs/formats.md), then run as usual.", valueName: "DIR"))
+    var dumpFirmware: String?
     @Option(name: .customLong("nmi-at"), help: ArgumentHelp("Press the NMI button before these instructions (retired-instruction counts, comma-separated): the chipset's NMI, masked by port 0x70 bit 7, reaches the CPU through the local APIC's LINT1.", valueName: "N,..."))
     var nmiAt: String?
     @Option(help: ArgumentHelp("Decode port 0x80 (POST codes) and write the bytes the guest sends there to FILE (without it no device owns 0x80).", valueName: "FILE"))
     var post: String?
+    @Option(name: .customLong("device"), help: ArgumentHelp("Add an optional device, as QEMU's -device (repeatable): pc-testdev (QEMU's test device: ports 0xE0-0xE4, 0x2000-0x2017, RAM-like MMIO at 0xFF000000); isa-debug-exit is accepted and changes nothing (always present at 0xF4).", valueName: "NAME"))
+    var devices: [String] = []
+    @Option(name: .customLong("drive"), help: ArgumentHelp("An IDE disk: FILE[,index=0-3][,readonly][,snapshot] (repeatable; index 0 primary master, 1 primary slave, 2 secondary master, 3 secondary slave; snapshot: writes stay in memory). See docs/formats.md.", valueName: "SPEC"))
+    var drives: [String] = []
+
+    /// What `--device` accepts: QEMU's device names x86v has (isa-debug-exit is always there).
+    static let deviceNames = ["pc-testdev", "isa-debug-exit"]
 
     /// `--umip` belongs to the classic VMM (`x86v audit` implies it; `run` and `debug` check).
     func checkUMIP() throws {
@@ -77,11 +96,18 @@ struct RunOptions: ParsableArguments {
         if bios != nil && (guest != nil || flat != nil) {
             throw InputError("--bios powers the machine on into a ROM: give GUEST, --flat or --bios, not two of them")
         }
+        if bios != nil && dumpFirmware != nil {
+            throw InputError("--dump-firmware writes the tables x86v builds for a multiboot guest: a --bios run has the ROM's own")
+        }
         if bios != nil && (!modules.isEmpty || !append.isEmpty) {
             throw InputError("--module and --append are multiboot information: a --bios run has none")
         }
         if flat != nil && (load == nil || entry == nil) { throw InputError("--flat needs --load ADDR and --entry ADDR") }
         if flat == nil && (load != nil || entry != nil) { throw InputError("--load and --entry go with --flat") }
+        for d in devices where !Self.deviceNames.contains(d) {
+            throw InputError("unknown --device '\(d)' (\(Self.deviceNames.joined(separator: ", ")))")
+        }
+        _ = try driveSpecs()
         if let t = timeout, !(t > 0) { throw InputError("bad --timeout (seconds > 0)") }
         if maxInstructions == 0 { throw InputError("bad --max-instructions (must be > 0)") }
         if virt == .none && !exits.isEmpty { throw InputError("--exits needs --virt=hw") }
@@ -137,15 +163,20 @@ struct RunOptions: ParsableArguments {
         machine.strictIO = strictIO
         machine.scheduledNMIs = try parseNMISchedule()
         machine.cpu.engine = engine
+        if devices.contains("pc-testdev") { machine.attachTestDevice() }
         let elf = try loadGuest(into: machine)
+        try attachDrives(to: machine)
 
-        let output = try SerialOutput(path: serial)
+        // Under --display text COM1 is not shown (QEMU's curses display keeps it on another console).
+        let output = try SerialOutput(path: serial ?? (display == .text && interactiveInput ? "/dev/null" : nil))
         machine.serialOutput = { output.append($0) }
         let (console, post) = try wireDebugPorts(machine)
-        if let path = serialIn {
-            machine.uart.receive(try readFile(path))
-        } else if interactiveInput && isatty(0) != 0 {
-            machine.inputSource = ConsoleInput(fileDescriptor: 0)
+        if let path = serialIn { machine.uart.receive(try readFile(path)) }
+        if let path = keysIn { ConsoleFrontEnd.typeFile(try readFile(path), into: machine) }
+        if bios == nil { machine.vga.clearScreen() }
+        if interactiveInput {
+            try ConsoleFrontEnd.attach(machine, options: self,
+                                       interactive: isatty(0) != 0 && serialIn == nil && keysIn == nil)
         }
 
         var faults: FaultTrace? = nil
@@ -172,6 +203,22 @@ struct RunOptions: ParsableArguments {
         }
         return GuestSetup(options: self, machine: machine, vmm: vmm, elf: elf, serial: output, console: console,
                           faults: faults, post: post)
+    }
+
+    /// The `--drive` flags, parsed, with their indices assigned (bad syntax, an index out of range
+    /// or given twice: an InputError).
+    func driveSpecs() throws -> [DriveSpec] {
+        do {
+            return try DriveSpec.assignIndices(try drives.map { (text) throws(DriveSpec.ParseError) in try DriveSpec.parse(text) })
+        } catch { throw InputError(error.description) }
+    }
+
+    /// Opens each `--drive` image and puts it on the IDE controller (a missing, unreadable,
+    /// write-protected or badly sized file: an InputError).
+    func attachDrives(to machine: PCMachine) throws {
+        for spec in try driveSpecs() {
+            do { machine.attachDrive(try spec.open(), index: spec.index!) } catch { throw InputError(error.description) }
+        }
     }
 
     /// `--nmi-at N,…` as instruction counts.
@@ -208,6 +255,7 @@ struct RunOptions: ParsableArguments {
             do { try machine.loadROM(image) } catch { throw InputError("\(path): \(error.description)") }
             return nil
         }
+        let disks = UInt8(min(try driveSpecs().count, 4))  // BDA 0x475, as SeaBIOS counts them
         var mods: [MultibootLoader.Module] = []
         for spec in modules {
             let file = String(spec.split(separator: " ", maxSplits: 1).first ?? "")
@@ -219,15 +267,18 @@ struct RunOptions: ParsableArguments {
                 guard let at = parseAddress(load!), let e = parseAddress(entry!) else {
                     throw InputError("bad --load/--entry address (decimal or 0x hex, below 4 GiB)")
                 }
-                try MultibootLoader.loadFlat(try readFile(path), at: at, entry: e, into: machine.cpu,
-                                             commandLine: append, modules: mods)
+                let placement = try MultibootLoader.loadFlat(try readFile(path), at: at, entry: e, into: machine.cpu,
+                                                             commandLine: append, modules: mods, hardDiskCount: disks)
+                try writeFirmwareDump(placement, machine)
                 return nil
             }
             let path = guest!
             let contents = try readFile(path)
             let elf: ELF32File
             do { elf = try ELF32File(bytes: contents) } catch { throw InputError("\(path): \(error.description)") }
-            try MultibootLoader.load(elf, into: machine.cpu, commandLine: append, modules: mods)
+            let placement = try MultibootLoader.load(elf, into: machine.cpu, commandLine: append, modules: mods,
+                                                     hardDiskCount: disks)
+            try writeFirmwareDump(placement, machine)
             return elf
         } catch let error as MultibootLoader.LoadError {
             throw InputError("\(flat ?? guest ?? ""): \(error.description)")
@@ -236,6 +287,12 @@ struct RunOptions: ParsableArguments {
 }
 
 extension RunOptions {
+    /// `--dump-firmware DIR` (FirmwareDump; a bad DIR is an InputError).
+    func writeFirmwareDump(_ placement: MultibootLoader.Placement, _ machine: PCMachine) throws {
+        guard let dir = dumpFirmware else { return }
+        do { try FirmwareDump.write(placement, memory: machine.memory, to: dir) } catch { throw InputError(error.description) }
+    }
+
     /// A `--bios` file as a checked `ROMImage`: at most one byte more than the largest ROM is
     /// read, so a huge file (or a device) is refused without being read whole.
     static func readROM(_ path: String) throws -> ROMImage {
@@ -284,7 +341,9 @@ struct GuestSetup {
     /// run's status (docs/formats.md).
     /// `since`: the instruction count the timed part started at (MIPS counts from there).
     func finish(_ stop: StopReason, wallSeconds: Double, since: UInt64 = 0) throws -> Never {
+        ConsoleFrontEnd.finish(machine)
         vmm?.trace?.close()
+        closeDrives()
         serial.flush()
         console.flush()
         post?.flush()
@@ -301,4 +360,14 @@ struct GuestSetup {
         throw ExitCode(report.exitStatus)
     }
 }
+extension GuestSetup {
+    /// Flushes (`fsync`) and closes the `--drive` images; a failure is reported on stderr (the
+    /// guest's writes may not all be on the disk).
+    func closeDrives() {
+        for path in machine.ide.closeAll() {
+            writeAll(2, Array("x86v: \(path): fsync failed: the guest's last writes may not be on the disk\n".utf8))
+        }
+    }
+}
+
 extension ExecutionEngine: ExpressibleByArgument {}

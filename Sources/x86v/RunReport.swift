@@ -48,8 +48,12 @@ struct RunReport {
             return "--strict-io: \(isIn ? "read from" : "write to") unknown port 0x\(String(port, radix: 16)) at eip 0x\(String(machine.cpu.state.eip, radix: 16))"
         case .resetRequested:
             return "the guest requested a system reset at eip \(eip)"
+        case .powerOff:
+            return "the guest powered the machine off (ACPI S5) at eip \(eip)"
         case .breakpoint:
             return "stopped by the debugger at eip \(eip)"
+        case .userQuit:
+            return "ended from the console at eip \(eip) (Ctrl-A x, or the terminal closed)"
         }
     }
 

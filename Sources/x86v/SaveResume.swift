@@ -34,6 +34,7 @@ struct SnapshotOptions: ParsableArguments {
         if options.guest != nil { given.append("GUEST") }
         if options.flat != nil || options.load != nil || options.entry != nil { given.append("--flat/--load/--entry") }
         if options.bios != nil { given.append("--bios") }
+        if options.dumpFirmware != nil { given.append("--dump-firmware") }
         if !options.modules.isEmpty { given.append("--module") }
         if !options.append.isEmpty { given.append("--append") }
         if options.memory != "128M" { given.append("--memory") }
@@ -43,8 +44,10 @@ struct SnapshotOptions: ParsableArguments {
         if options.shadowPages != nil { given.append("--shadow-pages") }
         if !options.exits.isEmpty { given.append("--exits") }
         if options.strictIO { given.append("--strict-io") }
+        if !options.devices.isEmpty { given.append("--device") }
         if options.rtc != nil { given.append("--rtc") }
         if options.serialIn != nil { given.append("--serial-in") }
+        if options.keysIn != nil { given.append("--keys-in") }
         if !given.isEmpty {
             throw InputError("--resume takes the machine from the snapshot: drop \(given.joined(separator: ", "))")
         }
@@ -151,10 +154,13 @@ struct SnapshotOptions: ParsableArguments {
         do { built = try config.makeMachine() } catch { throw InputError(error.description) }
         let machine = built.machine
         machine.cpu.engine = options.engine
-        let output = try SerialOutput(path: options.serial)
+        let output = try SerialOutput(path: options.serial ?? (options.display == .text ? "/dev/null" : nil))
         machine.serialOutput = { output.append($0) }
         let (console, post) = try options.wireDebugPorts(machine)
-        if isatty(0) != 0 { machine.inputSource = ConsoleInput(fileDescriptor: 0) }
+        try ConsoleFrontEnd.attach(machine, options: options, interactive: isatty(0) != 0)
+        // --drive given again replaces the snapshot's paths (same indices, sizes and modes,
+        // checked by the restore); positions left empty reopen the paths the snapshot recorded.
+        try options.attachDrives(to: machine)
         var faults: FaultTrace? = nil
         if let path = options.traceFaults {
             guard let t = FaultTrace(path: path) else { throw InputError("\(path): cannot write the fault trace") }
@@ -205,5 +211,7 @@ extension GuestSetup {
         console.flush()
         post?.flush()
         faults?.close()
+        closeDrives()
+        ConsoleFrontEnd.finish(machine)
     }
 }

@@ -36,6 +36,8 @@ enum TestConfig: String, CaseIterable, Comparable {
 /// `expected/NAME.spec`: per-guest settings, one `key: value` a line (`#` comments).
 ///
 ///     flags: --memory 64M --rtc 2001-02-03     extra `x86v run` flags (split on spaces)
+///                                              (a word starting with `build/` names a file in
+///                                              the guest directory: the spec's `../build/`)
 ///     configs: none hw-direct                  the configurations the guest runs in (default:
 ///                                              none hw-direct hw-shadow; ROM guests add
 ///                                              classic bt)
@@ -63,10 +65,12 @@ struct TestSpec {
             let words = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             switch key {
             case "flags":
-                spec.flags = words
+                // `build/FILE` (a disk image, say) is the guest directory's, wherever x86v runs.
+                let guestDir = dirName(dirName(path))
+                spec.flags = words.map { $0.hasPrefix("build/") ? "\(guestDir)/\($0)" : $0 }
                 // The goldens were recorded with QEMU's -m 64: keep that unless the spec says otherwise.
                 if !words.contains(where: { $0 == "--memory" || $0.hasPrefix("--memory=") }) {
-                    spec.flags = ["--memory", "64M"] + words
+                    spec.flags = ["--memory", "64M"] + spec.flags
                 }
             case "configs":
                 spec.configs = try words.map { word in

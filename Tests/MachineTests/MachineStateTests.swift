@@ -535,10 +535,11 @@ private func programSystemPorts(_ m: PCMachine) {
         let m = makeStateTestMachine()
         programSystemPorts(m)
         try checkSection(m, { $0.systemControl }, save: { $0.systemControl.saveState(to: &$1) }, restore: { m, r throws(StateError) in try m.systemControl.restoreState(from: &r) })
+        try checkSection(m, { $0.keyboard }, save: { $0.keyboard.saveState(to: &$1) }, restore: { m, r throws(StateError) in try m.keyboard.restoreState(from: &r) })
         try checkSection(m, { $0.debugPorts }, save: { $0.debugPorts.saveState(to: &$1) }, restore: { m, r throws(StateError) in try m.debugPorts.restoreState(from: &r) })
         let b = try restoredCopy(of: m)
         var resets = 0
-        b.systemControl.onReset = { resets += 1 }
+        b.keyboard.onReset = { resets += 1 }  // the 8042 (0x60/0x64) is its own device
         b.outb(0x60, 0x00)  // the pending 0xD1's data byte: bit 0 clear pulses reset
         #expect(resets == 1)
         #expect(b.debugPorts.exitStatus == 0x43)
@@ -601,7 +602,7 @@ private func programSystemPorts(_ m: PCMachine) {
     @Test(arguments: [
         nil, StopReason.debugExit(0x43), .haltedWithInterruptsOff, .idleForever, .tripleFault,
         .instructionLimit, .timeout, .notImplemented(eip: 0xC010_2030, what: "fsin"),
-        .resetRequested, .unknownPort(port: 0x3F0, isIn: true), .breakpoint,
+        .resetRequested, .unknownPort(port: 0x3F0, isIn: true), .breakpoint, .powerOff,
     ])
     func everyStopRequestRoundTrips(_ reason: StopReason?) throws {
         let m = makeStateTestMachine()

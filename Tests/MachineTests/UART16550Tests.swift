@@ -131,8 +131,18 @@ final class UARTBench {
     #expect(b.inb(2) == 0x01)
 }
 
-@Test func out2GatesTheIRQLine() {
+@Test func out2LeavesTheIRQLineAloneAsQEMUWiresIt() {
     let b = UARTBench()
+    b.outb(4, 0x00)  // xv6's uartinit: MCR = 0, then the receive interrupt on
+    b.outb(1, 0x02)
+    #expect(b.irq4)
+    b.outb(4, 0x10)  // loopback still cuts the line
+    #expect(!b.irq4)
+}
+
+@Test func out2GatesTheIRQLineOnAPCATAdapter() {
+    let b = UARTBench()
+    b.uart.out2GatesIRQ = true
     b.outb(4, 0x00)
     b.outb(1, 0x02)  // THRE interrupt pending at once
     #expect(!b.irq4)

@@ -109,6 +109,14 @@ flat '\xeb\xfe';             check_status "jmp \$ with --timeout → status 10" 
 flat '\xb0\xff\xe6\x21\xe6\xa1\xfb\xf4'; check_status "sti; hlt with the 8259s masked → status 12" 12 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
 flat '\xe4\x80\xf4';         check_status "in al, 0x80 under --strict-io → status 14" 14 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000 --strict-io
 flat '\xb0\xfe\xe6\x64\xf4'; check_status "8042 reset command → status 16" 16 run --flat "$tmp/flat.bin" --load 0x100000 --entry 0x100000
+# ACPI (issue 18): the acpipm guest ends by entering S5 (PM1_CNT = SLP_EN | SLP_TYP 0) with the
+# command line "poweroff", by writing 0x06 to the reset register 0xCF9 with "reset".
+for virt in none hw; do
+    check_status "acpipm poweroff --virt=$virt: ACPI S5 → status 22" 22 run testguests/build/acpipm.elf --append poweroff --virt=$virt
+    grep -q "powered the machine off (ACPI S5)" "$tmp/err" && pass "power-off message: $(cat "$tmp/err")" || fail "power-off message: $(cat "$tmp/err")"
+    check_status "acpipm reset --virt=$virt: 0xCF9 ← 0x06 → status 16" 16 run testguests/build/acpipm.elf --append reset --virt=$virt
+done
+check_bad "run: unknown --device" run testguests/build/hello.elf --device bogus
 # --bios (issue 17): ROM size and file errors are one line and status 2; a tiny ROM (nasm) powers
 # on at the reset vector, prints on port 0xE9 (--debugcon) and a POST code on 0x80 (--post) and
 # exits through 0xF4, in every configuration and both engines.
@@ -334,6 +342,21 @@ else fail "raw random bytes: status $status: $(tail -n 1 "$tmp/raw.out")"; fi
 status=$?
 if [ $status -eq 0 ] && tail -n 1 "$tmp/raw2.out" | grep -q ", 0 unexplained"; then pass "corpus.elf as raw bytes: $(tail -n 1 "$tmp/raw2.out")"
 else fail "corpus.elf as raw bytes: status $status: $(tail -n 1 "$tmp/raw2.out")"; fi
+
+# --nmi-at: the chipset NMI button. rtc clears port 0x70's NMI mask (it reads CMOS with bit 7
+# clear), so a press after that reaches it: its IDT has no NMI handler, so it reports vector 2
+# and bails out (status 5) in every configuration; nmi leaves the mask set as SeaBIOS did, so
+# the press is lost and its output is QEMU's.
+for c in "--virt=none" "--mmu=direct" "--mmu=shadow"; do
+    "$x86v" run testguests/build/rtc.elf --memory 64M $c --nmi-at 15000 > "$tmp/nmi.out" 2>&1
+    status=$?
+    if [ $status -eq 5 ] && grep -q "unhandled exception: vector=2 " "$tmp/nmi.out"; then pass "--nmi-at reaches rtc ($c)"
+    else fail "--nmi-at on rtc ($c): status $status: $(tail -n 2 "$tmp/nmi.out")"; fi
+done
+"$x86v" run testguests/build/nmi.elf --memory 64M --nmi-at 5000,100000 > "$tmp/nmi2.out" 2>/dev/null
+if tail -n +2 testguests/expected/nmi.out | cmp -s - "$tmp/nmi2.out"; then pass "--nmi-at with port 0x70 masking NMIs: no effect"
+else fail "--nmi-at with NMIs masked changed nmi's output"; fi
+check_bad "--nmi-at: not a number" run testguests/build/hello.elf --nmi-at 12,x
 
 echo "CLI checks: $failures failed"
 [ $failures -eq 0 ]

@@ -245,8 +245,10 @@ public final class CommandInterpreter {
         case .timeout: "timeout"
         case .notImplemented(let eip, let what): "not implemented: \(what) at \(hex8(eip))"
         case .resetRequested: "the guest requested a reset"
+        case .powerOff: "the guest powered the machine off (ACPI S5)"
         case .unknownPort(let p, let isIn): "--strict-io: \(isIn ? "read from" : "write to") unknown port 0x\(String(p, radix: 16))"
         case .breakpoint: "debugger stop"
+        case .userQuit: "ended from the console (Ctrl-A x)"
         }
     }
 

@@ -1,11 +1,25 @@
 import ELF
 import X86Core
 
-/// Loads a 32-bit kernel the way a Multiboot v1 boot loader does (QEMU's `-kernel`): every
-/// PT_LOAD segment at its physical address with the bss zeroed, modules page-aligned after the
-/// kernel, a multiboot information structure in low memory, and the CPU in flat 32-bit protected
-/// mode at the entry point with EAX = 0x2BADB002 and EBX = the information's address
-/// (Multiboot spec 0.6.96 §3.2–3.3). A flat binary (`--flat`) gets the same registers.
+/// Loads a 32-bit kernel the way QEMU's `-kernel` does for a Multiboot v1 image after SeaBIOS
+/// ran (Multiboot spec 0.6.96 §3.2–3.3, QEMU 7.2 hw/i386/multiboot.c): the firmware state
+/// first (`Firmware.install`: IVT, BDA, EBDA, MP and ACPI tables), every PT_LOAD segment at its
+/// physical address with the bss zeroed, then the boot information, and the CPU in flat 32-bit
+/// protected mode at the entry point with EAX = 0x2BADB002 and EBX = the information's
+/// address. A flat binary (`--flat`) gets the same.
+///
+/// Where the boot information goes (docs/formats.md, "Multiboot information"), as QEMU:
+///
+///     0x9000   the memory map (the E820 map, `E820Map`)
+///     0x9500   the information structure (88 bytes)
+///     after the kernel (page-aligned end of its highest segment): the module list, the
+///              command line, the module strings and the loader name, in one block
+///     after that block: each module, page-aligned
+///
+/// If a kernel segment covers 0x9000–0x955F, the map and the structure move into the block
+/// after the kernel too (QEMU would overwrite the kernel there). Everything must lie in RAM as
+/// the E820 map reports it: a segment in the EBDA, the 640 KiB–1 MiB hole or the ACPI area at
+/// the top of RAM, segments overlapping each other, or modules that do not fit are refused.
 public struct MultibootLoader {
     public struct LoadError: Error, CustomStringConvertible {
         public let description: String
@@ -18,58 +32,127 @@ public struct MultibootLoader {
         public init(bytes: [UInt8], string: String) { self.bytes = bytes; self.string = string }
     }
 
-    /// Where the information structure goes (below 640 KiB, above the IVT/BDA); the memory map,
-    /// module list and strings follow it inside one 28 KiB block ending at 0x10000.
-    public static let infoAddress: UInt32 = 0x9000
-    static let mmapAddress: UInt32 = 0x9080
-    static let modulesAddress: UInt32 = 0x9200
-    static let stringsAddress: UInt32 = 0x9400
-    static let stringsEnd: UInt32 = 0x10000
-    static let maxModules = 32
+    /// Where the boot information went (returned by `load`, for `--dump-firmware` and tests).
+    public struct Placement: Sendable {
+        /// The information structure (EBX), its memory map and module list.
+        public var info: UInt32
+        public var memoryMap: UInt32
+        public var memoryMapLength: UInt32
+        public var moduleList: UInt32
+        /// Each module's [start, end).
+        public var modules: [Range<UInt32>]
+        /// The kernel's loaded extent (lowest segment start ..< highest segment end).
+        public var kernel: Range<UInt32>
+        /// The firmware image installed with it.
+        public var firmware: FirmwareImage
+    }
 
+    /// Where the information structure goes unless a kernel segment is there (QEMU's
+    /// `ADDR_MBI`); the memory map is at `memoryMapAddress` (`ADDR_E820_MAP`).
+    public static let infoAddress: UInt32 = FirmwareLayout.multibootInfo
+    public static let memoryMapAddress: UInt32 = FirmwareLayout.multibootMap
+    static let maxModules = 32
+    static let pageSize: UInt64 = 0x1000
+
+    @discardableResult
     public static func load(_ elf: ELF32File, into cpu: CPU, commandLine: String = "",
-                            modules: [Module] = []) throws(LoadError) {
-        let memory = cpu.memory
-        var loaded = 0
-        var kernelEnd: UInt32 = 0
+                            modules: [Module] = [], hardDiskCount: UInt8 = 0) throws(LoadError) -> Placement {
+        var segments: [(image: [UInt8], size: UInt32, at: UInt32)] = []
         for seg in elf.segments where seg.isLoadable && seg.memorySize > 0 {
             let fileEnd = Int(seg.offset) + Int(seg.fileSize)
             guard seg.fileSize <= seg.memorySize, fileEnd <= elf.bytes.count else {
                 throw LoadError(description: "segment data lies outside the file")
             }
-            let image = Array(elf.bytes[Int(seg.offset)..<fileEnd])
-            try place(image, zeroTo: seg.memorySize, at: seg.physicalAddress, memory: memory)
-            kernelEnd = max(kernelEnd, seg.physicalAddress + seg.memorySize)
-            loaded += 1
+            segments.append((Array(elf.bytes[Int(seg.offset)..<fileEnd]), seg.memorySize, seg.physicalAddress))
         }
-        guard loaded > 0 else { throw LoadError(description: "no loadable segments") }
-        try boot(cpu: cpu, entry: elf.entry, kernelEnd: kernelEnd, commandLine: commandLine, modules: modules)
+        guard !segments.isEmpty else { throw LoadError(description: "no loadable segments") }
+        return try boot(segments, cpu: cpu, entry: elf.entry, commandLine: commandLine, modules: modules,
+                        hardDiskCount: hardDiskCount)
     }
 
     /// `--flat FILE --load ADDR --entry ADDR`: raw bytes at `address`.
+    @discardableResult
     public static func loadFlat(_ bytes: [UInt8], at address: UInt32, entry: UInt32, into cpu: CPU,
-                                commandLine: String = "", modules: [Module] = []) throws(LoadError) {
+                                commandLine: String = "", modules: [Module] = [],
+                                hardDiskCount: UInt8 = 0) throws(LoadError) -> Placement {
         guard !bytes.isEmpty else { throw LoadError(description: "the flat image is empty") }
-        try place(bytes, zeroTo: UInt32(bytes.count), at: address, memory: cpu.memory)
-        try boot(cpu: cpu, entry: entry, kernelEnd: address + UInt32(bytes.count), commandLine: commandLine,
-                 modules: modules)
+        return try boot([(bytes, UInt32(bytes.count), address)], cpu: cpu, entry: entry, commandLine: commandLine,
+                        modules: modules, hardDiskCount: hardDiskCount)
     }
 
-    /// Copies `image` to guest-physical `address` and zeroes up to `size` bytes, checking that it
-    /// fits in RAM outside the legacy 640 KiB–1 MiB hole and the loader's own block.
-    static func place(_ image: [UInt8], zeroTo size: UInt32, at address: UInt32, memory: PhysicalMemory) throws(LoadError) {
-        let end = UInt64(address) + UInt64(size)
-        let where_ = "0x\(String(address, radix: 16)) (\(size) bytes)"
-        guard end <= UInt64(memory.guestSize) else {
-            throw LoadError(description: "image at \(where_) does not fit in \(memory.guestSize >> 20) MiB of guest memory")
+    static func boot(_ segments: [(image: [UInt8], size: UInt32, at: UInt32)], cpu: CPU, entry: UInt32,
+                     commandLine: String, modules: [Module], hardDiskCount: UInt8) throws(LoadError) -> Placement {
+        let memory = cpu.memory
+        let image = FirmwareImage(.init(cpu: cpu, hardDiskCount: hardDiskCount))
+        var space = FreeSpace(image: image, memorySize: memory.guestSize)
+        for s in segments { try space.claimSegment(at: s.at, size: s.size) }
+        guard modules.count <= maxModules else {
+            throw LoadError(description: "at most \(maxModules) modules")
         }
-        guard address >= 0x10_0000 || end <= 0xA_0000 else {
-            throw LoadError(description: "image at \(where_) overlaps the 640 KiB–1 MiB hole")
-        }
-        guard end <= UInt64(infoAddress) || address >= stringsEnd else {
-            throw LoadError(description: "image at \(where_) overlaps the multiboot information at 0x9000–0xFFFF")
-        }
+
+        Firmware.install(image, into: memory)
         memory.allPagesReplaced()  // written directly: no block decoded from the old bytes may stay
+        for s in segments { place(s.image, zeroTo: s.size, at: s.at, memory: memory) }
+        let kernel = segments.map { $0.at }.min()! ..< segments.map { $0.at &+ $0.size }.max()!
+
+        // The information block after the kernel: module list, strings, and (if the low spot
+        // is taken) the map and the structure.
+        let strings = [commandLine] + modules.map(\.string) + ["x86v"]
+        let stringBytes = strings.map { Array($0.utf8) + [0] }
+        let mapBytes = image.e820.multibootBytes
+        let lowFree = space.isFree(UInt64(memoryMapAddress) ..< UInt64(infoAddress + FirmwareLayout.multibootInfoSize))
+        if lowFree { space.take(UInt64(memoryMapAddress) ..< UInt64(infoAddress + FirmwareLayout.multibootInfoSize)) }
+        var blockSize = UInt64(modules.count * 16 + stringBytes.reduce(0) { $0 + $1.count })
+        if !lowFree { blockSize = (blockSize + 3) & ~3; blockSize += UInt64(mapBytes.count) + UInt64(FirmwareLayout.multibootInfoSize) }
+        let block = try space.claim(size: max(blockSize, 1), after: UInt64(kernel.upperBound), what: "the multiboot information")
+
+        // Modules: page-aligned, one after another, after the block.
+        var mods: [Range<UInt32>] = []
+        var after = UInt64(block) + max(blockSize, 1)
+        for m in modules {
+            let at = try space.claim(size: UInt64(max(m.bytes.count, 1)), after: after,
+                                     what: "module '\(m.string)' (\(m.bytes.count) bytes)")
+            memory.load(bytes: m.bytes, at: at)
+            mods.append(at ..< at + UInt32(m.bytes.count))
+            after = UInt64(at) + UInt64(m.bytes.count)
+        }
+
+        // Fill the block: module list, then strings.
+        let moduleList = block
+        var cursor = block + UInt32(modules.count * 16)
+        var stringAddresses: [UInt32] = []
+        for s in stringBytes {
+            memory.load(bytes: s, at: cursor)
+            stringAddresses.append(cursor)
+            cursor += UInt32(s.count)
+        }
+        for (i, m) in mods.enumerated() {
+            let p = moduleList + UInt32(i * 16)
+            memory.write32(p, m.lowerBound)
+            memory.write32(p + 4, m.upperBound)
+            memory.write32(p + 8, stringAddresses[1 + i])
+            memory.write32(p + 12, 0)
+        }
+        let mapAt = lowFree ? memoryMapAddress : (cursor + 3) & ~3
+        let info = lowFree ? infoAddress : mapAt + UInt32(mapBytes.count)
+        memory.load(bytes: mapBytes, at: mapAt)
+        writeInfo(memory: memory, at: info, e820: image.e820, commandLine: stringAddresses[0],
+                  loaderName: stringAddresses.last!, moduleCount: mods.count, moduleList: moduleList,
+                  map: mapAt, mapLength: UInt32(mapBytes.count))
+
+        cpu.resetFlat(cpl: 0)
+        var st = cpu.state
+        st.eip = entry
+        st[.eax] = 0x2BAD_B002
+        st[.ebx] = info
+        cpu.state = st
+        return Placement(info: info, memoryMap: mapAt, memoryMapLength: UInt32(mapBytes.count),
+                         moduleList: moduleList, modules: mods, kernel: kernel, firmware: image)
+    }
+
+    /// Copies `image` to guest-physical `address` and zeroes up to `size` bytes (already checked
+    /// by `FreeSpace.claimSegment`).
+    static func place(_ image: [UInt8], zeroTo size: UInt32, at address: UInt32, memory: PhysicalMemory) {
         let base = memory.ram + Int(address)
         image.withUnsafeBytes { raw in base.copyMemory(from: raw.baseAddress!, byteCount: image.count) }
         if Int(size) > image.count {
@@ -77,84 +160,20 @@ public struct MultibootLoader {
         }
     }
 
-    static func boot(cpu: CPU, entry: UInt32, kernelEnd: UInt32, commandLine: String,
-                     modules: [Module]) throws(LoadError) {
-        let memory = cpu.memory
-        guard modules.count <= maxModules else {
-            throw LoadError(description: "at most \(maxModules) modules")
-        }
-        // Modules: page-aligned, one after another, above the kernel.
-        var next = (max(kernelEnd, 0x10_0000) + 0xFFF) & ~0xFFF
-        var placed: [(start: UInt32, end: UInt32)] = []
-        for m in modules {
-            let end = UInt64(next) + UInt64(m.bytes.count)
-            guard end <= UInt64(memory.guestSize) else {
-                throw LoadError(description: "module '\(m.string)' (\(m.bytes.count) bytes) does not fit in \(memory.guestSize >> 20) MiB of guest memory")
-            }
-            memory.rangeReplaced(next, count: m.bytes.count)
-            memory.ram.advanced(by: Int(next)).copyMemory(from: m.bytes, byteCount: m.bytes.count)
-            placed.append((next, UInt32(end)))
-            next = (UInt32(end) + 0xFFF) & ~0xFFF
-        }
-        var strings = StringArea(memory: memory)
-        let cmdline = try strings.add(commandLine)
-        let loaderName = try strings.add("x86v")
-        let moduleStrings = try modules.map { (m) throws(LoadError) -> UInt32 in try strings.add(m.string) }
-        writeInfo(memory: memory, commandLine: cmdline, loaderName: loaderName,
-                  modules: zip(placed, moduleStrings).map { ($0.start, $0.end, $1) })
-        cpu.resetFlat(cpl: 0)
-        var st = cpu.state
-        st.eip = entry
-        st[.eax] = 0x2BAD_B002
-        st[.ebx] = infoAddress
-        cpu.state = st
-    }
-
-    struct StringArea {
-        let memory: PhysicalMemory
-        var next = stringsAddress
-        mutating func add(_ s: String) throws(LoadError) -> UInt32 {
-            let bytes = Array(s.utf8) + [0]
-            guard next + UInt32(bytes.count) <= stringsEnd else {
-                throw LoadError(description: "command line and module strings exceed \(stringsEnd - stringsAddress) bytes")
-            }
-            let at = next
-            memory.load(bytes: bytes, at: at)
-            next += UInt32(bytes.count)
-            return at
-        }
-    }
-
-    /// flags: mem_lower/mem_upper (bit 0), cmdline (2), mods (3), memory map (6), boot loader name (9).
-    static func writeInfo(memory: PhysicalMemory, commandLine: UInt32, loaderName: UInt32,
-                          modules: [(UInt32, UInt32, UInt32)]) {
-        let info = infoAddress
-        memory.load(bytes: [UInt8](repeating: 0, count: 0x80), at: info)
-        let upperKiB = (memory.guestSize - 0x10_0000) / 1024
-        memory.write32(info + 0, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 6) | (1 << 9))
-        memory.write32(info + 4, 639)
-        memory.write32(info + 8, upperKiB)
+    /// flags: mem_lower/mem_upper (bit 0), boot device (1), cmdline (2), mods (3), memory map
+    /// (6), boot loader name (9): QEMU's 0x24F.
+    static func writeInfo(memory: PhysicalMemory, at info: UInt32, e820: E820Map, commandLine: UInt32,
+                          loaderName: UInt32, moduleCount: Int, moduleList: UInt32, map: UInt32, mapLength: UInt32) {
+        memory.load(bytes: [UInt8](repeating: 0, count: Int(FirmwareLayout.multibootInfoSize)), at: info)
+        memory.write32(info + 0, (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 6) | (1 << 9))
+        memory.write32(info + 4, e820.lowerKiB)
+        memory.write32(info + 8, e820.upperKiB)
+        memory.write32(info + 12, 0x8000_FFFF)   // boot device: the first BIOS disk, no partition (QEMU's)
         memory.write32(info + 16, commandLine)
-        memory.write32(info + 20, UInt32(modules.count))
-        memory.write32(info + 24, modulesAddress)
-        for (i, m) in modules.enumerated() {
-            let p = modulesAddress + UInt32(i * 16)
-            memory.write32(p, m.0)
-            memory.write32(p + 4, m.1)
-            memory.write32(p + 8, m.2)
-            memory.write32(p + 12, 0)
-        }
-        // Memory map: two entries (size, base lo/hi, length lo/hi, type 1 = RAM).
-        let entries: [(UInt32, UInt32)] = [(0, 0x9_FC00), (0x10_0000, memory.guestSize - 0x10_0000)]
-        for (i, e) in entries.enumerated() {
-            let p = mmapAddress + UInt32(i * 24)
-            memory.write32(p, 20)
-            memory.write32(p + 4, e.0); memory.write32(p + 8, 0)
-            memory.write32(p + 12, e.1); memory.write32(p + 16, 0)
-            memory.write32(p + 20, 1)
-        }
-        memory.write32(info + 44, UInt32(entries.count * 24))
-        memory.write32(info + 48, mmapAddress)
+        memory.write32(info + 20, UInt32(moduleCount))
+        memory.write32(info + 24, moduleList)
+        memory.write32(info + 44, mapLength)
+        memory.write32(info + 48, map)
         memory.write32(info + 64, loaderName)
     }
 }

@@ -23,9 +23,11 @@
 ///   there is no line timing, and host bytes all arrive at once.
 /// - With no modem attached MSR reads CTS | DSR | DCD (0xB0) and MCR resets to OUT2 (0x08), as
 ///   QEMU's serial port after reset; loopback maps RTS→CTS, DTR→DSR, OUT1→RI, OUT2→DCD.
-/// - As on a PC, the IRQ line is driven only while the OUT2 pin is active (it enables the
-///   board's IRQ buffer): MCR.OUT2 set and not in loopback, which forces the pin inactive.
-///   (QEMU ignores OUT2.) The line is re-evaluated after every access.
+/// - The IRQ line follows INTR whatever MCR.OUT2 says, as QEMU's pc machine wires it: kernels
+///   written for QEMU depend on it (xv6 clears MCR and takes its console input on IRQ4). On a
+///   PC/AT serial adapter OUT2 enables the board's IRQ buffer; `out2GatesIRQ` models that
+///   wiring. Loopback forces the OUT2 pin inactive and cuts the line either way (16550A
+///   datasheet, MCR bit 4). The line is re-evaluated after every access.
 /// - Accesses wider than a byte act on the addressed register only.
 public final class UART16550: PortDevice {
     /// Each transmitted byte.
@@ -55,6 +57,9 @@ public final class UART16550: PortDevice {
     var ier: UInt8 = 0
     var lcr: UInt8 = 0
     var mcr: UInt8 = mcrOut2
+    /// The PC/AT adapter's wiring: IRQ4 driven only while MCR.OUT2 is set (off: QEMU's wiring,
+    /// the default). Configuration, not state.
+    public var out2GatesIRQ = false
     var scr: UInt8 = 0
     var dll: UInt8 = 0x0C  // 9600 baud, as QEMU
     var dlm: UInt8 = 0
@@ -120,8 +125,8 @@ public final class UART16550: PortDevice {
     }
 
     func updateIRQ() {
-        let out2Pin = mcr & (Self.mcrOut2 | Self.mcrLoopback) == Self.mcrOut2
-        lines.set(irq, high: interruptIdentification & 1 == 0 && out2Pin)
+        let pin = loopback ? false : !out2GatesIRQ || mcr & Self.mcrOut2 != 0
+        lines.set(irq, high: interruptIdentification & 1 == 0 && pin)
     }
 
     // MARK: Registers

@@ -10,7 +10,7 @@ import X86Core
 //
 //     MACH  stop request (tag byte + payload), port accesses, interrupts delivered,
 //           fruitless wakeups
-//     CLCK  LINE  PICS  PITS  CMOS  SYSC  UART  LAPC  IOAP  DBGP  IOBS
+//     CLCK  LINE  PICS  PITS  CMOS  SYSC  KBDC  VGAT  UART  LAPC  IOAP  DBGP  FWCF  ACPI  PCTD  IOBS  IDEC
 
 extension StopReason {
     /// The tag byte of each case (0 is "no stop request").
@@ -27,6 +27,8 @@ extension StopReason {
         case .resetRequested: w.put(UInt8(8))
         case .unknownPort(let port, let isIn): w.put(UInt8(9)); w.put(port); w.put(isIn)
         case .breakpoint: w.put(UInt8(10))
+        case .powerOff: w.put(UInt8(11))
+        case .userQuit: w.put(UInt8(12))
         }
     }
 
@@ -44,6 +46,8 @@ extension StopReason {
         case 8: return .resetRequested
         case 9: return .unknownPort(port: try r.get(), isIn: try r.getBool())
         case 10: return .breakpoint
+        case 11: return .powerOff
+        case 12: return .userQuit
         case let t: throw StateError("snapshot corrupt: stop reason \(t) at byte \(at)")
         }
     }
@@ -64,11 +68,17 @@ extension PCMachine {
         pit.saveState(to: &w)
         cmos.saveState(to: &w)
         systemControl.saveState(to: &w)
+        keyboard.saveState(to: &w)
+        vga.saveState(to: &w)
         uart.saveState(to: &w)
         lapic.saveState(to: &w)
         ioapic.saveState(to: &w)
         debugPorts.saveState(to: &w)
+        firmwareConfig.saveState(to: &w)
+        acpi.saveState(to: &w)
+        saveTestDevice(to: &w)
         bus.saveState(to: &w)
+        ide.saveState(to: &w)
     }
 
     /// Reads what `saveState` wrote into this machine, built with the same configuration. Every
@@ -87,11 +97,17 @@ extension PCMachine {
             try pit.readState(from: &r),
             try cmos.readState(from: &r),
             try systemControl.readState(from: &r),
+            try keyboard.readState(from: &r),
+            try vga.readState(from: &r),
             try uart.readState(from: &r),
             try lapic.readState(from: &r),
             try ioapic.readState(from: &r),
             try debugPorts.readState(from: &r),
+            try firmwareConfig.readState(from: &r),
+            try acpi.readState(from: &r),
+            try readTestDevice(from: &r),
             try bus.readState(from: &r),
+            try ide.readState(from: &r),
         ]
         stopRequest = stop
         portAccesses = ports
