@@ -167,8 +167,10 @@ struct RunOptions: ParsableArguments {
         let elf = try loadGuest(into: machine)
         try attachDrives(to: machine)
 
-        // Under --display text COM1 is not shown (QEMU's curses display keeps it on another console).
-        let output = try SerialOutput(path: serial ?? (display == .text && interactiveInput ? "/dev/null" : nil))
+        // Under --display text COM1 is not shown (QEMU's curses display keeps it on another console);
+        // its --serial file is written as the guest writes, so `tail -f` follows the session.
+        let output = try SerialOutput(path: serial ?? (display == .text && interactiveInput ? "/dev/null" : nil),
+                                      buffering: display == .text ? .none : .block)
         machine.serialOutput = { output.append($0) }
         let (console, post) = try wireDebugPorts(machine)
         if let path = serialIn { machine.uart.receive(try readFile(path)) }
