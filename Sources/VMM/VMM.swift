@@ -19,7 +19,7 @@ public enum MMUMode: Sendable, Equatable {
 /// `virtualCPU` and the guest reads them back through the CPU's read shadows or CR3 exits.
 /// (With the direct MMU the VMM loads the guest's values into the real registers; the shadow
 /// MMU of the next issue will load its own.)
-public final class VMM {
+public final class VMM: MMIOSink {
     public let machine: PCMachine
     public let policy: ExitPolicy
     public internal(set) var stats = ExitStats()
@@ -88,8 +88,8 @@ public final class VMM {
         cpu.cr4GuestHostMask = 0xFFFF_FFFF
         syncReadShadows()
         if policy.mmio {
-            // unowned(unsafe) as the CPU hooks (deinit clears it): this runs on every MMIO access.
-            machine.mmioObserver = { [unowned(unsafe) self] access in self.mmioExit(access) }
+            // Unretained, as the CPU hooks (deinit clears it): this runs on every MMIO access.
+            machine.mmioSink = self
         }
         // CR0.TS and the new task's CR3 are the VMM's (VMM+TaskSwitch.swift); cleared in deinit.
         cpu.taskSwitchHook = { [unowned(unsafe) self] cr3 in self.taskSwitchCommitted(newCR3: cr3) }
@@ -149,7 +149,7 @@ public final class VMM {
     deinit {
         cpu.taskSwitchHook = nil
         machine.lapic.onNMI = {}
-        machine.mmioObserver = nil
+        machine.mmioSink = nil
         // The shadow MMU's hooks (see init) must not outlive it.
         if let s = shadow {
             s.observer = nil
@@ -414,6 +414,8 @@ public final class VMM {
 
     /// An access to the APIC pages or another device's MMIO (counted as it happens; the access
     /// itself completes inside the instruction).
+    public func mmioAccess(_ a: PCMachine.MMIOAccess) { mmioExit(a) }
+
     func mmioExit(_ a: PCMachine.MMIOAccess) {
         record(a.device == "lapic" ? .apicAccess : .eptViolation,
                .mmio(device: a.device, address: a.address, size: a.size, isWrite: a.isWrite, value: a.value))
