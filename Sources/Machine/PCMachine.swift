@@ -100,6 +100,7 @@ public final class PCMachine {
         keyboard = Keyboard8042(lines: lines, clock: clock)
         vga = VGAText(memory: memory)
         uart = UART16550(lines: lines)
+        uart.clock = clock
         debugPorts = DebugPorts()
         firmwareConfig = FirmwareConfig(ramSize: UInt64(memorySize))
         acpi = ACPIPowerManagement(clock: clock, lines: lines)
@@ -206,6 +207,7 @@ public final class PCMachine {
         if let d = lapic.nextDeadline(), d < best { best = d }
         if let d = acpi.nextDeadline(), d < best { best = d }
         if let d = keyboard.nextDeadline(), d < best { best = d }
+        if let d = uart.nextDeadline(), d < best { best = d }
         return best == .max ? nil : best
     }
 
@@ -219,6 +221,7 @@ public final class PCMachine {
         if let d = cmos.nextDeadline(), d <= now { cmos.tick(now: now); any = true }
         if let d = lapic.nextDeadline(), d <= now { lapic.tick(now: now); any = true }
         if let d = acpi.nextDeadline(), d <= now { acpi.tick(now: now); any = true }
+        if let d = uart.nextDeadline(), d <= now { uart.tick(now: now); any = true }
         return any
     }
 

@@ -368,7 +368,10 @@ private func programUART(_ m: PCMachine) {
     m.outb(0x3FC, 0x18)  // loopback, OUT2
     for i: UInt32 in 0..<17 { m.outb(0x3F8, 0x30 + i) }  // the 17th overruns
     m.outb(0x3FC, 0x0B)  // DTR, RTS, OUT2: the modem lines change
+    // Host input reaches the receiver from 100 ms of virtual time on (`UART16550.inputStart`).
+    m.advance(ns: UART16550.inputStart)
     m.uart.receive(Array(0x61...0x74))
+    m.runDueTimers()
     for _ in 0..<3 { _ = m.inb(0x3F8) }
 }
 

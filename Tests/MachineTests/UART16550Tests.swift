@@ -171,3 +171,21 @@ final class UARTBench {
     #expect(b.inb(2) == 0x02)
     #expect(b.sent == [0x41])
 }
+
+/// On a machine (a clock attached) host input waits for 100 ms of virtual time, then arrives as
+/// a timer event: a kernel that reads RBR and unmasks IRQ4 during its start-up (xv6) loses none.
+@Test func hostInputWaitsForTheStartOfTypingOnAMachine() {
+    let b = UARTBench()
+    b.uart.clock = b.apic.clock
+    b.outb(1, 0x01)  // receive interrupt on
+    b.uart.receive(Array("ls\n".utf8))
+    #expect(b.inb(5) & 1 == 0 && !b.irq4)
+    #expect(b.uart.nextDeadline() == UART16550.inputStart)
+    b.apic.at(UART16550.inputStart)
+    b.uart.tick(now: UART16550.inputStart)
+    #expect(b.uart.nextDeadline() == nil)
+    #expect(b.irq4 && b.inb(5) & 1 == 1)
+    #expect(b.inb(0) == UInt8(ascii: "l") && b.inb(0) == UInt8(ascii: "s") && b.inb(0) == 10)
+    b.uart.receive([0x41])  // later input flows at once
+    #expect(b.inb(5) & 1 == 1 && b.inb(0) == 0x41)
+}

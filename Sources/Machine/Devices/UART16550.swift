@@ -78,6 +78,34 @@ public final class UART16550: PortDevice {
         self.irq = irq
     }
 
+    /// The machine's clock, when the UART is part of one: host bytes then wait until
+    /// `inputStart`. Wiring, not state.
+    public unowned(unsafe) var clock: VirtualClock? = nil
+
+    /// Host input (`--serial-in`, the terminal) reaches the receiver from 100 ms of virtual time
+    /// on, as keys typed with `--keys-in` do (`Keyboard8042.typingStart`): a kernel sets up its
+    /// UART and interrupt controllers first. xv6's `uartinit` discards RBR and only then unmasks
+    /// IRQ4 at the I/O APIC, so a byte there from power-on would raise the line while the pin is
+    /// masked (the edge is lost) and its console would never see input.
+    public static let inputStart: UInt64 = 100_000_000
+
+    /// Set at the first deadline at or after `inputStart` with input waiting: from then on host
+    /// bytes flow as the receiver takes them.
+    var inputReleased = false
+
+    /// When held host input is due (a timer deadline, so a sleeping guest wakes for it).
+    public func nextDeadline() -> UInt64? {
+        guard !inputReleased, clock != nil, hostHead < hostQueue.count else { return nil }
+        return Self.inputStart
+    }
+
+    /// The held input is due: it enters the receiver.
+    public func tick(now: UInt64) {
+        inputReleased = true
+        refill()
+        updateIRQ()
+    }
+
     /// Bytes arriving on the receive line (from --serial-in or a TTY).
     public func receive(_ bytes: [UInt8]) {
         hostQueue.append(contentsOf: bytes)
@@ -94,6 +122,7 @@ public final class UART16550: PortDevice {
 
     func refill() {
         guard !loopback else { return }  // the serial input is disconnected in loopback
+        if clock != nil && !inputReleased { return }
         while fifo.count < fifoCapacity && hostHead < hostQueue.count {
             fifo.append(hostQueue[hostHead])
             hostHead += 1

@@ -2,7 +2,8 @@ import X86Core
 
 // Snapshot state of the 16550A: the host-side receive queue (whole, with its read position),
 // the RX FIFO, RBR, every register, the divisor latch, FIFO mode and trigger level, the pending
-// line-status and modem-status bits and the THRE interrupt condition. The IRQ number is wiring.
+// line-status and modem-status bits, the THRE interrupt condition and whether held host input
+// was released. The IRQ number and the clock are wiring.
 
 extension UART16550 {
     /// Section "UART".
@@ -16,6 +17,7 @@ extension UART16550 {
         w.put(UInt8(triggerLevel))
         w.put(lineErrors); w.put(modemDeltas)
         w.put(transmitterInterrupt)
+        w.put(inputReleased)
     }
 
     public func restoreState(from r: inout StateReader) throws(StateError) {
@@ -43,7 +45,9 @@ extension UART16550 {
         let errors: UInt8 = try r.get("UART line errors", mask: Self.lsrErrors)
         let deltas: UInt8 = try r.get("UART modem deltas", mask: 0x0F)
         let thre = try r.getBool()
+        let released = try r.getBool()
         return {
+            self.inputReleased = released
             self.hostQueue = queue
             self.hostHead = head
             self.fifo = rx
