@@ -22,6 +22,17 @@ began=$(date +%s)
 # shellcheck source=guest-spec.sh
 . "$(dirname "$0")/guest-spec.sh"
 
+# A configuration's name (as `x86v test` and the spec files spell it) as run flags.
+config_flags() {
+    case $1 in
+        none) echo "--virt=none" ;;
+        hw-direct) echo "--virt=hw --mmu=direct" ;;
+        hw-shadow) echo "--virt=hw --mmu=shadow" ;;
+        classic) echo "--virt=classic" ;;
+        bt) echo "--virt=bt" ;;
+    esac
+}
+
 units="$tmp/units"
 : > "$units"
 for elf in "$guestdir"/build/*.elf; do
@@ -35,13 +46,7 @@ for elf in "$guestdir"/build/*.elf; do
     # The pre-VT VMM too, on the guests that exercise it (ring compression, shadow tables).
     case "$name" in hole-*|demo|pf-demand) configs="$configs classic" ;; esac
     for config in $configs; do
-        case $config in
-            none) cflags="--virt=none" ;;
-            hw-direct) cflags="--virt=hw --mmu=direct" ;;
-            hw-shadow) cflags="--virt=hw --mmu=shadow" ;;
-            classic) cflags="--virt=classic" ;;
-        esac
-        printf '%s\t%s\t%s\n' "$name" "$config" "$elf $cflags $flags" >> "$units"
+        printf '%s\t%s\t%s\n' "$name" "$config" "$elf $(config_flags "$config") $flags" >> "$units"
     done
 done
 
@@ -53,14 +58,7 @@ for rom in "$guestdir"/build/rom-*.bin; do
     configs=$(spec_value "$guestdir/expected/$name.spec" configs)
     [ -n "$configs" ] || configs="none hw-direct hw-shadow classic bt"
     for config in $configs; do
-        case $config in
-            none) cflags="--virt=none" ;;
-            hw-direct) cflags="--virt=hw --mmu=direct" ;;
-            hw-shadow) cflags="--virt=hw --mmu=shadow" ;;
-            classic) cflags="--virt=classic" ;;
-            bt) cflags="--virt=bt" ;;
-        esac
-        printf '%s\t%s\t%s\n' "$name" "$config" "--bios $rom $cflags --memory 64M" >> "$units"
+        printf '%s\t%s\t%s\n' "$name" "$config" "--bios $rom $(config_flags "$config") --memory 64M" >> "$units"
     done
 done
 

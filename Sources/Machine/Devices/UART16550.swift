@@ -87,7 +87,7 @@ public final class UART16550: PortDevice {
     /// UART and interrupt controllers first. xv6's `uartinit` discards RBR and only then unmasks
     /// IRQ4 at the I/O APIC, so a byte there from power-on would raise the line while the pin is
     /// masked (the edge is lost) and its console would never see input.
-    public static let inputStart: UInt64 = 100_000_000
+    public static let inputStart: UInt64 = Keyboard8042.typingStart
 
     /// Set at the first deadline at or after `inputStart` with input waiting: from then on host
     /// bytes flow as the receiver takes them.
