@@ -23,6 +23,8 @@ public enum StopReason: Equatable, Sendable {
     case breakpoint
     /// The user ended the run from the console (`Ctrl-A x`).
     case userQuit
+    /// A Linux guest panicked (`LinuxPanicWatch` saw its banner on COM1): the panic line.
+    case guestPanic(String)
 }
 
 /// The PC around the CPU: RAM, the I/O bus and its devices, the interrupt controllers, the
@@ -91,6 +93,7 @@ public final class PCMachine {
         clock = VirtualClock(cpu: cpu)
         pic = DualPIC()
         lapic = LocalAPIC(clock: clock)
+        cpu.localAPICPresent = true
         ioapic = IOAPIC(lapic: lapic)
         lines = InterruptLines(pic: pic, ioapic: ioapic)
         interrupts = InterruptController(pic: pic, lapic: lapic)
@@ -121,11 +124,11 @@ public final class PCMachine {
         ide.attachPorts(to: bus)
         memory.add(ObservedRegion(lapic, name: "lapic", machine: self))
         memory.add(ObservedRegion(ioapic, name: "ioapic", machine: self))
-        systemControl.onReset = { [unowned self] in self.stopRequest = .resetRequested }
-        keyboard.onReset = { [unowned self] in self.stopRequest = .resetRequested }
+        systemControl.onReset = { [unowned self] in self.stopRequest = self.resetOrPanic }
+        keyboard.onReset = { [unowned self] in self.stopRequest = self.resetOrPanic }
         bus.attach(firmwareConfig, ports: FirmwareConfig.ports)
         for r in ACPIPowerManagement.portRanges { bus.attach(acpi, ports: r) }
-        acpi.onReset = { [unowned self] in self.stopRequest = .resetRequested }
+        acpi.onReset = { [unowned self] in self.stopRequest = self.resetOrPanic }
         acpi.onPowerOff = { [unowned self] in self.stopRequest = .powerOff }
         bus.attach(coprocessor, ports: CoprocessorPorts.ports)
         // FERR# → IRQ13 → the CPU at the next instruction boundary; 0xF0 → IGNNE#.
@@ -163,10 +166,37 @@ public final class PCMachine {
         bus.attach(debugPorts, ports: 0x80...0x80)
     }
 
-    /// Where serial (COM1) output goes.
+    /// Where serial (COM1) output goes (through the panic watch, if armed).
     public var serialOutput: (UInt8) -> Void {
-        get { uart.onTransmit }
-        set { uart.onTransmit = newValue }
+        get { serialSink }
+        set {
+            serialSink = newValue
+            if let watch = panicWatch {
+                uart.onTransmit = { watch.feed($0); newValue($0) }
+            } else {
+                uart.onTransmit = newValue
+            }
+        }
+    }
+    private var serialSink: (UInt8) -> Void = { _ in }
+
+    /// A bzImage boot's watch for Linux's panic banner on COM1 (`watchForLinuxPanic`).
+    public private(set) var panicWatch: LinuxPanicWatch? = nil
+
+    /// Arms `LinuxPanicWatch`: the end of a panic's text stops the run (`.guestPanic`), and so
+    /// does a reset once a panic began (`panic=N`).
+    public func watchForLinuxPanic() {
+        let watch = LinuxPanicWatch()
+        watch.onEnd = { [unowned self, unowned watch] in self.stopRequest = .guestPanic(watch.panicLine ?? "") }
+        panicWatch = watch
+        let sink = serialSink
+        serialOutput = sink
+    }
+
+    /// What a reset request means: a reset, or the end of a panic that asked for a reboot.
+    var resetOrPanic: StopReason {
+        if let line = panicWatch?.panicLine { return .guestPanic(line) }
+        return .resetRequested
     }
 
     // MARK: Port I/O

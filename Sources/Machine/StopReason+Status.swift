@@ -15,6 +15,7 @@ extension StopReason {
         case .breakpoint: 20
         case .powerOff: 22
         case .userQuit: 24
+        case .guestPanic: 26
         }
     }
 }
@@ -35,6 +36,7 @@ extension StopReason {
         case .breakpoint: "debugger-stop"
         case .userQuit: "user-quit"
         case .powerOff: "power-off"
+        case .guestPanic: "guest-panic"
         }
     }
 }

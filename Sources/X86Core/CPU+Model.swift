@@ -32,7 +32,9 @@ extension CPU {
         case 2...7 where umipSupported:
             // A CPU with UMIP reports it in leaf 7 ECX bit 2; the leaves between say nothing.
             return leaf == 7 && subleaf == 0 ? (0, 0, 1 << 2, 0) : (0, 0, 0, 0)
-        case 1: return (Self.signature, Self.featureEBX, 0, Self.featureEDX)
+        case 1:
+            let apic: UInt32 = localAPICPresent && s.pointee.apicBase & (1 << 11) != 0 ? 1 << 9 : 0
+            return (Self.signature, Self.featureEBX, 0, Self.featureEDX | apic)
         case 0x8000_0000: return (0x8000_0004, 0, 0, 0)
         case 0x8000_0001: return (0, 0, 0, 0)
         case 0x8000_0002...0x8000_0004:
@@ -88,6 +90,9 @@ extension CPU {
         let st = s.pointee
         switch index {
         case 0x10: return timeStampCounter
+        // IA32_PLATFORM_ID and IA32_BIOS_SIGN_ID (P6 family on): platform 0, no microcode
+        // update loaded (the signature, bits 63:32, stays 0 whatever is written).
+        case 0x17, 0x8B: return 0
         case 0x1B: return UInt64(st.apicBase)
         case 0x174: return UInt64(st.sysenterCS)
         case 0x175: return UInt64(st.sysenterESP)
@@ -101,6 +106,7 @@ extension CPU {
     public func writeMSR(_ index: UInt32, _ v: UInt64) -> Bool {
         switch index {
         case 0x10: s.pointee.tscOffset = v &- s.pointee.instructions
+        case 0x8B: break  // software writes 0 before CPUID(1) to read the update signature
         case 0x1B:
             // Reserved bits (11:9 except BSP 8, 31:12 is the base) — bits 63:32 must be 0 here.
             if v >> 32 != 0 || v & 0x6FF != 0 { return false }

@@ -130,6 +130,9 @@ public final class CPU {
     /// The CPU model has UMIP (CR4 bit 11, CPUID leaf 7): off for the i686 model; a VMM that
     /// shows the post-2017 fix for the descriptor-table holes (`x86v audit --umip`) turns it on.
     public var umipSupported = false
+    /// The machine wired a local APIC to this CPU: CPUID.1:EDX.APIC (bit 9) reads 1 while
+    /// IA32_APIC_BASE's global enable (bit 11) is set (SDM Vol. 3A §11.4.3).
+    public var localAPICPresent = false
 
     // MARK: The owner's debugger (last: the fields the loop reads stay where they were)
 

@@ -27,7 +27,11 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Guest memory, e.g. 64M or 1G (1M–3G).") var memory: String = "128M"
     @Option(name: .customLong("module"), help: "A multiboot module: 'FILE [ARGS]' (repeatable).")
     var modules: [String] = []
-    @Option(help: "The kernel command line (multiboot cmdline).") var append: String = ""
+    @Option(help: ArgumentHelp("The kernel: a Linux bzImage (booted through the 32-bit boot protocol, as QEMU's -kernel) or a multiboot ELF; x86v says which it found. Same as GUEST, which takes either too.", valueName: "FILE"))
+    var kernel: String?
+    @Option(help: ArgumentHelp("A Linux initial RAM disk for a bzImage --kernel, placed as high as the kernel's initrd_addr_max allows.", valueName: "FILE"))
+    var initrd: String?
+    @Option(help: "The kernel command line (multiboot cmdline, or a bzImage's cmd_line_ptr).") var append: String = ""
     @Option(help: "hw: under the trap-and-emulate VMM (VT-x-like exits); classic: a pre-VT VMM (guest kernel deprivileged to ring 1, shadow descriptor tables, the Popek–Goldberg holes open); bt: the classic VMM with binary translation (every hole in guest-kernel code made to trap and emulated); none: the bare interpreter.")
     var virt: Virt = .hw
     @Flag(help: "--virt=classic: set CR4.UMIP on the real CPU (SGDT, SIDT, SLDT, SMSW, STR trap at CPL > 0, as on CPUs since 2017).")
@@ -93,6 +97,9 @@ struct RunOptions: ParsableArguments {
     /// The guest itself is checked by `checkGuestGiven` (`run --resume` takes it from a snapshot).
     func validate() throws {
         if flat != nil && guest != nil { throw InputError("give either GUEST or --flat, not both") }
+        if kernel != nil && (guest != nil || flat != nil || bios != nil) {
+            throw InputError("--kernel is the guest: give it instead of GUEST, --flat or --bios")
+        }
         if bios != nil && (guest != nil || flat != nil) {
             throw InputError("--bios powers the machine on into a ROM: give GUEST, --flat or --bios, not two of them")
         }
@@ -121,13 +128,13 @@ struct RunOptions: ParsableArguments {
 
     /// GUEST, --flat or --bios was given (`makeSetup` needs one; `run` checks it unless it resumes).
     func checkGuestGiven() throws {
-        if flat == nil && guest == nil && bios == nil {
+        if flat == nil && guest == nil && bios == nil && kernel == nil {
             throw InputError("missing GUEST (or --flat FILE --load ADDR --entry ADDR, or --bios FILE)")
         }
     }
 
     /// The name the guest goes by in traces, the debugger and snapshots: its file.
-    var guestName: String { guest ?? flat ?? bios ?? "" }
+    var guestName: String { guest ?? kernel ?? flat ?? bios ?? "" }
 
     var useShadow: Bool { virt != .none && mmu == .shadow }
     var configName: String {
@@ -274,10 +281,29 @@ struct RunOptions: ParsableArguments {
                 try writeFirmwareDump(placement, machine)
                 return nil
             }
-            let path = guest!
+            let path = (guest ?? kernel)!
             let contents = try readFile(path)
+            if LinuxSetupHeader.looksLikeBzImage(contents) {
+                guard modules.isEmpty else { throw InputError("--module is multiboot: a bzImage takes one --initrd") }
+                let rd = try initrd.map { try readFile($0) }
+                do {
+                    let placement = try LinuxLoader.load(contents, into: machine.cpu, commandLine: append, initrd: rd,
+                                                         hardDiskCount: disks)
+                    if kernel != nil { writeAll(2, Array("x86v: \(path): Linux bzImage, boot protocol \(placement.header.protocolText), \(placement.header.kernelVersion)\n".utf8)) }
+                    try writeFirmwareDump(placement, machine)
+                    machine.watchForLinuxPanic()
+                } catch let error as LinuxLoader.LoadError { throw InputError("\(path): \(error.description)") }
+                return nil
+            }
+            if initrd != nil { throw InputError("--initrd goes with a Linux bzImage: \(path) is not one (give a multiboot ELF --module instead)") }
             let elf: ELF32File
-            do { elf = try ELF32File(bytes: contents) } catch { throw InputError("\(path): \(error.description)") }
+            do { elf = try ELF32File(bytes: contents) } catch {
+                guard contents.starts(with: [0x7F, 0x45, 0x4C, 0x46]) else {
+                    throw InputError("\(path): neither a Linux bzImage (no \"HdrS\" setup header) nor a multiboot ELF (no ELF magic)")
+                }
+                throw InputError("\(path): \(error.description)")
+            }
+            if kernel != nil { writeAll(2, Array("x86v: \(path): multiboot ELF\n".utf8)) }
             let placement = try MultibootLoader.load(elf, into: machine.cpu, commandLine: append, modules: mods,
                                                      hardDiskCount: disks)
             try writeFirmwareDump(placement, machine)
@@ -291,6 +317,11 @@ struct RunOptions: ParsableArguments {
 extension RunOptions {
     /// `--dump-firmware DIR` (FirmwareDump; a bad DIR is an InputError).
     func writeFirmwareDump(_ placement: MultibootLoader.Placement, _ machine: PCMachine) throws {
+        guard let dir = dumpFirmware else { return }
+        do { try FirmwareDump.write(placement, memory: machine.memory, to: dir) } catch { throw InputError(error.description) }
+    }
+
+    func writeFirmwareDump(_ placement: LinuxLoader.Placement, _ machine: PCMachine) throws {
         guard let dir = dumpFirmware else { return }
         do { try FirmwareDump.write(placement, memory: machine.memory, to: dir) } catch { throw InputError(error.description) }
     }

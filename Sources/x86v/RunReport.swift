@@ -54,6 +54,8 @@ struct RunReport {
             return "stopped by the debugger at eip \(eip)"
         case .userQuit:
             return "ended from the console at eip \(eip) (Ctrl-A x, or the terminal closed)"
+        case .guestPanic(let line):
+            return "the guest kernel panicked (\(line)); the run stopped at eip \(eip)"
         }
     }
 

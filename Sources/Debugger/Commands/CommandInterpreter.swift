@@ -249,6 +249,7 @@ public final class CommandInterpreter {
         case .unknownPort(let p, let isIn): "--strict-io: \(isIn ? "read from" : "write to") unknown port 0x\(String(p, radix: 16))"
         case .breakpoint: "debugger stop"
         case .userQuit: "ended from the console (Ctrl-A x)"
+        case .guestPanic(let line): "the guest kernel panicked: \(line)"
         }
     }
 

@@ -22,18 +22,34 @@ public enum FirmwareDump {
     /// Writes the files into `directory` (created if missing; its parent must exist).
     public static func write(_ placement: MultibootLoader.Placement, memory: PhysicalMemory,
                              to directory: String) throws(DumpError) {
+        try write(placement.firmware, boot: [
+            ("multiboot-info.bin", placement.info, Int(FirmwareLayout.multibootInfoSize)),
+            ("multiboot-mmap.bin", placement.memoryMap, Int(placement.memoryMapLength)),
+        ], memory: memory, to: directory)
+    }
+
+    /// A bzImage boot: the firmware files, `boot_params.bin` (the zero page at ESI) and
+    /// `cmdline.bin`.
+    public static func write(_ placement: LinuxLoader.Placement, memory: PhysicalMemory,
+                             to directory: String) throws(DumpError) {
+        var length = 0
+        while length < 65536, memory.bytes(at: placement.commandLine + UInt32(length), count: 1) != [0] { length += 1 }
+        try write(placement.firmware, boot: [
+            ("boot_params.bin", placement.bootParams, 4096),
+            ("cmdline.bin", placement.commandLine, length + 1),
+        ], memory: memory, to: directory)
+    }
+
+    static func write(_ image: FirmwareImage, boot: [(name: String, address: UInt32, count: Int)],
+                      memory: PhysicalMemory, to directory: String) throws(DumpError) {
         try makeDirectory(directory)
-        let image = placement.firmware
         var files: [(name: String, address: UInt32, bytes: [UInt8])] = []
         for blob in image.blobs where !blob.name.hasPrefix("fseg-") {
             files.append((blob.name + ".bin", blob.address, memory.bytes(at: blob.address, count: blob.bytes.count)))
         }
         files.append(("fseg.bin", FirmwareLayout.fSegment,
                       memory.bytes(at: FirmwareLayout.fSegment, count: FirmwareLayout.fSegmentSize)))
-        files.append(("multiboot-info.bin", placement.info,
-                      memory.bytes(at: placement.info, count: Int(FirmwareLayout.multibootInfoSize))))
-        files.append(("multiboot-mmap.bin", placement.memoryMap,
-                      memory.bytes(at: placement.memoryMap, count: Int(placement.memoryMapLength))))
+        for f in boot { files.append((f.name, f.address, memory.bytes(at: f.address, count: f.count))) }
         var layout = "# file  address  length (guest-physical, hex)\n"
         for f in files {
             try writeFile(directory + "/" + f.name, f.bytes)

@@ -29,6 +29,7 @@ extension StopReason {
         case .breakpoint: w.put(UInt8(10))
         case .powerOff: w.put(UInt8(11))
         case .userQuit: w.put(UInt8(12))
+        case .guestPanic(let line): w.put(UInt8(13)); w.put(line)
         }
     }
 
@@ -48,6 +49,7 @@ extension StopReason {
         case 10: return .breakpoint
         case 11: return .powerOff
         case 12: return .userQuit
+        case 13: return .guestPanic(try r.getString(limit: 1 << 16))
         case let t: throw StateError("snapshot corrupt: stop reason \(t) at byte \(at)")
         }
     }
