@@ -9,6 +9,8 @@
 #                decoder speed, shadow-vs-direct MMU table
 #   make fuzz-cpu N=…   random code in random CPU states, N instructions (default 10^7)
 #   make diff-cpu COUNT=… SEED=…   host-CPU differential run (default 10^6 sequences)
+#   make linux   download Debian's i386 kernel and busybox (.build/linux), boot them under
+#                none, hw-direct and hw-shadow, check the init's lines (docs/linux.md)
 #   make guests  build testguests/
 #   make clean
 
@@ -21,7 +23,7 @@ CPU_FUZZ := .build/release/cpu-fuzz
 UNICORN_PY ?= /usr/bin/python3
 APT_PACKAGES := libcapstone-dev libedit-dev pkg-config gcc binutils make gdb graphviz qemu-system-x86 nasm
 
-.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume check-trace check-engines native-harness diff-cpu fuzz-cpu unicorn-cases xv6-check
+.PHONY: all build deps run test bench guests clean check-cli check-test-command check-debug check-save-resume check-trace check-engines native-harness diff-cpu fuzz-cpu unicorn-cases xv6-check linux linux-check
 
 all: build
 
@@ -110,6 +112,7 @@ test: build guests check-cli check-test-command check-debug check-save-resume ch
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build
 	@$(MAKE) --no-print-directory xv6-check
+	@$(MAKE) --no-print-directory linux-check
 
 # xv6 (issue 18): boot mit-pdos/xv6-public's kernel with its file system on the primary slave,
 # run usertests on the serial console in none, hw-direct and hw-shadow, type on the keyboard
@@ -119,6 +122,20 @@ xv6-check: build
 	@if [ -z "$(XV6)" ] || [ ! -f "$(XV6)/kernel" ] || [ ! -f "$(XV6)/fs.img" ]; then \
 		echo "xv6-check: skipped: no xv6 build given (make xv6-check XV6=DIR, DIR a built mit-pdos/xv6-public tree with kernel and fs.img; see docs/xv6.md)"; \
 	else python3 Tools/xv6/xv6-check.py --x86v $(X86V) --xv6 "$(XV6)"; fi
+
+# Linux (issue 19): Debian 12's linux-image-6.1.0-*-686-unsigned and busybox-static:i386,
+# downloaded with apt-get download into .build/linux (never committed), an initramfs with our
+# test init (Tools/linux/init.sh), booted to power-off in the three configurations.
+# `make test` runs the check when the downloads are cached and says it skipped otherwise.
+LINUX_DIR := .build/linux
+linux: build
+	bash Tools/linux/fetch.sh $(LINUX_DIR)
+	python3 Tools/linux/linux-check.py --x86v $(X86V) --dir $(LINUX_DIR)
+
+linux-check: build
+	@if [ ! -f $(LINUX_DIR)/vmlinuz ] || [ ! -f $(LINUX_DIR)/busybox ]; then \
+		echo "linux-check: skipped: the Debian kernel and busybox are not downloaded (make linux fetches them into $(LINUX_DIR))"; \
+	else bash Tools/linux/fetch.sh $(LINUX_DIR) && python3 Tools/linux/linux-check.py --x86v $(X86V) --dir $(LINUX_DIR); fi
 
 # An I/O-bound flat guest: 1,000,000 × OUT 0x3F8 (mov ecx, 1000000 / mov dx, 0x3f8 /
 # mov al, 'A' / 1: out dx, al / loop 1b / cli / hlt) — one IO_INSTRUCTION exit each.
@@ -153,6 +170,11 @@ bench: build guests $(IOBENCH)
 	.build/release/x86v-bench testguests/build/*.elf
 	@echo "page-table loops, M iterations/s: x86v shadow, direct, none beside Bochs and QEMU (best of 3, full minus short build):"
 	Benchmarks/shadow/run.sh $(X86V) testguests/build
+	@if [ -f $(LINUX_DIR)/vmlinuz ] && [ -f $(LINUX_DIR)/busybox ]; then \
+		echo "Linux boot and a 1,000-process fork/exec loop: x86v beside QEMU TCG (issue 19):"; \
+		bash Tools/linux/fetch.sh $(LINUX_DIR) >/dev/null && \
+		python3 Tools/linux/linux-check.py --x86v $(X86V) --dir $(LINUX_DIR) --configs hw-shadow,hw-direct --qemu --loop-counters; \
+	else echo "linux bench: skipped (make linux downloads the kernel)"; fi
 
 clean:
 	rm -rf .build
