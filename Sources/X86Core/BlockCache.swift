@@ -75,7 +75,10 @@ struct BlockHeader {
 /// The block directory: direct-mapped by physical address, allocated once; a new block evicts
 /// the one in its slot. Ops of block i live at `ops + i * maxOps`.
 struct BlockCache {
-    static let slots = 1 << 13
+    /// 64 Ki slots: a booting Linux kernel runs more distinct blocks than 8 Ki slots held
+    /// (its fork/exec loop rebuilt one block in 21 it entered; decoding took 15% of the time).
+    static let slotBits = 16
+    static let slots = 1 << slotBits
     static let maxOps = 32
     static let opsShift = 5
     let headers: UnsafeMutablePointer<BlockHeader>
@@ -86,7 +89,7 @@ struct BlockCache {
     init() {
         headers = .allocate(capacity: Self.slots)
         headers.initialize(repeating: BlockHeader(), count: Self.slots)
-        // 6 MiB of ops, mapped lazily: a CPU that never runs blocks (a test, the interpreter
+        // 48 MiB of ops, mapped lazily: a CPU that never runs blocks (a test, the interpreter
         // engine) touches none of it. All-zero bytes are a valid BlockOp.
         guard let p = mmap(nil, Self.opsBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               p != MAP_FAILED else { fatalError("cannot reserve the block cache") }
@@ -100,7 +103,7 @@ struct BlockCache {
 
     /// Multiplicative hash of the physical address (blocks start at any byte).
     @inline(__always) static func index(_ phys: UInt32) -> Int {
-        Int((phys &* 0x9E37_79B1) >> 19)
+        Int((phys &* 0x9E37_79B1) >> UInt32(32 - slotBits))
     }
 }
 
