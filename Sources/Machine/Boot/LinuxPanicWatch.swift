@@ -25,6 +25,15 @@ public final class LinuxPanicWatch {
 
     public init() {}
 
+    /// The line being received (for snapshots: a save between two bytes of a line loses nothing).
+    public var partialLine: [UInt8] { line }
+
+    /// Puts back what a snapshot recorded.
+    public func restore(panicLine: String?, partialLine: [UInt8]) {
+        self.panicLine = panicLine
+        line = Array(partialLine.prefix(Self.maxLine))
+    }
+
     /// One byte the guest sent on COM1.
     public func feed(_ byte: UInt8) {
         if byte == 0x0A {

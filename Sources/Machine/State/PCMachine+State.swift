@@ -81,6 +81,13 @@ extension PCMachine {
         saveTestDevice(to: &w)
         bus.saveState(to: &w)
         ide.saveState(to: &w)
+        w.tag("LNXW")
+        w.put(panicWatch != nil)
+        if let watch = panicWatch {
+            w.put(watch.panicLine != nil)
+            w.put(watch.panicLine ?? "")
+            w.put(bytes: watch.partialLine)
+        }
     }
 
     /// Reads what `saveState` wrote into this machine, built with the same configuration. Every
@@ -110,11 +117,28 @@ extension PCMachine {
             try readTestDevice(from: &r),
             try bus.readState(from: &r),
             try ide.readState(from: &r),
+            try readPanicWatch(from: &r),
         ]
         stopRequest = stop
         portAccesses = ports
         interruptsDelivered = delivered
         fruitlessWakeups = fruitless
         for commit in commits { commit() }
+    }
+}
+
+extension PCMachine {
+    /// "LNXW": whether the Linux panic watch is armed, the panic line it saw and the line it is
+    /// receiving (a resumed bzImage run still stops on a panic).
+    func readPanicWatch(from r: inout StateReader) throws(StateError) -> () -> Void {
+        try r.expect("LNXW")
+        guard try r.getBool() else { return {} }
+        let seen = try r.getBool()
+        let line = try r.getString(limit: 1 << 16)
+        let partial = Array(try r.getBytes(limit: LinuxPanicWatch.maxLine))
+        return {
+            self.watchForLinuxPanic()
+            self.panicWatch?.restore(panicLine: seen ? line : nil, partialLine: partial)
+        }
     }
 }

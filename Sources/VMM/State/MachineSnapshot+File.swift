@@ -18,7 +18,7 @@ import Darwin
 //                 entries, V86 exits, task switches)
 //     blob        section "CPU "
 //     u8 + blob   VMM present, section "VMM " (with "SHMU" under the shadow MMU)
-//     blob        sections "MACH" … "IOBS" (PCMachine)
+//     blob        sections "MACH" … "LNXW" (PCMachine)
 //     RAM         the sparse RAM image (`RAMImage.write`)
 //     "END "
 //     u64         FNV-1a 64 of every byte before it, taken as little-endian 64-bit words (the
@@ -28,7 +28,7 @@ import Darwin
 // identity; only then are the sections parsed (each one checked again as it is read).
 
 extension MachineSnapshot {
-    public static let formatVersion: UInt32 = 4
+    public static let formatVersion: UInt32 = 5
 
     /// Names the x86v build: a snapshot is only resumed by the build that wrote it, since another
     /// build may execute differently and the resumed run would no longer be exact. On Linux it
