@@ -75,6 +75,7 @@ check-cli: build guests
 	bash Tests/cli/check-cli.sh $(X86V)
 	python3 Tests/cli/check-console.py $(X86V) testguests
 	bash Tests/cli/check-drive.sh $(X86V)
+	bash Tests/cli/check-linux-boot.sh $(X86V)
 
 # The page-fault regression runner on every guest in all three configurations, with JUnit.
 check-test-command: build guests

@@ -73,10 +73,12 @@ public enum LinuxLoader {
         if let rd = initrd {
             let maxAddress = min(UInt64(header.initrdAddressMax), ramEnd - 1)
             let size = UInt64(rd.count)
-            guard size < maxAddress, (maxAddress + 1 - size) & ~0xFFF >= needs else {
+            // QEMU's formula, (max - size) rounded down: a page lower than the protocol allows
+            // when max + 1 - size is page-aligned, the same address otherwise.
+            guard size < maxAddress, (maxAddress - size) & ~0xFFF >= needs else {
                 throw LoadError(description: "the initrd (\(rd.count) bytes) does not fit in guest memory above the kernel (it may use 0x\(String(needs, radix: 16))–0x\(String(maxAddress, radix: 16)); give more --memory, now \(mib) MiB)")
             }
-            let at = UInt32((maxAddress + 1 - size) & ~0xFFF)
+            let at = UInt32((maxAddress - size) & ~0xFFF)
             initrdRange = at ..< at + UInt32(size)
         }
 

@@ -45,11 +45,15 @@ public final class LinuxPanicWatch {
     }
 
     private func lineDone() {
+        // The end line holds the begin text too: alone (no panic seen) it is not a panic.
+        if find(Self.end) != nil {
+            if panicLine != nil { onEnd() }
+            return
+        }
         if panicLine == nil, let at = find(Self.begin) {
             let text = line[at...].filter { $0 != 0x0D }
             panicLine = String(decoding: text, as: UTF8.self)
         }
-        if panicLine != nil, find(Self.end) != nil { onEnd() }
     }
 
     private func find(_ needle: [UInt8]) -> Int? {
