@@ -32,15 +32,23 @@ struct LockstepCommand: ParsableCommand {
             throw InputError("lockstep with --bios compares the engines only (--engines): against QEMU or --against it is not supported")
         }
         if options.bios != nil { return }
-        guard options.guest != nil, options.flat == nil else { throw InputError("lockstep needs a multiboot ELF GUEST (not --flat)") }
         guard (0...1000).contains(context) else { throw InputError("bad --context \(context) (0-1000)") }
+        if options.kernel != nil {
+            // A bzImage: QEMU would run its real-mode setup first, x86v enters the 32-bit entry,
+            // so only x86v configurations (or the engines) are compared, from the same start.
+            if against == nil && !engines {
+                throw InputError("lockstep --kernel compares x86v configurations (--against 'FLAGS') or the engines (--engines): QEMU runs a bzImage's real-mode setup, x86v enters its 32-bit entry point")
+            }
+            return
+        }
+        guard options.guest != nil, options.flat == nil else { throw InputError("lockstep needs a multiboot ELF GUEST (not --flat)") }
         if !options.modules.isEmpty && against == nil { throw InputError("--module is not passed to QEMU: compare with --against") }
     }
 
     func run() throws {
         if engines { try compareEngines() }
         guard let memory = parseMemorySize(options.memory) else { throw InputError("bad --memory '\(options.memory)'") }
-        var plan = Lockstep(x86v: selfExecutablePath(), guest: options.guest!, runArguments: passThroughArguments(),
+        var plan = Lockstep(x86v: selfExecutablePath(), guest: (options.guest ?? options.kernel)!, runArguments: passThroughArguments(),
                             against: against.map { $0.split(separator: " ").map(String.init) })
         plan.qemu = qemu
         plan.memoryMiB = memory >> 20
@@ -83,7 +91,8 @@ struct LockstepCommand: ParsableCommand {
         while i < args.count {
             let a = args[i]
             let name = String(a.split(separator: "=", maxSplits: 1).first ?? "")
-            if own.contains(name) {
+            // `--kernel FILE` becomes the run's GUEST (which takes a bzImage too).
+            if own.contains(name) || (name == "--kernel" && options.kernel != nil) {
                 i += a.contains("=") ? 1 : 2
                 continue
             }

@@ -43,7 +43,9 @@ public struct Lockstep {
     }
 
     public func run() throws(TraceInputError) -> Outcome {
-        let elf = try loadELF()
+        // The ELF gives QEMU its kernel and the diff the image bytes; two x86v runs (--against)
+        // need neither, so a bzImage compares too.
+        let elf: ELF32File? = against == nil ? try loadELF() : (try? loadELF())
         let dir = try temporaryDirectory()
         defer {
             for f in ["a.fifo", "b.fifo", "a.err", "b.err"] { unlink("\(dir)/\(f)") }
@@ -65,7 +67,7 @@ public struct Lockstep {
                 throw TraceInputError("\(qemu) is not installed (make deps installs qemu-system-x86)")
             }
             bName = "QEMU (\(qemu) TCG, -singlestep)"
-            b = try TraceProducer(name: qemu, argv: qemuCommand(elf, fifo: "\(dir)/b.fifo"),
+            b = try TraceProducer(name: qemu, argv: qemuCommand(elf!, fifo: "\(dir)/b.fifo"),
                                   fifo: "\(dir)/b.fifo", stderrPath: "\(dir)/b.err")
         }
         producers.append(b)
@@ -73,12 +75,12 @@ public struct Lockstep {
         try b.waitForOutput(seconds: stallSeconds * 2)
         let readerA = try TraceReader(path: a.fifo)
         let readerB: TraceStepSource = against == nil
-            ? try QEMULogReader(path: b.fifo, entry: elf.entry) : try TraceReader(path: b.fifo)
+            ? try QEMULogReader(path: b.fifo, entry: elf!.entry) : try TraceReader(path: b.fifo)
         a.release()
         b.release()
         var options = diff
         options.rules = against == nil
-        options.imageBytes = Lockstep.imageReader(elf)
+        if let elf { options.imageBytes = Lockstep.imageReader(elf) }
         options.compareControlRegisters = against != nil
         let watchdog = Watchdog(seconds: stallSeconds, pids: producers.map { $0.pid })
         let result: TraceDiff.Result
