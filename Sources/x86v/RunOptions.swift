@@ -23,7 +23,7 @@ struct RunOptions: ParsableArguments {
         case none, text
     }
 
-    @Argument(help: "The guest kernel (32-bit multiboot ELF). Omit with --flat or --bios.") var guest: String?
+    @Argument(help: "The guest kernel: a 32-bit multiboot ELF or a Linux bzImage. Omit with --kernel, --flat or --bios.") var guest: String?
     @Option(help: "Guest memory, e.g. 64M or 1G (1M–3G).") var memory: String = "128M"
     @Option(name: .customLong("module"), help: "A multiboot module: 'FILE [ARGS]' (repeatable).")
     var modules: [String] = []
@@ -129,7 +129,7 @@ struct RunOptions: ParsableArguments {
     /// GUEST, --flat or --bios was given (`makeSetup` needs one; `run` checks it unless it resumes).
     func checkGuestGiven() throws {
         if flat == nil && guest == nil && bios == nil && kernel == nil {
-            throw InputError("missing GUEST (or --flat FILE --load ADDR --entry ADDR, or --bios FILE)")
+            throw InputError("missing GUEST (or --kernel FILE, --flat FILE --load ADDR --entry ADDR, or --bios FILE)")
         }
     }
 

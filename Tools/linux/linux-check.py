@@ -146,10 +146,6 @@ def summary(stamps, wall):
     return {"first_line_s": first, "power_off_s": wall, "fork_loop_s": loop}
 
 
-def fmt(v):
-    return "   -  " if v is None else "%6.2f" % v
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--x86v", required=True)
@@ -207,12 +203,21 @@ def main():
 
     print()
     print("Linux %s, %s, busybox initramfs (wall seconds, this machine):" % (version, MEMORY))
-    print("%-24s %12s %10s %14s %8s" % ("", "first line", "power-off", "fork loop", "× QEMU"))
     q = next((r for r in results if r["name"].startswith("QEMU")), None)
+
+    def cell(r, key):
+        # "25.80 (5.7×)": the time and, with QEMU in the run, the ratio to QEMU's.
+        v = r.get(key)
+        if v is None:
+            return "-"
+        if q and q is not r and q.get(key):
+            return "%.2f (%.1f×)" % (v, v / q[key])
+        return "%.2f" % v
+
+    print("%-24s %16s %16s %16s" % ("", "first line", "power-off", "fork loop"))
     for r in results:
-        ratio = ("%6.2f" % (r["power_off_s"] / q["power_off_s"])) if q and q["power_off_s"] else "   -  "
-        print("%-24s %12s %10s %14s %8s" % (r["name"], fmt(r["first_line_s"]), fmt(r["power_off_s"]),
-                                          fmt(r["fork_loop_s"]), ratio))
+        print("%-24s %16s %16s %16s" % (r["name"], cell(r, "first_line_s"), cell(r, "power_off_s"),
+                                        cell(r, "fork_loop_s")))
     shadow = next((r for r in results if r.get("shadow_loop")), None)
     if shadow:
         print("shadow MMU counters for the %d-process loop alone (hw-shadow minus a FORKS=0 run; %d instructions):"
