@@ -133,6 +133,8 @@ public final class CPU {
     /// The machine wired a local APIC to this CPU: CPUID.1:EDX.APIC (bit 9) reads 1 while
     /// IA32_APIC_BASE's global enable (bit 11) is set (SDM Vol. 3A §11.4.3).
     public var localAPICPresent = false
+    /// REP MOVS/STOS iterations done a page at a time (`repBulk`; tests and `--stats` curiosity).
+    public internal(set) var bulkStringIterations: UInt64 = 0
 
     // MARK: The owner's debugger (last: the fields the loop reads stay where they were)
 
