@@ -193,6 +193,16 @@ private func loadError(_ image: BzImage, memory: Int = 64 * MiB, commandLine: St
     #expect(try #require(loadError(big, memory: 4 * MiB)).contains("--memory"))
 }
 
+@Test func aCommandLineNeverReachesTheEBDAWhateverCmdlineSizeAllows() throws {
+    var img = BzImage()
+    img.commandLineSize = 0x20_0000
+    let fits = String(repeating: "a", count: LinuxLoader.maxCommandLine - 1)
+    #expect(loadError(img, commandLine: fits) == nil)
+    let e = try #require(loadError(img, commandLine: fits + "a"))
+    #expect(e.contains("EBDA"))
+    #expect(0x2_0000 + LinuxLoader.maxCommandLine == 0x9_FC00)
+}
+
 @Test func theLoaderRefusesAnInitrdThatDoesNotFitAboveTheKernel() throws {
     // 16 MiB: RAM for the kernel ends at 0xFE0000; the kernel needs up to 1 MiB + init_size.
     var img = BzImage()

@@ -28,6 +28,9 @@ public enum LinuxLoader {
     public static let kernelAddress: UInt32 = 0x10_0000
     public static let bootCS: UInt16 = 0x10
     public static let bootDS: UInt16 = 0x18
+    /// Room for the command line and its NUL: from 0x20000 up to the EBDA (a header may allow
+    /// far more than the 2 KiB kernels ask for, and nothing may spill into the firmware's area).
+    public static let maxCommandLine = Int(FirmwareLayout.ebda - commandLineAddress)
     /// `type_of_loader`: 0xFF, "undefined" (boot.rst: a loader without an assigned ID).
     public static let loaderType: UInt8 = 0xFF
 
@@ -64,6 +67,9 @@ public enum LinuxLoader {
         let cmd = Array(commandLine.utf8)
         guard cmd.count <= Int(header.commandLineSize) else {
             throw LoadError(description: "the command line is \(cmd.count) bytes; this kernel takes at most \(header.commandLineSize) (cmdline_size)")
+        }
+        guard cmd.count < maxCommandLine else {
+            throw LoadError(description: "the command line is \(cmd.count) bytes; x86v places at most \(maxCommandLine - 1) (from 0x20000 to the EBDA)")
         }
         guard !cmd.contains(0) else { throw LoadError(description: "the command line contains a NUL byte") }
 

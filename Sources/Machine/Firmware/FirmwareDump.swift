@@ -32,8 +32,8 @@ public enum FirmwareDump {
     /// `cmdline.bin`.
     public static func write(_ placement: LinuxLoader.Placement, memory: PhysicalMemory,
                              to directory: String) throws(DumpError) {
-        var length = 0
-        while length < 65536, memory.bytes(at: placement.commandLine + UInt32(length), count: 1) != [0] { length += 1 }
+        let text = memory.bytes(at: placement.commandLine, count: LinuxLoader.maxCommandLine)
+        let length = text.firstIndex(of: 0) ?? text.count - 1
         try write(placement.firmware, boot: [
             ("boot_params.bin", placement.bootParams, 4096),
             ("cmdline.bin", placement.commandLine, length + 1),
