@@ -100,6 +100,9 @@ struct RunOptions: ParsableArguments {
         if kernel != nil && (guest != nil || flat != nil || bios != nil) {
             throw InputError("--kernel is the guest: give it instead of GUEST, --flat or --bios")
         }
+        if initrd != nil && (flat != nil || bios != nil) {
+            throw InputError("--initrd goes with a Linux bzImage (--kernel FILE), not --flat or --bios")
+        }
         if bios != nil && (guest != nil || flat != nil) {
             throw InputError("--bios powers the machine on into a ROM: give GUEST, --flat or --bios, not two of them")
         }

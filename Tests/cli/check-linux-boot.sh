@@ -135,6 +135,7 @@ check_bad "--initrd with a multiboot ELF" "--initrd goes with a Linux bzImage" r
 check_bad "--module with a bzImage" "--module is multiboot" run --kernel "$kernel" --module "$tmp/initrd"
 check_bad "--kernel and GUEST together" "--kernel is the guest" run "$guestdir/build/hello.elf" --kernel "$kernel"
 check_bad "a missing --initrd" "$tmp/nope" run --kernel "$kernel" --initrd "$tmp/nope"
+check_bad "--initrd with --flat" "--initrd goes with a Linux bzImage" run --flat "$kernel" --load 0x100000 --entry 0x100000 --initrd "$tmp/initrd"
 
 # 5. --kernel takes a multiboot ELF too.
 run hello --kernel "$guestdir/build/hello.elf"
