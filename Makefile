@@ -131,12 +131,12 @@ xv6-check: build
 LINUX_DIR := .build/linux
 linux: build
 	bash Tools/linux/fetch.sh $(LINUX_DIR)
-	python3 Tools/linux/linux-check.py --x86v $(X86V) --dir $(LINUX_DIR)
+	python3 Tools/linux/linux-check.py --x86v $(X86V) --dir $(LINUX_DIR) --shell
 
 linux-check: build
 	@if [ ! -f $(LINUX_DIR)/vmlinuz ] || [ ! -f $(LINUX_DIR)/busybox ]; then \
 		echo "linux-check: skipped: the Debian kernel and busybox are not downloaded (make linux fetches them into $(LINUX_DIR))"; \
-	else bash Tools/linux/fetch.sh $(LINUX_DIR) && python3 Tools/linux/linux-check.py --x86v $(X86V) --dir $(LINUX_DIR); fi
+	else bash Tools/linux/fetch.sh $(LINUX_DIR) && python3 Tools/linux/linux-check.py --x86v $(X86V) --dir $(LINUX_DIR) --shell; fi
 
 # An I/O-bound flat guest: 1,000,000 × OUT 0x3F8 (mov ecx, 1000000 / mov dx, 0x3f8 /
 # mov al, 'A' / 1: out dx, al / loop 1b / cli / hlt) — one IO_INSTRUCTION exit each.

@@ -10,7 +10,8 @@ run's COM1 output goes through a pseudo-terminal (so x86v writes it unbuffered) 
 x86v's power-off status (22, ACPI S5) and the init printed every line it should, with the
 kernel's version and the 1,000-process fork-and-exec loop done.
 
---qemu also boots the kernel under qemu-system-i386 -cpu pentium3 (the issue's reference),
+--shell boots once more to the init's shell on a pseudo-terminal (x86v's interactive console),
+types a command and `poweroff -f`. --qemu also boots the kernel under qemu-system-i386 -cpu pentium3 (the issue's reference),
 and --loop-counters runs hw-shadow a second time with FORKS=0 so that the shadow MMU's
 counters for the loop alone are the difference of the two runs.
 """
@@ -105,6 +106,47 @@ def check_output(text, version):
     return problems
 
 
+def shell_session(args, timeout=300):
+    """Boots hw-shadow with X86V_SHELL=1 and FORKS=0 on a pseudo-terminal as x86v's stdin and
+    stdout (the interactive console), types commands at the shell's prompt and `poweroff -f`.
+    Returns a list of problems (empty = pass)."""
+    master, slave = pty.openpty()
+    cmd = [args.x86v, "run", "--kernel", os.path.join(args.dir, "vmlinuz"),
+           "--initrd", os.path.join(args.dir, "initrd.gz"),
+           "--append", APPEND + " X86V_SHELL=1 FORKS=0", "--memory", MEMORY, "--max-instructions", "100000000000"]
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=subprocess.PIPE, close_fds=True)
+    os.close(slave)
+    buf = b""
+    start = time.monotonic()
+
+    def wait_for(needle):
+        nonlocal buf
+        while needle not in buf:
+            if time.monotonic() - start > timeout or proc.poll() is not None:
+                return False
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    buf += os.read(master, 65536)
+                except OSError:
+                    return False
+        return True
+
+    problems = []
+    if not wait_for(b"x86v:/root# "):
+        problems.append("no shell prompt")
+    else:
+        os.write(master, b"echo $((6 * 7)) $(cat /proc/sys/kernel/ostype)\r")
+        if not wait_for(b"42 Linux"):
+            problems.append("the shell did not run a command")
+        os.write(master, b"poweroff -f\r")
+    status = proc.wait(timeout=max(1, timeout - (time.monotonic() - start)))
+    os.close(master)
+    if status != 22:
+        problems.append("exit status %d, not 22" % status)
+    return problems
+
+
 def config_flags(name):
     if name == "none":
         return ["--virt=none"]
@@ -154,6 +196,8 @@ def main():
     ap.add_argument("--qemu", action="store_true", help="time QEMU TCG too")
     ap.add_argument("--loop-counters", action="store_true",
                     help="run hw-shadow again with FORKS=0: the shadow counters of the loop alone")
+    ap.add_argument("--shell", action="store_true",
+                    help="also boot to the init's shell (X86V_SHELL=1) on a pseudo-terminal, type a command and power off")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--timeout", type=float, default=900)
     args = ap.parse_args()
@@ -180,6 +224,13 @@ def main():
             print("ok - linux %s: init's first line after %.1f s, power-off after %.1f s, fork loop %.1f s"
                   % (config, row["first_line_s"], row["power_off_s"], row["fork_loop_s"]))
         results.append(row)
+    if args.shell:
+        problems = shell_session(args)
+        if problems:
+            failures += 1
+            print("not ok - linux shell (hw-shadow, X86V_SHELL=1): %s" % "; ".join(problems))
+        else:
+            print("ok - linux shell (hw-shadow, X86V_SHELL=1): a prompt on the console, a command typed and run, poweroff -f")
     if args.loop_counters:
         status, text, stamps, wall, err, data = run_x86v(args, "hw-shadow", extra_append="FORKS=0")
         full = next((r for r in results if r["name"] == "x86v hw-shadow"), None)
