@@ -27,7 +27,7 @@
  * as panic() does (x86v's panic watch ends the run: status 26); otherwise it powers the machine
  * off through ACPI S5 (PM1a_CNT at 0x604, SLP_TYP 0 for the DSDT's _S5, as guests/acpipm.c:
  * status 22). A failed check ends through isa-debug-exit with code 1 (status 3) instead.
- * Expected output: expected/linuxboot.out and linuxboot-panic.out, derived from the boot protocol
+ * Expected output: expected/linuxboot/boot.out and panic.out, derived from the boot protocol
  * and x86v's firmware layout (QEMU runs the real-mode setup, which this kernel does not have). */
 #include "runtime.h"
 #include "linuxboot.h"
