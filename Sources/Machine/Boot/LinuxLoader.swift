@@ -122,44 +122,37 @@ public enum LinuxLoader {
     /// header with the loader's fields, the E820 map, the memory size and the text screen.
     static func bootParams(header: LinuxSetupHeader, image: [UInt8], e820: E820Map,
                            initrd: Range<UInt32>?) -> [UInt8] {
-        var p = [UInt8](repeating: 0, count: 4096)
-        func put16(_ o: Int, _ v: UInt16) { p[o] = UInt8(v & 0xFF); p[o + 1] = UInt8(v >> 8) }
-        func put32(_ o: Int, _ v: UInt32) { put16(o, UInt16(v & 0xFFFF)); put16(o + 2, UInt16(v >> 16)) }
-        func put64(_ o: Int, _ v: UInt64) { put32(o, UInt32(v & 0xFFFF_FFFF)); put32(o + 4, UInt32(v >> 32)) }
+        var w = FirmwareBytes()
+        w.zeros(4096)
         let h = LinuxSetupHeader.headerOffset
-        for i in 0..<header.headerLength { p[h + i] = image[h + i] }
+        w.bytes.replaceSubrange(h ..< h + header.headerLength, with: image[h ..< h + header.headerLength])
 
         // screen_info: an 80×25 colour text screen, cursor at the top left (SeaBIOS's mode 3;
         // the real-mode setup would read these from the BIOS).
         let upperKiB = e820.upperKiB
-        put16(0x02, UInt16(min(upperKiB, 0xFFFF)))   // ext_mem_k
-        p[0x06] = 3                                  // orig_video_mode
-        p[0x07] = 80                                 // orig_video_cols
-        put16(0x0A, 3)                               // orig_video_ega_bx: colour, 256 KiB
-        p[0x0E] = 25                                 // orig_video_lines
-        p[0x0F] = 1                                  // orig_video_isVGA
-        put16(0x10, 16)                              // orig_video_points
-        put32(0x1E0, upperKiB)                       // alt_mem_k
+        w.patch16(at: 0x02, UInt16(min(upperKiB, 0xFFFF)))   // ext_mem_k
+        w.bytes[0x06] = 3                                    // orig_video_mode
+        w.bytes[0x07] = 80                                   // orig_video_cols
+        w.patch16(at: 0x0A, 3)                               // orig_video_ega_bx: colour, 256 KiB
+        w.bytes[0x0E] = 25                                   // orig_video_lines
+        w.bytes[0x0F] = 1                                    // orig_video_isVGA
+        w.patch16(at: 0x10, 16)                              // orig_video_points
+        w.patch32(at: 0x1E0, upperKiB)                       // alt_mem_k
 
         // The loader's fields in the header.
-        p[0x210] = loaderType
-        p[0x211] = (header.loadFlags | LinuxSetupHeader.canUseHeap) & ~LinuxSetupHeader.keepSegments
-        put16(0x224, 0xFE00)                         // heap_end_ptr (unused by the 32-bit entry)
-        put32(0x228, commandLineAddress)
+        w.bytes[0x210] = loaderType
+        w.bytes[0x211] = (header.loadFlags | LinuxSetupHeader.canUseHeap) & ~LinuxSetupHeader.keepSegments
+        w.patch16(at: 0x224, 0xFE00)                         // heap_end_ptr (unused by the 32-bit entry)
+        w.patch32(at: 0x228, commandLineAddress)
         if let r = initrd {
-            put32(0x218, r.lowerBound)
-            put32(0x21C, UInt32(r.count))
+            w.patch32(at: 0x218, r.lowerBound)
+            w.patch32(at: 0x21C, UInt32(r.count))
         }
 
         // The E820 map: e820_entries at 0x1E8, the table of 20-byte entries at 0x2D0 (128 fit).
-        let entries = e820.entries.prefix(128)
-        p[0x1E8] = UInt8(entries.count)
-        for (i, e) in entries.enumerated() {
-            let o = 0x2D0 + i * 20
-            put64(o, e.base)
-            put64(o + 8, e.length)
-            put32(o + 16, e.kind.rawValue)
-        }
-        return p
+        let table = e820.biosBytes.prefix(128 * 20)
+        w.bytes[0x1E8] = UInt8(table.count / 20)
+        w.bytes.replaceSubrange(0x2D0 ..< 0x2D0 + table.count, with: table)
+        return w.bytes
     }
 }

@@ -63,16 +63,28 @@ public struct E820Map: Sendable, Equatable {
         UInt32((entries.first { $0.base == UInt64(FirmwareLayout.holeEnd) && $0.kind == .ram }?.length ?? 0) / 1024)
     }
 
-    /// The multiboot `mmap` buffer: per entry `size` (20), base, length (64-bit each) and type.
+    /// The multiboot `mmap` buffer: per entry `size` (20), then the entry as INT 15h E820 gives it.
     public var multibootBytes: [UInt8] {
         var w = FirmwareBytes()
         for e in entries {
             w.u32(20)
-            w.u64(e.base)
-            w.u64(e.length)
-            w.u32(e.kind.rawValue)
+            Self.write(e, to: &w)
         }
         return w.bytes
+    }
+
+    /// The entries as INT 15h E820 returns them, 20 bytes each (Linux's `boot_params.e820_table`).
+    public var biosBytes: [UInt8] {
+        var w = FirmwareBytes()
+        for e in entries { Self.write(e, to: &w) }
+        return w.bytes
+    }
+
+    /// Base and length (64-bit each) and type: one E820 entry.
+    static func write(_ e: Entry, to w: inout FirmwareBytes) {
+        w.u64(e.base)
+        w.u64(e.length)
+        w.u32(e.kind.rawValue)
     }
 
     /// One line per entry, `0xBASE 0xLENGTH type` (`--dump-firmware`'s e820.txt).
